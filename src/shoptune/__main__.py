@@ -1,0 +1,5 @@
+"""`python -m shoptune` runs the CLI."""
+
+from shoptune.cli import main
+
+main()

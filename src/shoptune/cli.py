@@ -1,0 +1,294 @@
+"""The `shoptune` command line. Every command has `--help`; errors print one line, never a traceback.
+
+Example:
+    $ shoptune tasks list
+    $ shoptune data build configs/data_demo.yaml --out runs/demo/data
+    $ shoptune data validate --source home_depot train.csv
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from shoptune import __version__
+from shoptune.errors import ShoptuneError
+
+# Wide tables when piped (CI logs, files): rich would otherwise wrap at 80 columns.
+console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    help="shoptune: multi-task adaptation of language models to e-commerce.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+tasks_app = typer.Typer(help="Inspect the task registry.", no_args_is_help=True)
+data_app = typer.Typer(help="Build, inspect and validate task data.", no_args_is_help=True)
+sources_app = typer.Typer(help="Inspect the source adapters.", no_args_is_help=True)
+models_app = typer.Typer(help="Inspect the bundled models.", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(data_app, name="data")
+app.add_typer(sources_app, name="sources")
+app.add_typer(models_app, name="models")
+
+OnErrorOpt = Annotated[
+    str, typer.Option("--on-error", help="raise: stop at the first bad row; skip: skip and count bad rows.")
+]
+TaskDirOpt = Annotated[
+    list[Path] | None, typer.Option("--task-dir", help="A folder of your own task YAMLs (repeatable).")
+]
+
+
+@app.callback(invoke_without_command=True)
+def _main(version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False) -> None:
+    if version:
+        console.print(f"shoptune {__version__}")
+        raise typer.Exit()
+
+
+# ----------------------------------------------------------------------------------------------- tasks
+@tasks_app.command("list")
+def tasks_list(
+    task_dir: TaskDirOpt = None,
+    capability: Annotated[str | None, typer.Option(help="Only tasks of this capability.")] = None,
+    kind: Annotated[str | None, typer.Option(help="Only tasks of this kind.")] = None,
+) -> None:
+    """Show all registered tasks (built-in and from --task-dir) as a table."""
+    from shoptune.tasks import load_tasks
+
+    tasks = load_tasks(task_dir or [])
+    table = Table(title=f"{len(tasks)} tasks")
+    for col in ("name", "capability", "kind", "lang", "metric", "source", "split"):
+        table.add_column(col)
+    shown = 0
+    for t in sorted(tasks.values(), key=lambda t: (t.capability, t.kind, t.name)):
+        if (capability and t.capability != capability) or (kind and t.kind.value != kind):
+            continue
+        shown += 1
+        table.add_row(
+            t.name,
+            t.capability,
+            t.kind.value,
+            t.language,
+            ", ".join(t.metric),
+            f"{t.source.adapter}:{t.source.view}",
+            t.split.policy,
+        )
+    table.title = f"{shown} tasks"
+    console.print(table)
+
+
+@tasks_app.command("show")
+def tasks_show(name: str, task_dir: TaskDirOpt = None) -> None:
+    """Print one task's full specification as YAML."""
+    import yaml
+
+    from shoptune.tasks import load_tasks
+
+    tasks = load_tasks(task_dir or [])
+    if name not in tasks:
+        raise ShoptuneError(f"unknown task {name!r} (see `shoptune tasks list`)")
+    console.print(yaml.safe_dump(tasks[name].model_dump(mode="json"), sort_keys=False, allow_unicode=True))
+
+
+# ----------------------------------------------------------------------------------------------- data
+@data_app.command("build")
+def data_build(
+    config: Annotated[Path, typer.Argument(help="Build config YAML (data_root, seed, tasks, ...).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder (replaced atomically).")],
+    on_error: OnErrorOpt = "",
+    tasks: Annotated[str | None, typer.Option(help="Comma-separated task names (overrides the config).")] = None,
+    data_root: Annotated[Path | None, typer.Option(help="Raw data folder (overrides the config).")] = None,
+    seed: Annotated[int | None, typer.Option(help="Split/sampling seed (overrides the config).")] = None,
+) -> None:
+    """Build the configured tasks as Parquet datasets plus manifest.json."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from shoptune.data.build import build, load_build_config, select_tasks
+
+    overrides = {
+        "on_error": on_error or None,
+        "seed": seed,
+        "tasks": tasks.split(",") if tasks else None,
+        "data_root": str(data_root.resolve()) if data_root else None,
+    }
+    cfg = load_build_config(config, **overrides)
+    total = len(select_tasks(cfg))
+    with Progress(
+        TextColumn("[bold]building[/] {task.fields[name]:<32}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+    ) as bar:
+        job = bar.add_task("build", total=total, name="")
+        seen: list[str] = []
+
+        def progress(name: str) -> None:
+            if seen:
+                bar.advance(job)
+            seen.append(name)
+            bar.update(job, name=name)
+
+        manifest = build(cfg, out, progress=progress)
+        bar.advance(job)
+    print_stats(manifest)
+    console.print(f"wrote {len(manifest['tasks'])} tasks to {out} (skipped rows: {manifest['skipped_rows_total']})")
+
+
+def print_stats(manifest: dict) -> None:
+    table = Table(title=f"tasks (seed {manifest['seed']}, shoptune {manifest['shoptune_version']})")
+    for col in ("task", "capability", "kind", "train", "dev", "test", "labels (train)", "skipped"):
+        table.add_column(col, justify="right" if col in ("train", "dev", "test", "skipped") else "left")
+    for name, info in sorted(manifest["tasks"].items()):
+        labels = info["labels"]["train"]
+        shown = ", ".join(f"{k}:{v}" for k, v in list(labels.items())[:4]) + (" …" if len(labels) > 4 else "")
+        c = info["counts"]
+        table.add_row(
+            name,
+            info["capability"],
+            info["kind"],
+            str(c["train"]),
+            str(c["dev"]),
+            str(c["test"]),
+            shown,
+            str(info["skipped_rows"]),
+        )
+    console.print(table)
+
+
+@data_app.command("stats")
+def data_stats(directory: Annotated[Path, typer.Argument(help="A folder written by `shoptune data build`.")]) -> None:
+    """Print the counts per task, split and label of a build."""
+    from shoptune.data.build import read_manifest
+
+    print_stats(read_manifest(directory))
+
+
+@data_app.command("validate")
+def data_validate(
+    file: Annotated[Path, typer.Argument(help="The raw file (or folder) to check.")],
+    source: Annotated[str, typer.Option("--source", help="Source adapter name (see `shoptune sources list`).")],
+    view: Annotated[str | None, typer.Option(help="View to derive records with (default: the source's).")] = None,
+    on_error: OnErrorOpt = "raise",
+) -> None:
+    """Check a raw file against a source adapter; exit 0 and print row counts when it is valid."""
+    from shoptune.data.errorlog import ErrorLog
+    from shoptune.data.sources import get_source
+    from shoptune.data.sources.base import ViewContext
+
+    adapter = _get_source(source)
+    log = ErrorLog(on_error="skip" if on_error == "skip" else "raise")
+    rows = adapter.read(file, log)
+    table = Table(title=f"{file} ({source})")
+    table.add_column("what")
+    table.add_column("count", justify="right")
+    table.add_row("rows read", str(len(rows)))
+    table.add_row("rows skipped", str(log.skipped))
+    view_name = view or adapter.default_view
+    if view_name:
+        ctx = ViewContext(task="validate", capability="validate", language="en", log=log)
+        records = list(get_source(source).records(rows, view_name, ctx))
+        table.add_row(f"records ({view_name})", str(len(records)))
+        labels = Counter(
+            getattr(r, "label", None)
+            or (r.output if isinstance(getattr(r, "output", None), str) and r.options else None)
+            for r in records
+        )
+        for label, n in sorted(((str(k), v) for k, v in labels.items() if k and k != "None"), key=lambda kv: -kv[1])[
+            :8
+        ]:
+            table.add_row(f"  label {label}", str(n))
+    console.print(table)
+    if log.skipped:
+        for message in log.examples:
+            err_console.print(f"skipped: {message}", markup=False, highlight=False)
+    console.print(
+        f"[green]valid[/]: {file}" if not log.skipped else f"[yellow]valid after skipping {log.skipped} rows[/]: {file}"
+    )
+
+
+def _get_source(name: str):
+    from shoptune.data.sources import get_source
+
+    try:
+        return get_source(name)
+    except KeyError as exc:
+        raise ShoptuneError(exc.args[0]) from None
+
+
+# ----------------------------------------------------------------------------------------------- sources / models
+@sources_app.command("list")
+def sources_list() -> None:
+    """Show every source adapter, the path it expects and its views."""
+    from shoptune.data.sources import list_sources
+
+    table = Table(title="source adapters")
+    for col in ("name", "expects", "views"):
+        table.add_column(col)
+    for name, cls in list_sources().items():
+        table.add_row(name, cls.path_hint, ", ".join(f"{v} ({i.record_type})" for v, i in sorted(cls.views.items())))
+    console.print(table)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Show the bundled model names and whether they are installed and cached."""
+    from shoptune.models import bundled_models
+
+    table = Table(title="bundled models")
+    for col in ("name", "kind", "package", "available", "cached"):
+        table.add_column(col)
+    for m in bundled_models():
+        table.add_row(m.name, m.kind, m.package, "yes" if m.available else "no", "yes" if m.cached else "no")
+    console.print(table)
+
+
+# ----------------------------------------------------------------------------------------------- demo
+@app.command("demo")
+def demo(
+    out: Annotated[Path, typer.Option("--out", help="Where the demo writes its data, runs and report.")] = Path(
+        "runs/demo"
+    ),
+    config: Annotated[Path | None, typer.Option(help="Demo data config (default: the bundled demo config).")] = None,
+) -> None:
+    """The embedded default: build the bundled demo tasks and print their statistics."""
+    from shoptune.data.build import build, load_build_config
+
+    cfg_path = config or _default_demo_config()
+    cfg = load_build_config(cfg_path)
+    err_console.print(f"[bold]demo[/]: building tasks from {cfg.data_root}")
+    with err_console.status("building demo tasks"):
+        manifest = build(cfg, out / "data")
+    print_stats(manifest)
+    console.print(f"demo data: {out / 'data'}")
+
+
+def _default_demo_config() -> Path:
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "configs" / "data_demo.yaml"
+        if candidate.exists():
+            return candidate
+    raise ShoptuneError("configs/data_demo.yaml not found: run from a shoptune checkout or pass --config")
+
+
+def main() -> None:
+    """Console entry point: run the app, printing shoptune errors as one line (exit code 2)."""
+    try:
+        app()
+    except ShoptuneError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)
+    except FileNotFoundError as exc:
+        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
+        sys.exit(2)

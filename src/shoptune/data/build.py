@@ -1,0 +1,253 @@
+"""`shoptune data build`: read the sources, derive every task's records, split them, write them atomically.
+
+Output layout::
+
+    OUT/manifest.json                 sources + hashes, counts per task/split/label, seed, version
+    OUT/tasks/<task>/{train,dev,test}.parquet
+
+Example:
+    >>> from shoptune.data.build import BuildConfig, build
+    >>> cfg = BuildConfig(data_root="demo/data", tasks=["hd_query_product"])
+    >>> manifest = build(cfg, "runs/data")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import time
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from shoptune import __version__
+from shoptune.data.errorlog import ErrorLog, OnError
+from shoptune.data.readers import Row
+from shoptune.data.sources import get_source
+from shoptune.data.sources.base import ViewContext
+from shoptune.data.splits import cap, grouped_split
+from shoptune.data.store import split_path, write_split
+from shoptune.errors import ConfigError, DataError
+from shoptune.records import InstructionExample, PairExample, Record
+from shoptune.tasks.registry import format_validation_error, load_tasks
+from shoptune.tasks.spec import SPLITS, TaskSpec
+
+Progress = Callable[[str], None]
+
+
+class BuildConfig(BaseModel):
+    """A data build. Relative paths resolve against the config file's folder."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data_root: str = "../shared/data"
+    seed: int = 13
+    #: Task names to build, or "all" for every registered task whose source files exist.
+    tasks: list[str] | Literal["all"] = "all"
+    exclude: list[str] = Field(default_factory=list)
+    #: Folders of the user's own task YAMLs.
+    task_dirs: list[str] = Field(default_factory=list)
+    on_error: OnError = "raise"
+    #: Multiply every task's max_examples (e.g. 0.1 for a quick build); None keeps the task's caps.
+    scale: float | None = None
+
+
+def load_build_config(path: str | Path, **overrides: Any) -> BuildConfig:
+    """Read a YAML build config; relative paths become relative to the file's folder."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+    data.update({k: v for k, v in overrides.items() if v is not None})
+    try:
+        cfg = BuildConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(str(path), exc)) from None
+    base = path.resolve().parent
+    cfg.data_root = str(_resolve(base, cfg.data_root))
+    cfg.task_dirs = [str(_resolve(base, d)) for d in cfg.task_dirs]
+    return cfg
+
+
+def _resolve(base: Path, value: str) -> Path:
+    p = Path(value).expanduser()
+    return (p if p.is_absolute() else (base / p)).resolve()
+
+
+def select_tasks(cfg: BuildConfig) -> list[TaskSpec]:
+    registry = load_tasks(cfg.task_dirs)
+    if cfg.tasks == "all":
+        root = Path(cfg.data_root)
+        chosen = [t for t in registry.values() if all((root / p).exists() for p in t.source.all_paths())]
+    else:
+        unknown = [name for name in cfg.tasks if name not in registry]
+        if unknown:
+            raise ConfigError(f"unknown task(s): {', '.join(unknown)} (see `shoptune tasks list`)")
+        chosen = [registry[name] for name in cfg.tasks]
+    return [t for t in chosen if t.name not in cfg.exclude]
+
+
+def file_hashes(root: Path, rel_paths: list[str]) -> dict[str, str]:
+    """sha256 of every file read (folders are hashed file by file)."""
+    out: dict[str, str] = {}
+    for rel in rel_paths:
+        target = root / rel
+        files = sorted(p for p in target.rglob("*") if p.is_file()) if target.is_dir() else [target]
+        for f in files:
+            out[str(f.relative_to(root))] = hashlib.sha256(f.read_bytes()).hexdigest()
+    return out
+
+
+class _RowCache:
+    """Rows per (adapter, file): several tasks read the same file once per build."""
+
+    def __init__(self, on_error: OnError) -> None:
+        self.on_error = on_error
+        self._rows: dict[tuple[str, str], tuple[list[Row], ErrorLog]] = {}
+
+    def read(self, adapter: str, path: Path) -> tuple[list[Row], ErrorLog]:
+        key = (adapter, str(path))
+        if key not in self._rows:
+            log = ErrorLog(on_error=self.on_error)
+            self._rows[key] = (get_source(adapter).read(path, log), log)
+        return self._rows[key]
+
+
+def build_task(spec: TaskSpec, cfg: BuildConfig, cache: _RowCache) -> tuple[dict[str, list[Record]], dict[str, Any]]:
+    """All records of one task, split and capped, plus its manifest entry."""
+    source = get_source(spec.source.adapter)
+    root = Path(cfg.data_root)
+    view_log = ErrorLog(on_error=cfg.on_error)
+    ctx_seed = f"{cfg.seed}:{spec.name}"
+    info: dict[str, Any] = {
+        "kind": spec.kind.value,
+        "capability": spec.capability,
+        "language": spec.language,
+        "record_type": spec.record_type,
+        "adapter": spec.source.adapter,
+        "view": spec.source.view,
+    }
+
+    def records_of(paths: list[str], salt: str) -> tuple[list[Record], int, list[str]]:
+        out: list[Record] = []
+        skipped, examples = 0, []
+        for rel in paths:
+            rows, log = cache.read(spec.source.adapter, root / rel)
+            skipped, examples = skipped + log.skipped, examples + log.examples
+            ctx = ViewContext(
+                task=spec.name,
+                capability=spec.capability,
+                language=spec.language,
+                params=spec.source.params,
+                rng=random.Random(f"{ctx_seed}:{salt}:{rel}"),
+                log=view_log,
+            )
+            out.extend(source.records(rows, spec.source.view, ctx))
+        return out, skipped, examples
+
+    skipped, examples = 0, []
+    if spec.split.policy == "predefined":
+        splits: dict[str, list[Record]] = {}
+        for name in SPLITS:
+            value = (spec.source.files or {}).get(name, [])
+            recs, s, e = records_of([value] if isinstance(value, str) else list(value), name)
+            splits[name], skipped, examples = recs, skipped + s, examples + e
+        info["dropped_for_leakage"] = 0
+    else:
+        recs, skipped, examples = records_of([spec.source.path or ""], "all")
+        result = grouped_split(recs, seed=cfg.seed, ratios=spec.split.ratios, group=spec.split.group)
+        splits = result.splits
+        info["dropped_for_leakage"] = result.dropped_for_leakage
+        if result.notes:
+            info["notes"] = result.notes
+    for name in SPLITS:
+        limit = spec.split.max_examples.get(name)
+        if limit is not None and cfg.scale is not None:
+            limit = max(1, int(limit * cfg.scale))
+        splits[name] = cap(splits[name], limit, cfg.seed, f"{spec.name}:{name}")
+    info["counts"] = {name: len(splits[name]) for name in SPLITS}
+    info["labels"] = {name: _label_counts(spec, splits[name]) for name in SPLITS}
+    info["skipped_rows"] = skipped + view_log.skipped
+    if examples or view_log.examples:
+        info["skipped_examples"] = (examples + view_log.examples)[:10]
+    info["files"] = spec.source.all_paths()
+    return splits, info
+
+
+def _label_counts(spec: TaskSpec, records: list[Record]) -> dict[str, int]:
+    counts: Counter[str] = Counter()
+    for rec in records:
+        if isinstance(rec, PairExample):
+            counts[rec.label.value] += 1
+        elif (
+            isinstance(rec, InstructionExample)
+            and isinstance(rec.output, str)
+            and spec.kind.value in ("classification", "multiple_choice")
+        ):
+            counts[rec.output] += 1
+    return dict(sorted(counts.items()))
+
+
+def build(cfg: BuildConfig, out: str | Path, progress: Progress | None = None) -> dict[str, Any]:
+    """Build every selected task into `out`, atomically: on any failure `out` is left as it was."""
+    out = Path(out)
+    specs = select_tasks(cfg)
+    if not specs:
+        raise ConfigError(f"no tasks to build: none selected, or their files are missing under {cfg.data_root}")
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    cache = _RowCache(cfg.on_error)
+    manifest: dict[str, Any] = {
+        "shoptune_version": __version__,
+        "seed": cfg.seed,
+        "data_root": cfg.data_root,
+        "on_error": cfg.on_error,
+        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "sources": {},
+        "tasks": {},
+    }
+    try:
+        for spec in specs:
+            if progress:
+                progress(spec.name)
+            splits, info = build_task(spec, cfg, cache)
+            for name in SPLITS:
+                path = split_path(tmp, spec.name, name)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                write_split(splits[name], path, spec.record_type)
+            manifest["tasks"][spec.name] = info
+            manifest["sources"].update(file_hashes(Path(cfg.data_root), spec.source.all_paths()))
+        manifest["skipped_rows_total"] = sum(t["skipped_rows"] for t in manifest["tasks"].values())
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
+        _swap_into_place(tmp, out)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _swap_into_place(tmp: Path, out: Path) -> None:
+    """Replace `out` by `tmp` with renames, so readers never see a half-written dataset."""
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        os.replace(out, old)
+    os.replace(tmp, out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def read_manifest(directory: str | Path) -> dict[str, Any]:
+    path = Path(directory) / "manifest.json"
+    if not path.exists():
+        raise DataError(path, 0, "-", "no manifest.json: not a shoptune data build folder")
+    return json.loads(path.read_text(encoding="utf-8"))

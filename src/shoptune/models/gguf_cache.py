@@ -1,0 +1,253 @@
+"""Convert GGUF checkpoints to safetensors once, and keep the result in a cache directory.
+
+transformers can load a GGUF file directly, but it dequantises every tensor on each load (about 20 s for
+SmolLM2-135M on two CPU cores). Saving the dequantised model once as an ordinary safetensors directory makes
+every later load take well under a second.
+
+Layout: ``$SHOPTUNE_CACHE/models/<name>/`` (default ``~/.cache/shoptune/models/<name>/``) holds a normal
+``from_pretrained`` directory plus :data:`MARKER`, a small JSON file describing the source. A directory only
+counts as cached when its marker matches the current source, so a reinstalled package with a different GGUF
+is converted again.
+
+Safety: the conversion writes into a hidden temporary directory next to the final one and renames it into
+place, so an interrupted conversion never leaves a half-written cache; a file lock makes concurrent
+processes convert at most once, and a final directory that appears meanwhile (from a writer the lock did not
+see) is used as is.
+
+Example:
+    >>> path = ensure_converted("smollm2-135m-instruct", [gguf_file])  # doctest: +SKIP
+    >>> AutoModelForCausalLM.from_pretrained(path)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import torch
+from filelock import FileLock
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+__all__ = [
+    "CACHE_ENV",
+    "MARKER",
+    "Converter",
+    "cache_root",
+    "cached_model_dir",
+    "convert_gguf",
+    "ensure_converted",
+    "is_cached",
+    "load_gguf",
+    "source_fingerprint",
+]
+
+logger = logging.getLogger(__name__)
+
+CACHE_ENV = "SHOPTUNE_CACHE"
+MARKER = "shoptune-cache.json"
+_LOCK_TIMEOUT_S = 30 * 60  # a conversion takes well under a minute; waiting longer means a stuck writer
+
+#: Writes a from_pretrained directory for ``gguf_file`` into ``out_dir`` (which exists and is empty).
+Converter = Callable[[Path, Path], None]
+
+
+def cache_root() -> Path:
+    """The shoptune cache directory: ``$SHOPTUNE_CACHE`` or ``~/.cache/shoptune``.
+
+    Example:
+        >>> os.environ["SHOPTUNE_CACHE"] = "/tmp/st-cache"; cache_root()  # doctest: +SKIP
+        PosixPath('/tmp/st-cache')
+    """
+    env = os.environ.get(CACHE_ENV, "").strip()
+    return Path(env).expanduser() if env else Path.home() / ".cache" / "shoptune"
+
+
+def cached_model_dir(name: str) -> Path:
+    """Where the converted model ``name`` lives (whether or not it exists yet).
+
+    Example:
+        >>> cached_model_dir("smollm2-135m-instruct").parts[-2:]
+        ('models', 'smollm2-135m-instruct')
+    """
+    return cache_root() / "models" / name
+
+
+def source_fingerprint(sources: Sequence[Path]) -> list[dict[str, object]]:
+    """Cheap identity of the GGUF source files (name and size), stored in the cache marker.
+
+    Sizes rather than hashes: hashing ~100 MB on every resolve would cost more than the check is worth, and a
+    different release of a bundled package ships a file of a different size.
+
+    Example:
+        >>> source_fingerprint([Path("model.gguf")])  # doctest: +SKIP
+        [{'name': 'model.gguf', 'size': 98362432}]
+    """
+    return [{"name": p.name, "size": p.stat().st_size} for p in sources]
+
+
+def is_cached(name: str, sources: Sequence[Path] | None = None) -> bool:
+    """Whether a complete conversion of ``name`` is in the cache (and matches ``sources`` when given).
+
+    Example:
+        >>> is_cached("no-such-model")
+        False
+    """
+    return _valid_cache(cached_model_dir(name), sources)
+
+
+def _valid_cache(directory: Path, sources: Sequence[Path] | None) -> bool:
+    try:
+        marker = json.loads((directory / MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    if sources is None:
+        return True
+    try:
+        return marker.get("sources") == source_fingerprint(sources)
+    except OSError:  # a source vanished; the existing cache is still the best we have
+        return True
+
+
+def load_gguf(
+    gguf_file: str | Path, *, dtype: torch.dtype = torch.float32
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Load a GGUF checkpoint with transformers, dequantising it (slow: ~20 s for 135M parameters).
+
+    The returned model no longer carries the GGUF quantizer, so it can be saved or trained like any other.
+
+    Example:
+        >>> model, tok = load_gguf("SmolLM2-135M-Instruct.Q4_1.gguf")  # doctest: +SKIP
+    """
+    path = Path(gguf_file)
+    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=dtype)
+    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    if getattr(model, "hf_quantizer", None) is not None:
+        # The weights are already plain tensors; the leftover GGUF quantization_config would make
+        # save_pretrained write a config that from_pretrained then tries to "dequantise" again.
+        model.hf_quantizer.remove_quantization_config(model)
+    max_positions = getattr(model.config, "max_position_embeddings", None)
+    if max_positions and tokenizer.model_max_length > 10 * max_positions:
+        # GGUF metadata carries no tokenizer length, so transformers sets a sentinel of ~1e30; use the
+        # model's real context so truncation=True means something.
+        tokenizer.model_max_length = max_positions
+    return model, tokenizer
+
+
+def convert_gguf(gguf_file: Path, out_dir: Path) -> None:
+    """Default :data:`Converter`: dequantise ``gguf_file`` and save model + tokenizer as safetensors.
+
+    Raises ``RuntimeError`` if the GGUF's chat template does not survive the save/load round trip.
+
+    Example:
+        >>> convert_gguf(Path("model.gguf"), Path("out"))  # doctest: +SKIP
+    """
+    model, tokenizer = load_gguf(gguf_file, dtype=torch.float32)
+    model.save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    if tokenizer.chat_template:
+        reloaded = AutoTokenizer.from_pretrained(str(out_dir))
+        if reloaded.chat_template != tokenizer.chat_template:
+            raise RuntimeError(f"chat template of {gguf_file.name} was lost when saving the tokenizer")
+
+
+def ensure_converted(
+    name: str,
+    sources: Sequence[Path],
+    *,
+    sha256: str | None = None,
+    converter: Converter = convert_gguf,
+    lock_timeout: float = _LOCK_TIMEOUT_S,
+) -> Path:
+    """Return the cached safetensors directory for a GGUF model, converting it first if needed.
+
+    ``sources`` is one GGUF file, or the ordered chunks of a split one (concatenated into a temporary file
+    before converting). ``sha256``, when given, is checked against the whole GGUF file.
+
+    Example:
+        >>> path = ensure_converted("smollm2-135m-instruct", [gguf_file])  # doctest: +SKIP
+        >>> path.name
+        'smollm2-135m-instruct'
+    """
+    if not sources:
+        raise ValueError("ensure_converted needs at least one GGUF source file")
+    final = cached_model_dir(name)
+    if _valid_cache(final, sources):
+        return final
+    final.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(final.parent / f".{name}.lock"), timeout=lock_timeout):
+        if _valid_cache(final, sources):  # another process finished while we waited for the lock
+            return final
+        _remove_stale_temps(final)
+        work = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=final.parent))
+        try:
+            out = work / "model"
+            out.mkdir()
+            started = time.perf_counter()
+            logger.info("converting %s from GGUF to safetensors (once) into %s", name, final)
+            gguf_file = _whole_gguf(sources, work)
+            if sha256 is not None:
+                _check_sha256(gguf_file, sha256)
+            converter(gguf_file, out)
+            seconds = time.perf_counter() - started
+            marker = {"name": name, "sources": source_fingerprint(sources), "seconds": round(seconds, 1)}
+            (out / MARKER).write_text(json.dumps(marker, indent=2))
+            _publish(out, final, sources)
+            logger.info("converted %s in %.1f s", name, seconds)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return final
+
+
+def _whole_gguf(sources: Sequence[Path], work: Path) -> Path:
+    if len(sources) == 1:
+        return sources[0]
+    # transformers needs one file; the chunks join inside the temp dir so they vanish with it.
+    stem = sources[0].name.split(".part")[0]
+    joined = work / (stem if stem.endswith(".gguf") else f"{stem}.gguf")
+    with joined.open("wb") as out:
+        for part in sources:
+            with part.open("rb") as chunk:
+                shutil.copyfileobj(chunk, out, length=1 << 20)
+    return joined
+
+
+def _check_sha256(path: Path, expected: str) -> None:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    if digest.hexdigest() != expected.lower():
+        raise ValueError(f"{path.name}: sha256 {digest.hexdigest()} does not match the expected {expected}")
+
+
+def _publish(out: Path, final: Path, sources: Sequence[Path]) -> None:
+    """Move the finished conversion into place with an atomic rename."""
+    if final.exists():
+        if _valid_cache(final, sources):
+            return  # a writer outside our lock got there first; its result is as good as ours
+        # A stale cache (older source) or a foreign directory: move it aside first, because rename cannot
+        # replace a non-empty directory. Readers see either the old or the new directory, never a mix.
+        trash = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
+        os.rename(final, trash / final.name)
+        shutil.rmtree(trash, ignore_errors=True)
+    try:
+        os.rename(out, final)
+    except OSError:
+        if not _valid_cache(final, sources):  # lost a race to a writer that left something unusable
+            raise
+
+
+def _remove_stale_temps(final: Path) -> None:
+    # Called under the lock: any temp dir of this name is left over from a killed conversion.
+    for prefix in (f".{final.name}.tmp-", f".{final.name}.old-"):
+        for stale in final.parent.glob(prefix + "*"):
+            with contextlib.suppress(OSError):
+                shutil.rmtree(stale)

