@@ -292,3 +292,66 @@ def main() -> None:
     except FileNotFoundError as exc:
         err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
         sys.exit(2)
+
+
+# ----------------------------------------------------------------------------------------------- eval
+@app.command("eval", context_settings={"allow_extra_args": True, "ignore_unknown_options": False})
+def eval_cmd(
+    ctx: typer.Context,
+    model: Annotated[str, typer.Option("--model", help="Bundled name, local path or hub id.")],
+    tasks: Annotated[list[str], typer.Option("--tasks", help="Task names, shopbench:PATH or ecominstruct:DIR.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for metrics.json and predictions.jsonl.")],
+    adapter: Annotated[Path | None, typer.Option("--adapter", help="A LoRA adapter folder to apply.")] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Questions per forward pass.")] = 8,
+    limit: Annotated[int | None, typer.Option("--limit", help="At most N examples per task.")] = None,
+    shots: Annotated[int, typer.Option("--shots", help="k-shot examples from the task's train split.")] = 0,
+    split: Annotated[str, typer.Option("--split", help="Split of registered tasks to score.")] = "test",
+    data: Annotated[Path | None, typer.Option("--data", help="A `shoptune data build` folder.")] = None,
+    data_root: Annotated[Path | None, typer.Option("--data-root", help="Raw data, when --data is not given.")] = None,
+    generate_choices: Annotated[
+        bool, typer.Option("--generate-choices", help="Generate and parse even multiple-choice answers.")
+    ] = False,
+    task_dir: TaskDirOpt = None,
+) -> None:
+    """Score a model on registered tasks or raw benchmark files; writes metrics.json + predictions.jsonl."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
+
+    from shoptune.evaluation.collect import collect_items
+    from shoptune.evaluation.lm import LMScorer
+    from shoptune.evaluation.runner import evaluate, write_results
+    from shoptune.models import load_causal_lm
+
+    specs = [*tasks, *ctx.args]  # `--tasks a b c` arrives as one option value plus extra arguments
+    items = collect_items(
+        specs, data=data, data_root=data_root, split=split, limit=limit, shots=shots, task_dirs=task_dir or []
+    )
+    with err_console.status(f"loading {model}"):
+        lm, tokenizer = load_causal_lm(model)
+        if adapter is not None:
+            from peft import PeftModel
+
+            lm = PeftModel.from_pretrained(lm, str(adapter))
+    scorer = LMScorer(lm, tokenizer, batch_size=batch_size)
+    with Progress(
+        *Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console
+    ) as bar:
+        job = bar.add_task("scoring", total=len(items))
+        result = evaluate(items, scorer, generate_choices=generate_choices, progress=lambda n: bar.advance(job, n))
+    write_results(result, out, extra={"model": model, "adapter": str(adapter) if adapter else None})
+    print_metrics(result.metrics)
+    console.print(f"wrote {out / 'metrics.json'} and {out / 'predictions.jsonl'}")
+
+
+def print_metrics(metrics: dict) -> None:
+    table = Table(title=f"overall {metrics['overall']:.4f}")
+    for col in ("task", "group", "metric", "score", "95% CI", "n", "unparsed"):
+        table.add_column(col, justify="left" if col in ("task", "group", "metric") else "right")
+    for name, t in metrics["tasks"].items():
+        lo, hi = t["ci95"]
+        table.add_row(
+            name, t["group"], t["metric"], f"{t['score']:.4f}", f"[{lo:.3f}, {hi:.3f}]", str(t["n"]), str(t["unparsed"])
+        )
+    for group, value in metrics["groups"].items():
+        lo, hi = metrics["groups_ci95"][group]
+        table.add_row(f"[bold]{group}[/]", "(group)", "mean", f"{value:.4f}", f"[{lo:.3f}, {hi:.3f}]", "", "")
+    console.print(table)

@@ -108,7 +108,7 @@ def file_hashes(root: Path, rel_paths: list[str]) -> dict[str, str]:
     return out
 
 
-class _RowCache:
+class RowCache:
     """Rows per (adapter, file): several tasks read the same file once per build."""
 
     def __init__(self, on_error: OnError) -> None:
@@ -123,7 +123,7 @@ class _RowCache:
         return self._rows[key]
 
 
-def build_task(spec: TaskSpec, cfg: BuildConfig, cache: _RowCache) -> tuple[dict[str, list[Record]], dict[str, Any]]:
+def build_task(spec: TaskSpec, cfg: BuildConfig, cache: RowCache) -> tuple[dict[str, list[Record]], dict[str, Any]]:
     """All records of one task, split and capped, plus its manifest entry."""
     source = get_source(spec.source.adapter)
     root = Path(cfg.data_root)
@@ -207,7 +207,7 @@ def build(cfg: BuildConfig, out: str | Path, progress: Progress | None = None) -
     tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
-    cache = _RowCache(cfg.on_error)
+    cache = RowCache(cfg.on_error)
     manifest: dict[str, Any] = {
         "shoptune_version": __version__,
         "seed": cfg.seed,

@@ -56,9 +56,8 @@ _MC_ANSWER_RE = re.compile(r"\banswer\b(?:\s+is)?\s*[:：]?[\s(\[*\"'`]*(\d)(?!\
 _LIST_START_RE = re.compile(r"^[\s\[({*\"'`]*\d")
 # Comma separators; the full-width comma too, which CJK outputs use.
 _COMMA_RE = re.compile(r"[,，]")
-# A number opening an item (after non-word characters such as brackets and spaces).
-_LEADING_INT_RE = re.compile(r"^[\W_]*?(\d+)(?!\d)")
-_LETTER_RE = re.compile(r"[^\W\d_]")
+# An item that opens with a number followed, with no other digit in between, by words: "3 because ...".
+_NUMBER_THEN_WORDS_RE = re.compile(r"^[\W_]*?(\d+)[^\w]*[^\W\d_]")
 
 
 def _lines(text: str) -> list[str]:
@@ -98,8 +97,8 @@ def _read_int_list(line: str) -> list[int]:
         if value is not None:
             numbers.append(value)
             continue
-        leading = _LEADING_INT_RE.match(item)
-        if numbers and leading and _LETTER_RE.search(item, leading.end()):
+        leading = _NUMBER_THEN_WORDS_RE.match(item)
+        if numbers and leading:
             numbers.append(int(leading.group(1)))
             break
     return numbers

@@ -163,13 +163,14 @@ def ensure_converted(
     sources: Sequence[Path],
     *,
     sha256: str | None = None,
-    converter: Converter = convert_gguf,
+    converter: Converter | None = None,
     lock_timeout: float = _LOCK_TIMEOUT_S,
 ) -> Path:
     """Return the cached safetensors directory for a GGUF model, converting it first if needed.
 
     ``sources`` is one GGUF file, or the ordered chunks of a split one (concatenated into a temporary file
-    before converting). ``sha256``, when given, is checked against the whole GGUF file.
+    before converting). ``sha256``, when given, is checked against the whole GGUF file. ``converter``
+    defaults to :func:`convert_gguf` (looked up at call time, so tests can monkeypatch it).
 
     Example:
         >>> path = ensure_converted("smollm2-135m-instruct", [gguf_file])  # doctest: +SKIP
@@ -195,7 +196,7 @@ def ensure_converted(
             gguf_file = _whole_gguf(sources, work)
             if sha256 is not None:
                 _check_sha256(gguf_file, sha256)
-            converter(gguf_file, out)
+            (converter or convert_gguf)(gguf_file, out)
             seconds = time.perf_counter() - started
             marker = {"name": name, "sources": source_fingerprint(sources), "seconds": round(seconds, 1)}
             (out / MARKER).write_text(json.dumps(marker, indent=2))

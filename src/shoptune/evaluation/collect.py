@@ -1,0 +1,83 @@
+"""Turn `--tasks` specs (registered names, `shopbench:PATH`, `ecominstruct:DIR`) into evaluation items.
+
+Example:
+    >>> items = collect_items(["shopbench:dev.jsonl", "hd_relevance_mc"], limit=50)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from pathlib import Path
+
+from shoptune.data.build import BuildConfig, RowCache, build_task
+from shoptune.data.store import load_records
+from shoptune.errors import ConfigError
+from shoptune.evaluation.items import EvalItem, items_from_records, load_ecominstruct, load_shopbench
+from shoptune.records import Record
+from shoptune.tasks import load_tasks
+
+
+def default_data_root() -> Path:
+    """../shared/data beside the checkout when present, else the bundled demo data."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        if (parent / "demo" / "data").is_dir():
+            shared = parent.parent / "shared" / "data"
+            return shared if shared.is_dir() else parent / "demo" / "data"
+    return Path("demo/data")
+
+
+def _limit(items: list[EvalItem], limit: int | None) -> list[EvalItem]:
+    if limit is None:
+        return items
+    counts: dict[str, int] = {}
+    kept = []
+    for item in items:
+        counts[item.task] = counts.get(item.task, 0) + 1
+        if counts[item.task] <= limit:
+            kept.append(item)
+    return kept
+
+
+def collect_items(
+    specs: Sequence[str],
+    *,
+    data: Path | None = None,
+    data_root: Path | None = None,
+    split: str = "test",
+    limit: int | None = None,
+    shots: int = 0,
+    seed: int = 13,
+    task_dirs: Sequence[Path] = (),
+) -> list[EvalItem]:
+    """All items, in the order the specs were given and, within a spec, in file order."""
+    registry = None
+    cache = None
+    items: list[EvalItem] = []
+    for spec in specs:
+        if spec.startswith("shopbench:"):
+            items += _limit(load_shopbench(spec.split(":", 1)[1]), limit)
+            continue
+        if spec.startswith("ecominstruct:"):
+            items += _limit(load_ecominstruct(spec.split(":", 1)[1]), limit)
+            continue
+        registry = registry or load_tasks(task_dirs)
+        if spec not in registry:
+            raise ConfigError(f"unknown task {spec!r}: give a registered name, shopbench:PATH or ecominstruct:DIR")
+        task = registry[spec]
+        if data is not None:
+            records: dict[str, list[Record]] = {s: load_records(data, spec, s) for s in {split, "train"}}
+        else:
+            cfg = BuildConfig(data_root=str(data_root or default_data_root()), seed=seed, tasks=[spec])
+            cache = cache or RowCache(cfg.on_error)
+            records, _ = build_task(task, cfg, cache)
+        chosen = records[split][:limit] if limit is not None else records[split]
+        shot_pool = records.get("train", [])
+        shot_examples = (
+            random.Random(f"{seed}:{spec}:shots").sample(shot_pool, min(shots, len(shot_pool))) if shots else []
+        )
+        items += items_from_records(task, chosen, shots=shot_examples)
+    if not items:
+        raise ConfigError("nothing to evaluate: the given tasks have no examples in that split")
+    return items

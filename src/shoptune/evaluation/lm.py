@@ -1,0 +1,154 @@
+"""Fast scoring of a causal LM on a CPU: option log-likelihoods in batched forward passes, and batched
+greedy generation with left padding.
+
+Likelihood scoring pads on the right (positions stay 0..n-1, so padding cannot change a score); when
+every option is a single token after the prompt, one forward pass per question scores all options.
+
+Example:
+    >>> scorer = LMScorer(model, tokenizer, batch_size=8)          # doctest: +SKIP
+    >>> scorer.choice_logprobs(["Pick: 0. a 1. b\\nAnswer: "], [["0", "1"]])  # doctest: +SKIP
+    [[-0.3, -1.4]]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import torch
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class _Request:
+    index: int
+    prompt_ids: list[int]
+    option_ids: list[list[int]]
+
+
+class LMScorer:
+    """Wraps a causal LM and its tokenizer for batched likelihood scoring and generation."""
+
+    def __init__(self, model, tokenizer, *, batch_size: int = 8, max_length: int = 1024) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.batch_size = max(1, batch_size)
+        self.max_length = max_length
+        self.pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else tokenizer.eos_token_id
+        self.device = next(model.parameters()).device
+
+    # ------------------------------------------------------------------ tokenisation
+    def _encode(self, text: str) -> list[int]:
+        return self.tokenizer(text, add_special_tokens=False)["input_ids"]
+
+    def _option_ids(self, prompt: str, prompt_ids: list[int], option: str) -> list[int]:
+        """Tokens of `option` as they appear after `prompt` (BPE merges across the boundary are respected)."""
+        full = self._encode(prompt + option)
+        if full[: len(prompt_ids)] == prompt_ids and len(full) > len(prompt_ids):
+            return full[len(prompt_ids) :]
+        return self._encode(option)
+
+    def _truncate(self, prompt_ids: list[int], keep: int) -> list[int]:
+        # Keep the end of the prompt: the question and "Answer:" matter more than a long context's start.
+        budget = max(1, self.max_length - keep)
+        return prompt_ids[-budget:]
+
+    # ------------------------------------------------------------------ likelihood
+    @torch.inference_mode()
+    def choice_logprobs(
+        self, prompts: Sequence[str], options: Sequence[Sequence[str]], progress: Progress | None = None
+    ) -> list[list[float]]:
+        """Sum of token log-probabilities of each option continuing its prompt."""
+        requests = []
+        for i, (prompt, opts) in enumerate(zip(prompts, options, strict=True)):
+            ids = self._encode(prompt)
+            option_ids = [self._option_ids(prompt, ids, o) for o in opts]
+            longest = max((len(o) for o in option_ids), default=0)
+            requests.append(_Request(i, self._truncate(ids, longest), option_ids))
+        out: list[list[float]] = [[] for _ in prompts]
+        single = [r for r in requests if all(len(o) == 1 for o in r.option_ids)]
+        multi = [r for r in requests if not all(len(o) == 1 for o in r.option_ids)]
+        for batch in self._batches(single, key=lambda r: len(r.prompt_ids)):
+            self._score_single_token(batch, out)
+            if progress:
+                progress(len(batch))
+        for batch in self._batches(multi, key=lambda r: len(r.prompt_ids)):
+            self._score_sequences(batch, out)
+            if progress:
+                progress(len(batch))
+        return out
+
+    def _batches(self, items: list, key: Callable) -> list[list]:
+        # Length-sorted batches waste little compute on padding.
+        ordered = sorted(items, key=key)
+        return [ordered[i : i + self.batch_size] for i in range(0, len(ordered), self.batch_size)]
+
+    def _right_padded(self, seqs: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+        width = max(len(s) for s in seqs)
+        ids = torch.full((len(seqs), width), self.pad_id, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.long)
+        for row, seq in enumerate(seqs):
+            ids[row, : len(seq)] = torch.tensor(seq)
+            mask[row, : len(seq)] = 1
+        return ids.to(self.device), mask.to(self.device)
+
+    def _logits(self, ids: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        return self.model(input_ids=ids, attention_mask=mask).logits.float()
+
+    def _score_single_token(self, batch: list[_Request], out: list[list[float]]) -> None:
+        ids, mask = self._right_padded([r.prompt_ids for r in batch])
+        logits = self._logits(ids, mask)
+        last = mask.sum(dim=1) - 1
+        logprobs = torch.log_softmax(logits[torch.arange(len(batch)), last], dim=-1)
+        for row, req in enumerate(batch):
+            out[req.index] = [float(logprobs[row, o[0]]) for o in req.option_ids]
+
+    def _score_sequences(self, batch: list[_Request], out: list[list[float]]) -> None:
+        flat = [(req, j) for req in batch for j in range(len(req.option_ids))]
+        for start in range(0, len(flat), self.batch_size):
+            chunk = flat[start : start + self.batch_size]
+            seqs = [req.prompt_ids + req.option_ids[j] for req, j in chunk]
+            ids, mask = self._right_padded(seqs)
+            logprobs = torch.log_softmax(self._logits(ids, mask), dim=-1)
+            for row, (req, j) in enumerate(chunk):
+                n_prompt, cont = len(req.prompt_ids), req.option_ids[j]
+                positions = torch.arange(n_prompt - 1, n_prompt - 1 + len(cont))
+                score = logprobs[row, positions, torch.tensor(cont)].sum()
+                if not out[req.index]:
+                    out[req.index] = [0.0] * len(req.option_ids)
+                out[req.index][j] = float(score)
+
+    # ------------------------------------------------------------------ generation
+    @torch.inference_mode()
+    def generate(
+        self, prompts: Sequence[str], max_new_tokens: Sequence[int] | int, progress: Progress | None = None
+    ) -> list[str]:
+        """Greedy generation, batched with left padding; each prompt has its own new-token budget."""
+        budgets = [max_new_tokens] * len(prompts) if isinstance(max_new_tokens, int) else list(max_new_tokens)
+        encoded = [self._truncate(self._encode(p), b) for p, b in zip(prompts, budgets, strict=True)]
+        order = sorted(range(len(prompts)), key=lambda i: (budgets[i], len(encoded[i])))
+        out = [""] * len(prompts)
+        for start in range(0, len(order), self.batch_size):
+            idx = order[start : start + self.batch_size]
+            width = max(len(encoded[i]) for i in idx)
+            ids = torch.full((len(idx), width), self.pad_id, dtype=torch.long)
+            mask = torch.zeros((len(idx), width), dtype=torch.long)
+            for row, i in enumerate(idx):
+                seq = encoded[i]
+                ids[row, width - len(seq) :] = torch.tensor(seq)
+                mask[row, width - len(seq) :] = 1
+            generated = self.model.generate(
+                input_ids=ids.to(self.device),
+                attention_mask=mask.to(self.device),
+                max_new_tokens=max(budgets[i] for i in idx),
+                do_sample=False,
+                pad_token_id=self.pad_id,
+                eos_token_id=self.tokenizer.eos_token_id,
+            )
+            for row, i in enumerate(idx):
+                new = generated[row, width : width + budgets[i]]
+                out[i] = self.tokenizer.decode(new, skip_special_tokens=True)
+            if progress:
+                progress(len(idx))
+        return out

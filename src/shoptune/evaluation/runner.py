@@ -1,0 +1,231 @@
+"""Run evaluation items through a model and score them: the engine behind `shoptune eval`.
+
+Example:
+    >>> from shoptune.evaluation.lm import LMScorer
+    >>> result = evaluate(items, LMScorer(model, tokenizer))   # doctest: +SKIP
+    >>> result.metrics["overall"]                               # doctest: +SKIP
+    0.41
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shoptune.evaluation.bootstrap import bootstrap_distribution
+from shoptune.evaluation.items import EvalItem
+from shoptune.evaluation.lm import LMScorer
+from shoptune.evaluation.metrics import get_metric
+from shoptune.evaluation.parsing import (
+    UNPARSED,
+    Parsed,
+    parse_generation,
+    parse_label,
+    parse_label_set,
+    parse_multiple_choice,
+    parse_ner,
+    parse_ranking,
+    parse_retrieval,
+)
+from shoptune.tasks.prompts import chat_prompt
+
+Progress = Callable[[int], None]
+
+
+@dataclass
+class Prediction:
+    item: EvalItem
+    raw: str
+    parsed: Parsed[Any]
+    rows: dict[str, Any]
+
+
+@dataclass
+class EvalResult:
+    predictions: list[Prediction]
+    metrics: dict[str, Any]
+
+
+# ------------------------------------------------------------------------------------------ parsing
+def parse_answer(item: EvalItem, raw: str) -> Parsed[Any]:
+    """Read a generated answer the way the item's kind expects it (conservatively: else UNPARSED)."""
+    kind = item.kind
+    if kind == "multiple_choice":
+        return parse_multiple_choice(raw, len(item.choices) if item.choices else None)
+    if kind == "classification":
+        if item.labels:
+            index = parse_multiple_choice(raw, len(item.labels))
+            if index.ok:
+                return Parsed(value=item.labels[index.value], ok=True)
+            return parse_label(raw, item.labels)
+        return parse_generation(raw)
+    if kind == "retrieval":
+        return parse_retrieval(raw)
+    if kind == "ranking":
+        return parse_ranking(raw, max_items=item.n_items or 5)
+    if kind == "ner":
+        return parse_ner(raw)
+    if kind in ("ecom_cls", "ecom_span"):
+        return parse_label_set(raw, item.meta.get("label_sep", ", "))
+    return parse_generation(raw)
+
+
+def _choice_answer(item: EvalItem, logprobs: Sequence[float]) -> tuple[str, Parsed[Any]]:
+    best = int(np.argmax(logprobs))
+    raw = item.choices[best] if item.choices else str(best)
+    value: Any = item.labels[best] if item.kind == "classification" and item.labels else best
+    return raw, Parsed(value=value, ok=True)
+
+
+# ------------------------------------------------------------------------------------------ running
+def run_model(
+    items: Sequence[EvalItem], scorer: LMScorer, *, generate_choices: bool = False, progress: Progress | None = None
+) -> list[tuple[str, Parsed[Any]]]:
+    """Answers for every item, in input order: likelihood for choice items, generation for the rest."""
+    answers: list[tuple[str, Parsed[Any]] | None] = [None] * len(items)
+    prompts = [chat_prompt(scorer.tokenizer, item.prompt) for item in items]
+    choice_idx = [i for i, it in enumerate(items) if it.choices and not generate_choices]
+    gen_idx = [i for i, it in enumerate(items) if not (it.choices and not generate_choices)]
+    if choice_idx:
+        scores = scorer.choice_logprobs(
+            [prompts[i] for i in choice_idx], [items[i].choices for i in choice_idx], progress=progress
+        )
+        for i, logprobs in zip(choice_idx, scores, strict=True):
+            answers[i] = _choice_answer(items[i], logprobs)
+    if gen_idx:
+        texts = scorer.generate(
+            [prompts[i] for i in gen_idx], [items[i].max_new_tokens for i in gen_idx], progress=progress
+        )
+        for i, raw in zip(gen_idx, texts, strict=True):
+            answers[i] = (raw, parse_answer(items[i], raw))
+    return [a if a is not None else ("", UNPARSED) for a in answers]
+
+
+def score(
+    items: Sequence[EvalItem], answers: Sequence[tuple[str, Parsed[Any]]], *, n_resamples: int = 1000, seed: int = 0
+) -> EvalResult:
+    """Per-example metric rows, per-task scores with bootstrap CIs, group means and the overall mean."""
+    predictions = []
+    for item, (raw, parsed) in zip(items, answers, strict=True):
+        rows = {name: get_metric(name).score_parsed(parsed, item.target) for name in item.metrics}
+        predictions.append(Prediction(item, raw, parsed, rows))
+    by_task: dict[str, list[Prediction]] = defaultdict(list)
+    for p in predictions:
+        by_task[p.item.task].append(p)
+    tasks: dict[str, Any] = {}
+    dists: dict[str, np.ndarray] = {}
+    task_group: dict[str, str] = {}
+    for t_index, (task, preds) in enumerate(sorted(by_task.items())):
+        headline = preds[0].item.metrics[0]
+        metric = get_metric(headline)
+        rows = [p.rows[headline] for p in preds]
+        dist = bootstrap_distribution(
+            metric.encode(rows), metric.statistic, n_resamples=n_resamples, seed=seed + t_index
+        )
+        dists[task] = dist
+        task_group[task] = preds[0].item.group
+        tasks[task] = {
+            "metric": headline,
+            "score": metric.aggregate(rows),
+            "n": len(preds),
+            "ci95": _interval(dist),
+            "unparsed": sum(not p.parsed.ok for p in preds),
+            "group": task_group[task],
+            "extra": {
+                name: get_metric(name).aggregate([p.rows[name] for p in preds]) for name in preds[0].item.metrics[1:]
+            },
+        }
+    groups: dict[str, Any] = {}
+    group_dists: dict[str, np.ndarray] = {}
+    for group in sorted(set(task_group.values())):
+        members = [t for t in tasks if task_group[t] == group]
+        groups[group] = float(np.mean([tasks[t]["score"] for t in members]))
+        group_dists[group] = np.mean([dists[t] for t in members], axis=0)
+    overall = float(np.mean(list(groups.values()))) if groups else 0.0
+    overall_dist = np.mean(list(group_dists.values()), axis=0) if group_dists else np.zeros(1)
+    metrics = {
+        "overall": overall,
+        "overall_ci95": _interval(overall_dist),
+        "groups": groups,
+        "groups_ci95": {g: _interval(d) for g, d in group_dists.items()},
+        "tasks": tasks,
+    }
+    return EvalResult(predictions, metrics)
+
+
+def _interval(dist: np.ndarray) -> list[float]:
+    return [float(np.percentile(dist, 2.5)), float(np.percentile(dist, 97.5))]
+
+
+def evaluate(
+    items: Sequence[EvalItem],
+    scorer: LMScorer,
+    *,
+    generate_choices: bool = False,
+    progress: Progress | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> EvalResult:
+    """Answer and score every item."""
+    answers = run_model(items, scorer, generate_choices=generate_choices, progress=progress)
+    return score(items, answers, n_resamples=n_resamples, seed=seed)
+
+
+# ------------------------------------------------------------------------------------------ writing
+def _example_score(row: Any) -> float:
+    """A per-example number for predictions.jsonl: the value, the example's F1, or label agreement."""
+    if isinstance(row, tuple) and len(row) == 3 and all(isinstance(v, int | np.integer) for v in row):
+        tp, fp, fn = row
+        return 1.0 if tp + fp + fn == 0 else 2 * tp / (2 * tp + fp + fn)
+    if isinstance(row, tuple) and len(row) == 2:
+        return float(row[0] is not None and row[0] == row[1])
+    return float(row)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.integer | np.floating):
+        return value.item()
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def write_results(result: EvalResult, out: str | Path, extra: dict[str, Any] | None = None) -> None:
+    """Write metrics.json and predictions.jsonl (one row per input item, in input order) atomically."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for p in result.predictions:
+        headline = p.item.metrics[0]
+        lines.append(
+            json.dumps(
+                {
+                    "task": p.item.task,
+                    "group": p.item.group,
+                    "kind": p.item.kind,
+                    "raw": p.raw,
+                    "parsed": _jsonable(p.parsed.value) if p.parsed.ok else None,
+                    "parsed_ok": p.parsed.ok,
+                    "target": _jsonable(p.item.target),
+                    "metric": headline,
+                    "score": _example_score(p.rows[headline]),
+                    "row": _jsonable(p.rows[headline]),
+                },
+                ensure_ascii=False,
+            )
+        )
+    _atomic_write(out / "predictions.jsonl", "\n".join(lines) + "\n")
+    _atomic_write(out / "metrics.json", json.dumps({**result.metrics, **(extra or {})}, indent=2, ensure_ascii=False))
+
+
+def _atomic_write(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)

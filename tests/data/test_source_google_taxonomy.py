@@ -1,0 +1,145 @@
+"""Google Product Taxonomy adapter: the tree-distance labels, split safety, parent MC and bad input."""
+
+import random
+
+import pytest
+
+from shoptune.data.errorlog import ErrorLog
+from shoptune.data.sources.base import ViewContext
+from shoptune.data.sources.google_taxonomy import GoogleTaxonomy
+from shoptune.data.splits import grouped_split
+from shoptune.errors import DataError
+
+# Real rows of the 2021-09-21 file; like the original, no newline after the last row.
+GOOD = "\n".join([
+    "# Google_Product_Taxonomy_Version: 2021-09-21",
+    "1 - Animals & Pet Supplies",
+    "3237 - Animals & Pet Supplies > Live Animals",
+    "2 - Animals & Pet Supplies > Pet Supplies",
+    "3 - Animals & Pet Supplies > Pet Supplies > Bird Supplies",
+    "4989 - Animals & Pet Supplies > Pet Supplies > Bird Supplies > Bird Cages & Stands",
+    "4990 - Animals & Pet Supplies > Pet Supplies > Bird Supplies > Bird Food",
+    "4992 - Animals & Pet Supplies > Pet Supplies > Bird Supplies > Bird Toys",
+    "4 - Animals & Pet Supplies > Pet Supplies > Cat Supplies",
+    "4433 - Animals & Pet Supplies > Pet Supplies > Cat Supplies > Cat Beds",
+    "3367 - Animals & Pet Supplies > Pet Supplies > Cat Supplies > Cat Food",
+    "412 - Food, Beverages & Tobacco",
+    "413 - Food, Beverages & Tobacco > Beverages",
+    "1868 - Food, Beverages & Tobacco > Beverages > Coffee",
+    "2887 - Food, Beverages & Tobacco > Beverages > Juice",
+    "2073 - Food, Beverages & Tobacco > Beverages > Tea & Infusions",
+    "",
+    "436 - Furniture",
+    "554 - Furniture > Baby & Toddler Furniture",
+    "6393 - Furniture > Baby & Toddler Furniture > Bassinets & Cradles",
+    "558 - Furniture > Baby & Toddler Furniture > Changing Tables",
+    "559 - Furniture > Baby & Toddler Furniture > High Chairs & Booster Seats",
+    "6433 - Furniture > Beds & Accessories",
+    "505764 - Furniture > Beds & Accessories > Beds & Bed Frames",
+    "451 - Furniture > Beds & Accessories > Headboards & Footboards",
+])
+
+
+def _write(tmp_path, text, name="taxonomy-with-ids.en-US.txt", encoding="utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def _ctx(seed=0, **params):
+    return ViewContext(task="t", capability="shopping_concept_understanding", language="en", params=params,
+                       rng=random.Random(seed))
+
+
+def test_reads_rows_skipping_header_and_blank_lines(tmp_path):
+    rows = GoogleTaxonomy().read(_write(tmp_path, GOOD), ErrorLog())
+    assert len(rows) == 24
+    assert rows[0]["id"] == "1" and rows[0]["path"] == ("Animals & Pet Supplies",)
+    assert rows[11]["path"] == ("Food, Beverages & Tobacco", "Beverages")  # a comma inside a name
+    assert rows[-1]["_row"] == 24
+
+
+def test_type_similarity_labels_follow_tree_distance(tmp_path):
+    src = GoogleTaxonomy()
+    rows = src.read(_write(tmp_path, GOOD), ErrorLog())
+    pairs = list(src.records(rows, "type_similarity", _ctx(unit_nodes=40, units_per_block=2)))
+    assert {p.label.value for p in pairs} == {"exact", "partial", "irrelevant"}
+    for p in pairs:
+        a, b = (tuple(x.split(" > ")) for x in (p.metadata["left_path"], p.metadata["right_path"]))
+        assert p.left == a[-1] and p.right == b[-1]  # names only: the paths would give the answer away
+        if p.label == "exact":
+            assert (a[:-1] == b or b[:-1] == a) and min(len(a), len(b)) >= 2
+        elif p.label == "partial":
+            assert a[:2] == b[:2] and a[: len(b)] != b and b[: len(a)] != a
+        else:
+            assert a[0] != b[0]
+    assert len({frozenset((p.left, p.right)) for p in pairs}) == len(pairs)  # no pair twice
+
+
+def test_type_similarity_never_puts_a_category_in_two_splits(tmp_path):
+    src = GoogleTaxonomy()
+    rows = src.read(_write(tmp_path, GOOD), ErrorLog())
+    pairs = list(src.records(rows, "type_similarity", _ctx(unit_nodes=3)))
+    split_of = {}
+    for name, records in grouped_split(pairs, seed=1, ratios=(0.5, 0.25, 0.25), group="first").splits.items():
+        for p in records:
+            for category in (p.left, p.right):
+                assert split_of.setdefault(category, name) == name, category
+
+
+def test_parent_mc(tmp_path):
+    src = GoogleTaxonomy()
+    rows = src.read(_write(tmp_path, GOOD), ErrorLog())
+    items = list(src.records(rows, "parent_mc", _ctx(options=4)))
+    assert len(items) == 21  # every non-top-level category
+    by_input = {i.input: i for i in items}
+    cats = by_input["Category: Cat Beds"]
+    assert cats.output == "Cat Supplies" and cats.output in cats.options
+    assert "Bird Supplies" in cats.options  # a sibling of the parent is the hard distractor
+    assert not {"Pet Supplies", "Animals & Pet Supplies", "Cat Beds"} & set(cats.options)
+    for item in items:
+        assert 2 <= len(item.options) <= 4 and len(set(item.options)) == len(item.options)
+    assert by_input["Category: Beverages"].output == "Food, Beverages & Tobacco"
+
+
+def test_demo_subset_runs_every_view(demo_data):
+    src = GoogleTaxonomy()
+    rows = src.read(demo_data / "google_product_taxonomy" / "taxonomy-with-ids.en-US.txt", ErrorLog())
+    for name in src.views:
+        records = list(src.records(rows, name, _ctx(seed=13)))
+        sizes = {k: len(v) for k, v in grouped_split(records, seed=13, ratios=(0.8, 0.1, 0.1)).splits.items()}
+        assert sizes["train"] >= 30 and sizes["dev"] >= 5 and sizes["test"] >= 5, (name, sizes)
+
+
+BAD_CASES = {
+    "missing file": (None, "file, field '-': file not found"),
+    "empty file": ("", "file, field '-': file is empty"),
+    "only the header": ("# Google_Product_Taxonomy_Version: 2021-09-21\n", "file, field '-': no category rows"),
+    "wrong encoding": ("latin1", "row 3, field '-': wrong encoding"),
+    "no id separator": (GOOD + "\n5000 Animals & Pet Supplies > Toys", "row 25, field 'id': row cut off or malformed"),
+    "id not a number": (GOOD + "\nx12 - Furniture > Sofas", "row 25, field 'id': not a number: 'x12'"),
+    "row cut off mid-path": (GOOD + "\n5001 - Furniture > ", "row 25, field 'path': empty category name"),
+    "row cut off after id": (GOOD + "\n5001 -", "row 25, field 'id': row cut off or malformed"),
+    "duplicate id": (GOOD + "\n436 - Furniture > Sofas", "row 25, field 'id': duplicate id 436"),
+    "duplicate category": (GOOD + "\n9999 - Furniture", "row 25, field 'path': duplicate category 'Furniture'"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CASES))
+def test_bad_input_raises_data_error(tmp_path, case):
+    text, expected = BAD_CASES[case]
+    path = tmp_path / "bad.txt"
+    if text == "latin1":
+        path.write_bytes(GOOD.replace("Bird Supplies", "Bird Suppliés", 1).encode("latin-1"))
+    elif text is not None:
+        _write(tmp_path, text, "bad.txt")
+    with pytest.raises(DataError) as info:
+        GoogleTaxonomy().read(path, ErrorLog())
+    assert str(path) in str(info.value) and expected in str(info.value)
+
+
+def test_skip_mode_skips_and_counts_bad_rows(tmp_path):
+    log = ErrorLog(on_error="skip")
+    rows = GoogleTaxonomy().read(_write(tmp_path, GOOD + "\nx12 - Furniture > Sofas\n5001 - Furniture > "), log)
+    assert len(rows) == 24 and log.skipped == 2
+    assert "row 26" in log.examples[1]
