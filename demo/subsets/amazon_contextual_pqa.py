@@ -23,8 +23,8 @@ DST = Path("demo/data/amazon_contextual_pqa")
 
 # file -> (delimiter, questions to keep, max bytes per question)
 EVIDENCE = {
-    "ePQA/dev.csv": (",", 56, 2400),
-    "hetPQA/evidence_ranking/dev.csv": ("\t", 64, 700),
+    "ePQA/dev.csv": (",", 64, 2400),
+    "hetPQA/evidence_ranking/dev.csv": ("\t", 96, 1000),
     "semiPQA/attribute_ranking/dev.csv": ("\t", 34, 1100),
     "semiPQA/attribute_ranking/testseen.csv": ("\t", 8, 1100),
     "semiPQA/attribute_ranking/testunseen.csv": ("\t", 8, 1100),
@@ -65,7 +65,8 @@ def keep_questions(header: list[str], body: list[list[str]], delimiter: str, cou
     for row in body:
         by_question[row[qid]].append(row)
     usable = [
-        q for q, rows in by_question.items()
+        q
+        for q, rows in by_question.items()
         if len({r[label] for r in rows}) >= 2 and sum(len(delimiter.join(r)) + 1 for r in rows) <= cap
     ]
     chosen = set(sorted(usable, key=digest)[:count])

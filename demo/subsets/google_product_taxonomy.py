@@ -10,8 +10,14 @@ NAME = "taxonomy-with-ids.en-US.txt"
 SRC = Path("../shared/data/google_product_taxonomy") / NAME
 DST = Path("demo/data/google_product_taxonomy") / NAME
 VERTICALS = {
-    "Animals & Pet Supplies", "Apparel & Accessories", "Baby & Toddler", "Business & Industrial",
-    "Furniture", "Luggage & Bags", "Office Supplies", "Toys & Games",
+    "Animals & Pet Supplies",
+    "Apparel & Accessories",
+    "Baby & Toddler",
+    "Business & Industrial",
+    "Furniture",
+    "Luggage & Bags",
+    "Office Supplies",
+    "Toys & Games",
 }
 
 

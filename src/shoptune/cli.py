@@ -355,3 +355,69 @@ def print_metrics(metrics: dict) -> None:
         lo, hi = metrics["groups_ci95"][group]
         table.add_row(f"[bold]{group}[/]", "(group)", "mean", f"{value:.4f}", f"[{lo:.3f}, {hi:.3f}]", "", "")
     console.print(table)
+
+
+# ----------------------------------------------------------------------------------------------- train / export
+train_app = typer.Typer(help="Training recipes.", no_args_is_help=True)
+app.add_typer(train_app, name="train")
+
+
+@train_app.command("sft")
+def train_sft(
+    config: Annotated[Path, typer.Argument(help="SFT recipe config YAML.")],
+    out: Annotated[Path, typer.Option("--out", help="Run folder (checkpoints, adapter, logs).")],
+    resume: Annotated[bool, typer.Option("--resume", help="Continue from the last checkpoint in --out.")] = False,
+    set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: optim.lr=1e-4")] = None,
+) -> None:
+    """Multi-task instruction tuning of a causal LM (LoRA or full fine-tuning)."""
+    import yaml
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from shoptune.training.config import load_sft_config
+    from shoptune.training.sft import run_sft
+
+    overrides = {}
+    for item in set_ or []:
+        key, _, value = item.partition("=")
+        overrides[key] = yaml.safe_load(value)
+    cfg = load_sft_config(config, overrides)
+    with Progress(
+        TextColumn("[bold]sft[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+    ) as bar:
+        job = bar.add_task("train", total=None, info="")
+
+        def progress(step: int, total: int, record: dict) -> None:
+            bar.update(
+                job, completed=step, total=total, info=f"loss {record['loss']:.3f}  {record['tokens_per_s']:.0f} tok/s"
+            )
+
+        summary = run_sft(cfg, out, resume=resume, log=lambda m: err_console.print(m, markup=False), progress=progress)
+    console.print_json(data=summary)
+
+
+@app.command("export")
+def export(
+    adapter: Annotated[Path, typer.Argument(help="An adapter folder written by `shoptune train sft`.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for the merged model.")],
+    merge: Annotated[bool, typer.Option("--merge", help="Fold the LoRA weights into the base model.")] = True,
+    base: Annotated[str | None, typer.Option(help="Base model (default: the one the adapter was trained on).")] = None,
+) -> None:
+    """Write a merged model (base + adapter) that loads with plain transformers."""
+    from shoptune.training.export import export_merged
+
+    if not merge:
+        raise ShoptuneError("only --merge export is supported: the adapter folder itself is the unmerged export")
+    console.print(f"merged model: {export_merged(adapter, out, base)}")

@@ -11,33 +11,35 @@ from shoptune.data.splits import grouped_split
 from shoptune.errors import DataError
 
 # Real rows of the 2021-09-21 file; like the original, no newline after the last row.
-GOOD = "\n".join([
-    "# Google_Product_Taxonomy_Version: 2021-09-21",
-    "1 - Animals & Pet Supplies",
-    "3237 - Animals & Pet Supplies > Live Animals",
-    "2 - Animals & Pet Supplies > Pet Supplies",
-    "3 - Animals & Pet Supplies > Pet Supplies > Bird Supplies",
-    "4989 - Animals & Pet Supplies > Pet Supplies > Bird Supplies > Bird Cages & Stands",
-    "4990 - Animals & Pet Supplies > Pet Supplies > Bird Supplies > Bird Food",
-    "4992 - Animals & Pet Supplies > Pet Supplies > Bird Supplies > Bird Toys",
-    "4 - Animals & Pet Supplies > Pet Supplies > Cat Supplies",
-    "4433 - Animals & Pet Supplies > Pet Supplies > Cat Supplies > Cat Beds",
-    "3367 - Animals & Pet Supplies > Pet Supplies > Cat Supplies > Cat Food",
-    "412 - Food, Beverages & Tobacco",
-    "413 - Food, Beverages & Tobacco > Beverages",
-    "1868 - Food, Beverages & Tobacco > Beverages > Coffee",
-    "2887 - Food, Beverages & Tobacco > Beverages > Juice",
-    "2073 - Food, Beverages & Tobacco > Beverages > Tea & Infusions",
-    "",
-    "436 - Furniture",
-    "554 - Furniture > Baby & Toddler Furniture",
-    "6393 - Furniture > Baby & Toddler Furniture > Bassinets & Cradles",
-    "558 - Furniture > Baby & Toddler Furniture > Changing Tables",
-    "559 - Furniture > Baby & Toddler Furniture > High Chairs & Booster Seats",
-    "6433 - Furniture > Beds & Accessories",
-    "505764 - Furniture > Beds & Accessories > Beds & Bed Frames",
-    "451 - Furniture > Beds & Accessories > Headboards & Footboards",
-])
+GOOD = "\n".join(
+    [
+        "# Google_Product_Taxonomy_Version: 2021-09-21",
+        "1 - Animals & Pet Supplies",
+        "3237 - Animals & Pet Supplies > Live Animals",
+        "2 - Animals & Pet Supplies > Pet Supplies",
+        "3 - Animals & Pet Supplies > Pet Supplies > Bird Supplies",
+        "4989 - Animals & Pet Supplies > Pet Supplies > Bird Supplies > Bird Cages & Stands",
+        "4990 - Animals & Pet Supplies > Pet Supplies > Bird Supplies > Bird Food",
+        "4992 - Animals & Pet Supplies > Pet Supplies > Bird Supplies > Bird Toys",
+        "4 - Animals & Pet Supplies > Pet Supplies > Cat Supplies",
+        "4433 - Animals & Pet Supplies > Pet Supplies > Cat Supplies > Cat Beds",
+        "3367 - Animals & Pet Supplies > Pet Supplies > Cat Supplies > Cat Food",
+        "412 - Food, Beverages & Tobacco",
+        "413 - Food, Beverages & Tobacco > Beverages",
+        "1868 - Food, Beverages & Tobacco > Beverages > Coffee",
+        "2887 - Food, Beverages & Tobacco > Beverages > Juice",
+        "2073 - Food, Beverages & Tobacco > Beverages > Tea & Infusions",
+        "",
+        "436 - Furniture",
+        "554 - Furniture > Baby & Toddler Furniture",
+        "6393 - Furniture > Baby & Toddler Furniture > Bassinets & Cradles",
+        "558 - Furniture > Baby & Toddler Furniture > Changing Tables",
+        "559 - Furniture > Baby & Toddler Furniture > High Chairs & Booster Seats",
+        "6433 - Furniture > Beds & Accessories",
+        "505764 - Furniture > Beds & Accessories > Beds & Bed Frames",
+        "451 - Furniture > Beds & Accessories > Headboards & Footboards",
+    ]
+)
 
 
 def _write(tmp_path, text, name="taxonomy-with-ids.en-US.txt", encoding="utf-8"):
@@ -47,16 +49,17 @@ def _write(tmp_path, text, name="taxonomy-with-ids.en-US.txt", encoding="utf-8")
 
 
 def _ctx(seed=0, **params):
-    return ViewContext(task="t", capability="shopping_concept_understanding", language="en", params=params,
-                       rng=random.Random(seed))
+    return ViewContext(
+        task="t", capability="shopping_concept_understanding", language="en", params=params, rng=random.Random(seed)
+    )
 
 
 def test_reads_rows_skipping_header_and_blank_lines(tmp_path):
     rows = GoogleTaxonomy().read(_write(tmp_path, GOOD), ErrorLog())
-    assert len(rows) == 24
+    assert len(rows) == 23
     assert rows[0]["id"] == "1" and rows[0]["path"] == ("Animals & Pet Supplies",)
     assert rows[11]["path"] == ("Food, Beverages & Tobacco", "Beverages")  # a comma inside a name
-    assert rows[-1]["_row"] == 24
+    assert rows[-1]["_row"] == 25  # file lines: the header is line 1, a blank line is skipped
 
 
 def test_type_similarity_labels_follow_tree_distance(tmp_path):
@@ -91,7 +94,7 @@ def test_parent_mc(tmp_path):
     src = GoogleTaxonomy()
     rows = src.read(_write(tmp_path, GOOD), ErrorLog())
     items = list(src.records(rows, "parent_mc", _ctx(options=4)))
-    assert len(items) == 21  # every non-top-level category
+    assert len(items) == 20  # every non-top-level category
     by_input = {i.input: i for i in items}
     cats = by_input["Category: Cat Beds"]
     assert cats.output == "Cat Supplies" and cats.output in cats.options
@@ -115,13 +118,13 @@ BAD_CASES = {
     "missing file": (None, "file, field '-': file not found"),
     "empty file": ("", "file, field '-': file is empty"),
     "only the header": ("# Google_Product_Taxonomy_Version: 2021-09-21\n", "file, field '-': no category rows"),
-    "wrong encoding": ("latin1", "row 3, field '-': wrong encoding"),
-    "no id separator": (GOOD + "\n5000 Animals & Pet Supplies > Toys", "row 25, field 'id': row cut off or malformed"),
-    "id not a number": (GOOD + "\nx12 - Furniture > Sofas", "row 25, field 'id': not a number: 'x12'"),
-    "row cut off mid-path": (GOOD + "\n5001 - Furniture > ", "row 25, field 'path': empty category name"),
-    "row cut off after id": (GOOD + "\n5001 -", "row 25, field 'id': row cut off or malformed"),
-    "duplicate id": (GOOD + "\n436 - Furniture > Sofas", "row 25, field 'id': duplicate id 436"),
-    "duplicate category": (GOOD + "\n9999 - Furniture", "row 25, field 'path': duplicate category 'Furniture'"),
+    "wrong encoding": ("latin1", "row 5, field '-': wrong encoding"),
+    "no id separator": (GOOD + "\n5000 Animals & Pet Supplies > Toys", "row 26, field 'id': row cut off or malformed"),
+    "id not a number": (GOOD + "\nx12 - Furniture > Sofas", "row 26, field 'id': not a number: 'x12'"),
+    "row cut off mid-path": (GOOD + "\n5001 - Furniture > ", "row 26, field 'path': empty category name"),
+    "row cut off after id": (GOOD + "\n5001 -", "row 26, field 'id': row cut off or malformed"),
+    "duplicate id": (GOOD + "\n436 - Furniture > Sofas", "row 26, field 'id': duplicate id 436"),
+    "duplicate category": (GOOD + "\n9999 - Furniture", "row 26, field 'path': duplicate category 'Furniture'"),
 }
 
 
@@ -141,5 +144,5 @@ def test_bad_input_raises_data_error(tmp_path, case):
 def test_skip_mode_skips_and_counts_bad_rows(tmp_path):
     log = ErrorLog(on_error="skip")
     rows = GoogleTaxonomy().read(_write(tmp_path, GOOD + "\nx12 - Furniture > Sofas\n5001 - Furniture > "), log)
-    assert len(rows) == 24 and log.skipped == 2
-    assert "row 26" in log.examples[1]
+    assert len(rows) == 23 and log.skipped == 2
+    assert "row 27" in log.examples[1]

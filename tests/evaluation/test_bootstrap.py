@@ -49,7 +49,7 @@ def test_micro_f1_interval_from_count_rows() -> None:
     point = micro_f1_from_counts(COUNTS)
     lo, hi = bootstrap_ci(COUNTS, micro_f1_statistic)
     assert lo < point < hi
-    assert 0.0 <= lo and hi <= 1.0
+    assert lo >= 0.0 and hi <= 1.0
 
 
 def test_ecom_macro_and_label_macro_intervals() -> None:

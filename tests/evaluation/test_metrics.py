@@ -280,6 +280,12 @@ def test_ecom_rouge_l() -> None:
     assert metric.score(["Price", "Quality."], "Price, Quality") == pytest.approx(1.0)
     # no stemming: "prices" != "price"; LCS 1 of 2 tokens each -> 0.5
     assert metric.score("prices quality", "price, quality") == pytest.approx(0.5)
+    # Chinese by character: "无线鼠标" vs "无线游戏鼠标": LCS 4 (无线鼠标); P = 4/4, R = 4/6 -> F = 0.8
+    assert metric.score("无线鼠标", "无线游戏鼠标") == pytest.approx(0.8)
+    # ... where plain rouge-score drops CJK text entirely, as the ShopBench rouge_l officially does
+    assert rouge_l("无线鼠标", "无线游戏鼠标") == 0.0
+    with pytest.raises(ValueError, match="does not stem"):
+        rouge_l("a", "a", cjk_chars=True)
 
 
 # ---------------------------------------------------------------------------------------------------------

@@ -275,3 +275,12 @@ def test_registry_errors() -> None:
         parse_answer("essay", "text")
     with pytest.raises(ValueError, match="label list"):
         parse_answer("classification", "positive")
+
+
+def test_pathological_outputs_do_not_crash() -> None:
+    # int() refuses over 4300 digits; a run-away number is simply not an item.
+    assert parse_ranking("1, " + "9" * 5000 + " because").value == [1]
+    assert parse_retrieval("9" * 5000) is UNPARSED
+    # ast.literal_eval on deep nesting fails inside; the comma fallback takes over.
+    assert parse_ner("[" * 5000).ok
+    assert parse_multiple_choice("(" * 5000) is UNPARSED

@@ -53,8 +53,10 @@ def test_single_token_fast_path_matches_full_sequence_scoring(tiny):
 
 
 def _ndcg(pred, gains):
-    dcg = sum((2 ** (gains[i - 1] if 1 <= i <= len(gains) else 0) - 1) / math.log2(r + 2)
-              for r, i in enumerate(pred[: len(gains)]))
+    dcg = sum(
+        (2 ** (gains[i - 1] if 1 <= i <= len(gains) else 0) - 1) / math.log2(r + 2)
+        for r, i in enumerate(pred[: len(gains)])
+    )
     ideal = sum((2**g - 1) / math.log2(r + 2) for r, g in enumerate(sorted(gains, reverse=True)))
     return dcg / ideal if ideal else 0.0
 
@@ -75,7 +77,9 @@ def test_metrics_json_agrees_with_independent_recomputation(tiny, tmp_path):
         if metric == "accuracy":
             expected = sum(r["parsed"] == r["target"] for r in task_rows) / len(task_rows)
         elif metric == "hit rate@3":
-            expected = sum(len(set(r["target"]) & set((r["parsed"] or [])[:3])) / len(r["target"]) for r in task_rows) / len(task_rows)
+            expected = sum(
+                len(set(r["target"]) & set((r["parsed"] or [])[:3])) / len(r["target"]) for r in task_rows
+            ) / len(task_rows)
         elif metric == "ndcg":
             expected = sum(_ndcg(r["parsed"], r["target"]) if r["parsed"] else 0.0 for r in task_rows) / len(task_rows)
         elif metric == "micro f1":
@@ -86,13 +90,15 @@ def test_metrics_json_agrees_with_independent_recomputation(tiny, tmp_path):
                 tp, fp, fn = tp + len(pred & gold), fp + len(pred - gold), fn + len(gold - pred)
             expected = 2 * tp / (2 * tp + fp + fn) if tp else 0.0
         elif metric == "rougel":
-            expected = sum(rouge.score(r["target"], r["parsed"] or "")["rougeL"].fmeasure for r in task_rows) / len(task_rows)
+            expected = sum(rouge.score(r["target"], r["parsed"] or "")["rougeL"].fmeasure for r in task_rows) / len(
+                task_rows
+            )
         else:
             continue
         assert metrics["tasks"][task]["score"] == pytest.approx(expected, abs=1e-9), task
         assert metrics["tasks"][task]["n"] == len(task_rows)
     groups = {}
-    for task, info in metrics["tasks"].items():
+    for info in metrics["tasks"].values():
         groups.setdefault(info["group"], []).append(info["score"])
     assert metrics["groups"] == pytest.approx({g: sum(v) / len(v) for g, v in groups.items()})
     assert metrics["overall"] == pytest.approx(sum(metrics["groups"].values()) / len(groups))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import threading
 import time
@@ -18,8 +19,10 @@ import huggingface_hub.constants
 import pytest
 import torch
 
+from shoptune.errors import ShoptuneError
 from shoptune.models import (
     BUNDLED,
+    ModelKindError,
     ModelNotFoundError,
     ResolvedModel,
     bundled_models,
@@ -27,13 +30,14 @@ from shoptune.models import (
     cache_root,
     cached_model_dir,
     detect_kind,
+    gguf_cache,
     is_cached,
     load_causal_lm,
     load_encoder_tokenizer,
+    registry,
     resolve_model,
 )
-from shoptune.models import gguf_cache, registry
-from shoptune.models.tiny import build_tiny_causal_lm, build_tiny_encoder
+from shoptune.models.tiny import build_tiny_causal_lm, build_tiny_encoder, build_tiny_gguf, make_tiny_causal_lm
 
 
 @pytest.fixture
@@ -116,7 +120,7 @@ def test_local_encoder_dir_resolves_and_loads(tiny_encoder: Path) -> None:
 
 
 def test_load_causal_lm_refuses_an_encoder(tiny_encoder: Path) -> None:
-    with pytest.raises(ValueError, match="encoder"):
+    with pytest.raises(ModelKindError, match="encoder"):
         load_causal_lm(str(tiny_encoder))
 
 
@@ -131,6 +135,23 @@ def test_local_gguf_file_is_converted_once_into_the_cache(
     assert len(fake_convert.calls) == 1
     model, tok = load_causal_lm(str(gguf))
     assert tok.chat_template
+
+
+def test_real_gguf_conversion_of_a_tiny_gguf(tmp_path: Path, cache: Path) -> None:
+    # The real converter (no fake), on a GGUF written by shoptune.models.tiny: milliseconds, not 20 s.
+    gguf = build_tiny_gguf(tmp_path / "tiny.gguf")
+    resolved = resolve_model(str(gguf))
+    config = json.loads((Path(resolved.path) / "config.json").read_text())
+    assert "quantization_config" not in config  # else from_pretrained would try to dequantise again
+    model, tok = load_causal_lm(str(gguf))
+    assert getattr(model, "hf_quantizer", None) is None
+    original, original_tok = make_tiny_causal_lm()
+    assert tok.chat_template == original_tok.chat_template
+    assert tok.model_max_length == 256  # the GGUF's 1e30 sentinel replaced by the context length
+    batch = original_tok("waterproof boots", return_tensors="pt")
+    with torch.no_grad():
+        assert torch.equal(model(**batch).logits, original(**batch).logits)
+    assert is_cached(Path(resolved.path).name, [gguf], track_mtime=True) and leftovers(cache) == []
 
 
 def test_directory_with_a_single_gguf_resolves_to_it(tmp_path: Path, cache: Path, fake_convert: FakeConverter) -> None:
@@ -149,7 +170,7 @@ def test_directory_with_a_single_gguf_resolves_to_it(tmp_path: Path, cache: Path
 def test_unusable_local_paths_raise_model_not_found(tmp_path: Path, make, message: str) -> None:
     with pytest.raises(ModelNotFoundError, match=message) as err:
         resolve_model(str(make(tmp_path)))
-    assert isinstance(err.value, ValueError)
+    assert isinstance(err.value, ValueError) and isinstance(err.value, ShoptuneError)  # CLI prints one line
     assert "\n" not in str(err.value) and "smollm2-135m-instruct" in str(err.value)
 
 
@@ -173,9 +194,7 @@ def test_online_hub_id_passes_through(monkeypatch: pytest.MonkeyPatch) -> None:
     assert resolved == ResolvedModel("some-org/some-model", "some-org/some-model", "unknown", "hub")
 
 
-def test_offline_hub_id_in_hub_cache_resolves(
-    tmp_path: Path, tiny_lm: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_offline_hub_id_in_hub_cache_resolves(tmp_path: Path, tiny_lm: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     snapshot = tmp_path / "hub" / "models--acme--tiny-lm" / "snapshots" / "abc123"
     shutil.copytree(tiny_lm, snapshot)
     (tmp_path / "hub" / "models--acme--tiny-lm" / "refs").mkdir()
@@ -183,6 +202,8 @@ def test_offline_hub_id_in_hub_cache_resolves(
     monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert resolve_model("acme/tiny-lm") == ResolvedModel("acme/tiny-lm", "acme/tiny-lm", "causal_lm", "hub")
+    model, tok = load_causal_lm("acme/tiny-lm")  # passed through to from_pretrained, served by the hub cache
+    assert type(model).__name__ == "LlamaForCausalLM" and tok.chat_template
 
 
 def test_typo_of_a_bundled_name_gets_a_suggestion(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -218,7 +239,7 @@ def test_ensure_converted_writes_marker_and_reuses_cache(tmp_path: Path, cache: 
     path = gguf_cache.ensure_converted("m", [gguf], converter=converter)
     assert path == cache / "models" / "m" and (path / "config.json").is_file()
     marker = json.loads((path / gguf_cache.MARKER).read_text())
-    assert marker["sources"] == [{"name": "a.gguf", "size": gguf.stat().st_size}]
+    assert marker["sources"] == [{"name": "a.gguf", "size": gguf.stat().st_size, "mtime_ns": gguf.stat().st_mtime_ns}]
     assert gguf_cache.ensure_converted("m", [gguf], converter=converter) == path
     assert len(converter.calls) == 1 and is_cached("m") and leftovers(cache) == []
 
@@ -283,6 +304,29 @@ def test_changed_source_invalidates_the_cache(tmp_path: Path, cache: Path, tiny_
     gguf_cache.ensure_converted("m", [gguf], converter=converter)
     assert converter.calls == [b"version one", b"version two, a different size"]
     assert is_cached("m", [gguf]) and leftovers(cache) == []
+
+
+def test_mtime_counts_only_when_tracked(tmp_path: Path, cache: Path, tiny_lm: Path) -> None:
+    converter = FakeConverter(tiny_lm)
+    gguf = fake_gguf(tmp_path / "a.gguf", b"same size 1")
+    gguf_cache.ensure_converted("m", [gguf], converter=converter)
+    fake_gguf(gguf, b"same size 2")  # rewritten in place: same name and size, new mtime
+    os.utime(gguf, ns=(gguf.stat().st_atime_ns, gguf.stat().st_mtime_ns + 10**9))
+    assert is_cached("m", [gguf]) and not is_cached("m", [gguf], track_mtime=True)
+    gguf_cache.ensure_converted("m", [gguf], converter=converter)  # bundled-style: reinstall is not a change
+    gguf_cache.ensure_converted("m", [gguf], converter=converter, track_mtime=True)  # local-style: reconvert
+    assert converter.calls == [b"same size 1", b"same size 2"]
+
+
+def test_local_gguf_rewritten_in_place_is_reconverted(
+    tmp_path: Path, cache: Path, fake_convert: FakeConverter
+) -> None:
+    gguf = fake_gguf(tmp_path / "mine.gguf", b"export 1")
+    first = resolve_model(str(gguf)).path
+    fake_gguf(gguf, b"export 2")
+    os.utime(gguf, ns=(gguf.stat().st_atime_ns, gguf.stat().st_mtime_ns + 10**9))
+    assert resolve_model(str(gguf)).path == first
+    assert fake_convert.calls == [b"export 1", b"export 2"]
 
 
 def test_chunked_gguf_is_joined_and_checksummed(tmp_path: Path, cache: Path, tiny_lm: Path) -> None:
@@ -379,7 +423,7 @@ def test_smollm2_end_to_end_matches_gguf(monkeypatch: pytest.MonkeyPatch) -> Non
     reference, ref_tok = gguf_cache.load_gguf(resolved.origin)  # the slow direct GGUF load
     assert ref_tok.chat_template == tok.chat_template
     batch = tok("Wireless headphones with noise cancelling", return_tensors="pt")
-    assert batch["input_ids"].tolist() == ref_tok("Wireless headphones with noise cancelling")["input_ids"]
+    assert batch["input_ids"][0].tolist() == ref_tok("Wireless headphones with noise cancelling")["input_ids"]
     with torch.no_grad():
         cached_logits, gguf_logits = model(**batch).logits, reference(**batch).logits
     torch.testing.assert_close(cached_logits, gguf_logits, rtol=0, atol=1e-5)

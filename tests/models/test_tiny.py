@@ -12,6 +12,7 @@ from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSequenceCl
 from shoptune.models.tiny import (
     build_tiny_causal_lm,
     build_tiny_encoder,
+    build_tiny_gguf,
     make_tiny_causal_lm,
     make_tiny_causal_tokenizer,
     make_tiny_encoder,
@@ -33,7 +34,7 @@ def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_causal_tokenizer_round_trips_any_text() -> None:
     tok = make_tiny_causal_tokenizer()
-    text = "Red shoes, size 42 — ünïcode 🙂 {\"brand\": \"Acme\"}"
+    text = 'Red shoes, size 42 — ünïcode 🙂 {"brand": "Acme"}'
     assert tok.decode(tok(text)["input_ids"]) == text  # byte-level: nothing becomes <unk>
     assert 256 < len(tok) <= 320
 
@@ -117,3 +118,16 @@ def test_saved_encoder_has_sentence_transformers_modules(tiny_encoder_dir: Path)
     assert [m["type"].rsplit(".", 1)[-1] for m in modules] == ["Transformer", "Pooling", "Normalize"]
     pooling = json.loads((tiny_encoder_dir / "1_Pooling" / "config.json").read_text())
     assert pooling["word_embedding_dimension"] == 32 and pooling["pooling_mode_mean_tokens"]
+
+
+def test_tiny_gguf_loads_back_as_the_same_model_and_tokenizer(tmp_path: Path) -> None:
+    gguf = build_tiny_gguf(tmp_path / "tiny.gguf")
+    model = AutoModelForCausalLM.from_pretrained(tmp_path, gguf_file=gguf.name)
+    tok = AutoTokenizer.from_pretrained(tmp_path, gguf_file=gguf.name)
+    original, original_tok = make_tiny_causal_lm()
+    text = "Red shoes — ünïcode<|im_end|>"
+    assert tok(text)["input_ids"] == original_tok(text)["input_ids"]
+    assert tok.chat_template == original_tok.chat_template and tok.eos_token == "<|im_end|>"
+    batch = original_tok("wireless earbuds", return_tensors="pt")
+    with torch.no_grad():
+        assert torch.equal(model(**batch).logits, original(**batch).logits)

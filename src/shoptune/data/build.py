@@ -163,6 +163,18 @@ def build_task(spec: TaskSpec, cfg: BuildConfig, cache: RowCache) -> tuple[dict[
             recs, s, e = records_of([value] if isinstance(value, str) else list(value), name)
             splits[name], skipped, examples = recs, skipped + s, examples + e
         info["dropped_for_leakage"] = 0
+        if not (spec.source.files or {}).get("dev") and splits["train"]:
+            # The source ships no dev file: carve a grouped dev split out of train (never out of test).
+            train_share, dev_share = spec.split.ratios[0], spec.split.ratios[1]
+            carved = grouped_split(
+                splits["train"],
+                seed=cfg.seed,
+                group=spec.split.group,
+                ratios=(train_share / (train_share + dev_share), dev_share / (train_share + dev_share), 0.0),
+            )
+            splits["train"], splits["dev"] = carved.splits["train"], carved.splits["dev"]
+            info["dropped_for_leakage"] = carved.dropped_for_leakage
+            info["notes"] = ["dev carved from the source's train files (grouped)"]
     else:
         recs, skipped, examples = records_of([spec.source.path or ""], "all")
         result = grouped_split(recs, seed=cfg.seed, ratios=spec.split.ratios, group=spec.split.group)

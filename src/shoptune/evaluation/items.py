@@ -108,8 +108,9 @@ def _ecom_item(base: dict[str, Any], ex: InstructionExample) -> EvalItem:
     """EcomInstruct rows: label-set tasks score the ", "-separated answer; generation the whole string."""
     task_type = str(ex.metadata["ecom_task_type"]).lower()
     kind = "ecom_gen" if task_type.startswith("gen") else ("ecom_cls" if task_type == "cls" else "ecom_span")
-    base = {**base, "kind": kind, "max_new_tokens": MAX_NEW_TOKENS[kind]}
-    return EvalItem(**base, target=ex.output, meta={**base["meta"], "label_sep": ex.metadata.get("label_sep", ", ")})
+    meta = {**base["meta"], "label_sep": ex.metadata.get("label_sep", ", ")}
+    base = {**base, "kind": kind, "max_new_tokens": MAX_NEW_TOKENS[kind], "meta": meta}
+    return EvalItem(**base, target=ex.output)
 
 
 # ------------------------------------------------------------------------------------------ ShopBench files
@@ -197,6 +198,8 @@ def load_ecominstruct(folder: str | Path, log: ErrorLog | None = None) -> list[E
             "capability": "ecominstruct",
             "kind": "generation",
             "metric": ["ecom_cls_f1"],
+            # The EcomGPT prompt already ends in "### Response:": the record's instruction is the whole prompt.
+            "prompt": "{{ instruction }}",
             "source": {"adapter": "ecominstruct", "path": str(folder), "view": source.default_view},
         }
     )

@@ -17,6 +17,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,21 +206,40 @@ def ecom_macro_f1(rows: Sequence[Sequence[int]] | np.ndarray) -> float:
 # Generation: ROUGE-L, BLEU, sentence-transformer similarity.
 
 
+# rouge-score's own tokens (lower-cased [a-z0-9] runs) plus one token per CJK / kana / hangul character.
+_WORD_OR_CJK_CHAR_RE = re.compile(r"[a-z0-9]+|[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uac00-\ud7af]")
+
+
+class CjkCharTokenizer:
+    """A rouge-score tokenizer that keeps CJK text as characters (the default one drops it), unstemmed.
+
+    >>> CjkCharTokenizer().tokenize("USB-C 数据线")
+    ['usb', 'c', '数', '据', '线']
+    """
+
+    def tokenize(self, text: str) -> list[str]:
+        return _WORD_OR_CJK_CHAR_RE.findall(text.lower())
+
+
 @functools.lru_cache(maxsize=4)
-def _rouge_scorer(use_stemmer: bool) -> Any:
+def _rouge_scorer(use_stemmer: bool, cjk_chars: bool) -> Any:
     from rouge_score import rouge_scorer
 
-    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=use_stemmer)
+    tokenizer = CjkCharTokenizer() if cjk_chars else None
+    return rouge_scorer.RougeScorer(["rougeL"], use_stemmer=use_stemmer, tokenizer=tokenizer)
 
 
-def rouge_l(prediction: str, target: str | Sequence[str], use_stemmer: bool = True) -> float:
+def rouge_l(prediction: str, target: str | Sequence[str], use_stemmer: bool = True, cjk_chars: bool = False) -> float:
     """ROUGE-L F-measure (rouge-score, stemming on, as the starter kit's ``calculate_rougel``); with several
-    references, the best one. rouge-score keeps only [a-z0-9] tokens, so CJK text scores 0, as officially.
+    references, the best one. rouge-score keeps only [a-z0-9] tokens, so CJK text scores 0, as officially;
+    ``cjk_chars=True`` scores CJK characters as tokens instead (and then does not stem).
 
     >>> rouge_l("wireless mouse", "a wireless mouse")  # LCS 2: P = 1, R = 2/3
     0.8
     """
-    scorer = _rouge_scorer(use_stemmer)
+    if cjk_chars and use_stemmer:
+        raise ValueError("the CJK character tokenizer does not stem; pass use_stemmer=False")
+    scorer = _rouge_scorer(use_stemmer, cjk_chars)
     references = _as_list(target)
     if len(references) == 1:
         return float(scorer.score(references[0], prediction)["rougeL"].fmeasure)
@@ -511,8 +531,9 @@ def _label_pair_unparsed(target: str) -> tuple[str | None, str]:
 
 def _ecom_rouge_l(prediction: str, target: str | Sequence[str]) -> float:
     # EcomGPT scores its parsed answer (stripped, '.' removed) against the gold with the `rouge` package,
-    # which does not stem; rouge-score without stemming is the closest library equivalent.
-    return rouge_l(prediction.strip().replace(".", ""), target, use_stemmer=False)
+    # which does not stem; rouge-score without stemming is the closest library equivalent. EcomInstruct
+    # has Chinese tasks, which rouge-score's own tokenizer would reduce to nothing: score them by character.
+    return rouge_l(prediction.strip().replace(".", ""), target, use_stemmer=False, cjk_chars=True)
 
 
 def _ecom_rouge_l_of(prediction: str | Sequence[str], target: str | Sequence[str]) -> float:

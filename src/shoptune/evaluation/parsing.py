@@ -99,7 +99,9 @@ def _read_int_list(line: str) -> list[int]:
             continue
         leading = _NUMBER_THEN_WORDS_RE.match(item)
         if numbers and leading:
-            numbers.append(int(leading.group(1)))
+            # Python refuses int() of over 4300 digits; such a "number" is no item index anyway.
+            if len(leading.group(1)) <= 100:
+                numbers.append(int(leading.group(1)))
             break
     return numbers
 

@@ -81,29 +81,30 @@ def cached_model_dir(name: str) -> Path:
 
 
 def source_fingerprint(sources: Sequence[Path]) -> list[dict[str, object]]:
-    """Cheap identity of the GGUF source files (name and size), stored in the cache marker.
+    """Cheap identity of the GGUF source files (name, size, mtime), stored in the cache marker.
 
-    Sizes rather than hashes: hashing ~100 MB on every resolve would cost more than the check is worth, and a
-    different release of a bundled package ships a file of a different size.
+    Stat fields rather than hashes: hashing ~100 MB on every resolve would cost more than the check is worth.
 
     Example:
         >>> source_fingerprint([Path("model.gguf")])  # doctest: +SKIP
-        [{'name': 'model.gguf', 'size': 98362432}]
+        [{'name': 'model.gguf', 'size': 98362432, 'mtime_ns': 1763920000000000000}]
     """
-    return [{"name": p.name, "size": p.stat().st_size} for p in sources]
+    return [{"name": p.name, "size": (st := p.stat()).st_size, "mtime_ns": st.st_mtime_ns} for p in sources]
 
 
-def is_cached(name: str, sources: Sequence[Path] | None = None) -> bool:
+def is_cached(name: str, sources: Sequence[Path] | None = None, *, track_mtime: bool = False) -> bool:
     """Whether a complete conversion of ``name`` is in the cache (and matches ``sources`` when given).
+
+    Sources match by name and size; ``track_mtime=True`` also requires the same modification time.
 
     Example:
         >>> is_cached("no-such-model")
         False
     """
-    return _valid_cache(cached_model_dir(name), sources)
+    return _valid_cache(cached_model_dir(name), sources, track_mtime)
 
 
-def _valid_cache(directory: Path, sources: Sequence[Path] | None) -> bool:
+def _valid_cache(directory: Path, sources: Sequence[Path] | None, track_mtime: bool) -> bool:
     try:
         marker = json.loads((directory / MARKER).read_text())
     except (OSError, ValueError):
@@ -111,9 +112,14 @@ def _valid_cache(directory: Path, sources: Sequence[Path] | None) -> bool:
     if sources is None:
         return True
     try:
-        return marker.get("sources") == source_fingerprint(sources)
+        current = source_fingerprint(sources)
     except OSError:  # a source vanished; the existing cache is still the best we have
         return True
+    keys = ("name", "size", "mtime_ns") if track_mtime else ("name", "size")
+    recorded = marker.get("sources")
+    if not isinstance(recorded, list) or len(recorded) != len(current):
+        return False
+    return all(isinstance(r, dict) and all(r.get(k) == c[k] for k in keys) for r, c in zip(recorded, current, strict=True))
 
 
 def load_gguf(
@@ -164,13 +170,17 @@ def ensure_converted(
     *,
     sha256: str | None = None,
     converter: Converter | None = None,
+    track_mtime: bool = False,
     lock_timeout: float = _LOCK_TIMEOUT_S,
 ) -> Path:
     """Return the cached safetensors directory for a GGUF model, converting it first if needed.
 
     ``sources`` is one GGUF file, or the ordered chunks of a split one (concatenated into a temporary file
     before converting). ``sha256``, when given, is checked against the whole GGUF file. ``converter``
-    defaults to :func:`convert_gguf` (looked up at call time, so tests can monkeypatch it).
+    defaults to :func:`convert_gguf` (looked up at call time, so tests can monkeypatch it). A cache whose
+    marker disagrees with the sources' name or size (or mtime, with ``track_mtime=True``) is converted again.
+    Bundled packages leave mtime untracked: a fresh virtualenv reinstalls the same file with a new mtime, and
+    that must not cost another conversion; a user's own GGUF can change in place at the same size.
 
     Example:
         >>> path = ensure_converted("smollm2-135m-instruct", [gguf_file])  # doctest: +SKIP
@@ -180,11 +190,11 @@ def ensure_converted(
     if not sources:
         raise ValueError("ensure_converted needs at least one GGUF source file")
     final = cached_model_dir(name)
-    if _valid_cache(final, sources):
+    if _valid_cache(final, sources, track_mtime):
         return final
     final.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(str(final.parent / f".{name}.lock"), timeout=lock_timeout):
-        if _valid_cache(final, sources):  # another process finished while we waited for the lock
+        if _valid_cache(final, sources, track_mtime):  # another process finished while we waited for the lock
             return final
         _remove_stale_temps(final)
         work = Path(tempfile.mkdtemp(prefix=f".{name}.tmp-", dir=final.parent))
@@ -200,7 +210,7 @@ def ensure_converted(
             seconds = time.perf_counter() - started
             marker = {"name": name, "sources": source_fingerprint(sources), "seconds": round(seconds, 1)}
             (out / MARKER).write_text(json.dumps(marker, indent=2))
-            _publish(out, final, sources)
+            _publish(out, final, sources, track_mtime)
             logger.info("converted %s in %.1f s", name, seconds)
         finally:
             shutil.rmtree(work, ignore_errors=True)
@@ -229,10 +239,10 @@ def _check_sha256(path: Path, expected: str) -> None:
         raise ValueError(f"{path.name}: sha256 {digest.hexdigest()} does not match the expected {expected}")
 
 
-def _publish(out: Path, final: Path, sources: Sequence[Path]) -> None:
+def _publish(out: Path, final: Path, sources: Sequence[Path], track_mtime: bool) -> None:
     """Move the finished conversion into place with an atomic rename."""
     if final.exists():
-        if _valid_cache(final, sources):
+        if _valid_cache(final, sources, track_mtime):
             return  # a writer outside our lock got there first; its result is as good as ours
         # A stale cache (older source) or a foreign directory: move it aside first, because rename cannot
         # replace a non-empty directory. Readers see either the old or the new directory, never a mix.
@@ -242,7 +252,7 @@ def _publish(out: Path, final: Path, sources: Sequence[Path]) -> None:
     try:
         os.rename(out, final)
     except OSError:
-        if not _valid_cache(final, sources):  # lost a race to a writer that left something unusable
+        if not _valid_cache(final, sources, track_mtime):  # lost a race to a writer that left something unusable
             raise
 
 

@@ -19,10 +19,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from shoptune.errors import ShoptuneError
+
 __all__ = [
     "BUNDLED",
     "BundledSpec",
     "ModelKind",
+    "ModelKindError",
     "ModelNotFoundError",
     "ModelSource",
     "bundled_names",
@@ -36,8 +39,15 @@ ModelKind = Literal["causal_lm", "encoder", "unknown"]
 ModelSource = Literal["bundled", "local", "hub"]
 
 
-class ModelNotFoundError(ValueError):
-    """A model spec that is neither a bundled name, an existing local path, nor a usable hub id."""
+class ModelNotFoundError(ShoptuneError, ValueError):
+    """A model spec that is neither a bundled name, an existing local path, nor a usable hub id.
+
+    A ``ShoptuneError`` so the CLI prints it as one line; a ``ValueError`` because the spec is a bad value.
+    """
+
+
+class ModelKindError(ShoptuneError, ValueError):
+    """The model resolved, but is the wrong kind for the loader (e.g. an encoder given to load_causal_lm)."""
 
 
 @dataclass(frozen=True)

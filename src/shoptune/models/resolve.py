@@ -43,6 +43,7 @@ from shoptune.models.registry import (
     BUNDLED,
     BundledSpec,
     ModelKind,
+    ModelKindError,
     ModelNotFoundError,
     ModelSource,
     get_bundled,
@@ -160,12 +161,13 @@ def _resolve_local(spec: str, path: Path) -> ResolvedModel:
         path = ggufs[0]
     if path.suffix.lower() != ".gguf":
         raise not_found(spec, f"{path} is neither a model directory nor a .gguf file")
-    converted = gguf_cache.ensure_converted(_local_cache_name(path), [path])
+    # A user's GGUF may be rewritten in place at the same size (a re-export), so its mtime counts too.
+    converted = gguf_cache.ensure_converted(_local_cache_name(path), [path], track_mtime=True)
     return ResolvedModel(spec, str(converted), _kind_of(converted / "config.json"), "local", origin=str(path))
 
 
 def _local_cache_name(gguf: Path) -> str:
-    # Unique per absolute path, readable by its stem; size/mtime changes are caught by the cache marker.
+    # Unique per absolute path, readable by its stem; a changed file is caught by the cache marker instead.
     digest = hashlib.sha1(str(gguf.resolve()).encode()).hexdigest()[:10]
     stem = re.sub(r"[^\w.-]+", "-", gguf.stem).strip(".-").lower() or "model"
     return f"local-{stem}-{digest}"
@@ -230,7 +232,7 @@ def load_causal_lm(
     """
     resolved = resolve_model(spec)
     if resolved.kind == "encoder":
-        raise ValueError(f"{spec!r} is an encoder model, not a causal LM; use load_encoder_tokenizer()")
+        raise ModelKindError(f"{spec!r} is an encoder model, not a causal LM; use load_encoder_tokenizer()")
     model = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=dtype, **model_kwargs)
     tokenizer = AutoTokenizer.from_pretrained(resolved.path)
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
@@ -270,7 +272,7 @@ def load_sentence_transformer(spec: str, *, device: str = "cpu") -> SentenceTran
 
     resolved = resolve_model(spec)
     if resolved.kind == "causal_lm":
-        raise ValueError(f"{spec!r} is a causal LM, not a sentence encoder")
+        raise ModelKindError(f"{spec!r} is a causal LM, not a sentence encoder")
     return SentenceTransformer(resolved.path, device=device)
 
 

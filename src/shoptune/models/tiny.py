@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
@@ -30,10 +31,15 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
+if TYPE_CHECKING:
+    import gguf
+    import numpy as np
+
 __all__ = [
     "TINY_CHAT_TEMPLATE",
     "build_tiny_causal_lm",
     "build_tiny_encoder",
+    "build_tiny_gguf",
     "make_tiny_causal_lm",
     "make_tiny_causal_tokenizer",
     "make_tiny_encoder",
@@ -276,3 +282,87 @@ def _write_sentence_transformers_files(out: Path, *, dim: int, max_seq_length: i
         )
     )
     (out / "2_Normalize").mkdir(exist_ok=True)
+
+
+def build_tiny_gguf(path: str | Path, *, seed: int = 0) -> Path:
+    """Write the tiny causal LM (same weights and tokenizer as ``make_tiny_causal_lm(seed=seed)``) as a GGUF file.
+
+    Lets tests exercise the real GGUF -> safetensors conversion in milliseconds. Tensors are stored as F32 in
+    llama.cpp's layout (q/k rows permuted, as its converter does), so transformers' GGUF loader gives back
+    exactly the in-memory model.
+
+    Example:
+        >>> gguf = build_tiny_gguf(tmp_path / "tiny.gguf")  # doctest: +SKIP
+        >>> AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name)  # doctest: +SKIP
+    """
+    import gguf  # imported here: only this builder needs the GGUF writer
+
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    model, tokenizer = make_tiny_causal_lm(seed=seed)
+    cfg = model.config
+    writer = gguf.GGUFWriter(str(out), "llama")
+    writer.add_name("shoptune tiny llama")
+    writer.add_context_length(cfg.max_position_embeddings)
+    writer.add_embedding_length(cfg.hidden_size)
+    writer.add_block_count(cfg.num_hidden_layers)
+    writer.add_feed_forward_length(cfg.intermediate_size)
+    writer.add_head_count(cfg.num_attention_heads)
+    writer.add_head_count_kv(cfg.num_key_value_heads)
+    writer.add_rope_freq_base(float(cfg.rope_parameters["rope_theta"]))
+    writer.add_rope_dimension_count(cfg.hidden_size // cfg.num_attention_heads)
+    writer.add_layer_norm_rms_eps(cfg.rms_norm_eps)
+    writer.add_vocab_size(cfg.vocab_size)
+    _add_gguf_tokenizer(writer, tokenizer)
+    for name, tensor in _gguf_tensors(model).items():
+        writer.add_tensor(name, tensor)
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return out
+
+
+def _add_gguf_tokenizer(writer: gguf.GGUFWriter, tokenizer: PreTrainedTokenizerFast) -> None:
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])
+    specials = set(tokenizer.all_special_tokens)
+    merges = json.loads(tokenizer.backend_tokenizer.to_str())["model"]["merges"]
+    writer.add_tokenizer_model("gpt2")  # llama.cpp's name for byte-level BPE
+    writer.add_tokenizer_pre("gpt2")
+    writer.add_token_list([token for token, _ in vocab])
+    writer.add_token_types([3 if token in specials else 1 for token, _ in vocab])  # 3 = CONTROL, 1 = NORMAL
+    writer.add_token_merges([m if isinstance(m, str) else " ".join(m) for m in merges])
+    writer.add_bos_token_id(tokenizer.bos_token_id)
+    writer.add_eos_token_id(tokenizer.eos_token_id)
+    writer.add_unk_token_id(tokenizer.unk_token_id)
+    writer.add_pad_token_id(tokenizer.pad_token_id)
+    writer.add_add_bos_token(False)
+    writer.add_chat_template(tokenizer.chat_template)
+
+
+def _gguf_tensors(model: LlamaForCausalLM) -> dict[str, np.ndarray]:
+    cfg = model.config
+    state = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
+
+    # llama.cpp's rotary layout for q/k; transformers undoes it on load.
+    def permute(w: np.ndarray, heads: int) -> np.ndarray:
+        return w.reshape(heads, 2, w.shape[0] // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
+
+    tensors: dict[str, np.ndarray] = {
+        "token_embd.weight": state["model.embed_tokens.weight"],
+        "output_norm.weight": state["model.norm.weight"],
+    }
+    for i in range(cfg.num_hidden_layers):
+        p = f"model.layers.{i}."
+        tensors |= {
+            f"blk.{i}.attn_norm.weight": state[p + "input_layernorm.weight"],
+            f"blk.{i}.attn_q.weight": permute(state[p + "self_attn.q_proj.weight"], cfg.num_attention_heads),
+            f"blk.{i}.attn_k.weight": permute(state[p + "self_attn.k_proj.weight"], cfg.num_key_value_heads),
+            f"blk.{i}.attn_v.weight": state[p + "self_attn.v_proj.weight"],
+            f"blk.{i}.attn_output.weight": state[p + "self_attn.o_proj.weight"],
+            f"blk.{i}.ffn_norm.weight": state[p + "post_attention_layernorm.weight"],
+            f"blk.{i}.ffn_gate.weight": state[p + "mlp.gate_proj.weight"],
+            f"blk.{i}.ffn_up.weight": state[p + "mlp.up_proj.weight"],
+            f"blk.{i}.ffn_down.weight": state[p + "mlp.down_proj.weight"],
+        }
+    return tensors  # no "output.weight": embeddings are tied, which is how llama.cpp marks that

@@ -80,8 +80,14 @@ class Ditto(Source):
         """Offer-offer matching: label 1 -> exact, 0 -> irrelevant (the files hold no partial grade)."""
         max_chars = int(ctx.param("max_chars", 300))
         for row in rows:
-            yield ctx.pair(row, render_entity(row["left"], max_chars), render_entity(row["right"], max_chars),
-                           row["label"], groups=_groups(row), dataset=row["dataset"])
+            yield ctx.pair(
+                row,
+                render_entity(row["left"], max_chars),
+                render_entity(row["right"], max_chars),
+                row["label"],
+                groups=_groups(row),
+                dataset=row["dataset"],
+            )
 
     @view("match_yes_no", "instruction")
     def match_yes_no(self, rows: list[Row], ctx: ViewContext) -> Iterator[Record]:
@@ -101,8 +107,10 @@ class Ditto(Source):
 
 
 def _groups(row: Row) -> list[str]:
-    return [f"p:{norm_key(title_of(row['left']) or render_entity(row['left']))}",
-            f"p:{norm_key(title_of(row['right']) or render_entity(row['right']))}"]
+    return [
+        f"p:{norm_key(title_of(row['left']) or render_entity(row['left']))}",
+        f"p:{norm_key(title_of(row['right']) or render_entity(row['right']))}",
+    ]
 
 
 def _lines(path: Path, log: ErrorLog) -> Iterator[Row]:
@@ -123,8 +131,7 @@ def _parse(row: Row) -> Row:
     if label_text not in _LABELS:
         raise DataError(file, number, "label", f"unknown label {label_text!r} (expected one of: 0, 1)")
     left_text, right_text = _split_sides(fields[:-1], file, number)
-    out: Row = {"_row": number, "_file": file, "label": _LABELS[label_text],
-                "dataset": Path(file).parent.name}
+    out: Row = {"_row": number, "_file": file, "label": _LABELS[label_text], "dataset": Path(file).parent.name}
     for side, text in (("left", left_text), ("right", right_text)):
         attrs = parse_entity(text)
         if attrs is None:

@@ -45,7 +45,7 @@ from shoptune.data.readers import Row, iter_jsonl, read_json
 from shoptune.data.sources import register
 from shoptune.data.sources._text import norm_key
 from shoptune.data.sources.base import Source, ViewContext, view
-from shoptune.errors import DataError
+from shoptune.errors import ConfigError, DataError
 from shoptune.records import Record
 
 HEAD = (
@@ -187,7 +187,7 @@ class EcomInstruct(Source):
         """
         output_format = str(ctx.param("output_format", "ecomgpt"))
         if output_format not in ("ecomgpt", "list"):
-            raise ValueError(f"ecominstruct: output_format must be 'ecomgpt' or 'list', got {output_format!r}")
+            raise ConfigError(f"ecominstruct view param output_format: 'ecomgpt' or 'list', got {output_format!r}")
         max_labels, max_chars = int(ctx.param("max_labels", 0)), int(ctx.param("max_chars", 0))
         with_options = bool(ctx.param("with_options", False))
         for row in rows:

@@ -6,8 +6,9 @@ Format (UTF-8 text; ``#`` lines are comments such as the version header)::
     1 - Animals & Pet Supplies
     3 - Animals & Pet Supplies > Pet Supplies > Bird Supplies
 
-Each data row is ``<numeric id> - <L1> > <L2> > ...``. The tree is rebuilt from the paths themselves,
-so a category whose parent row is absent still has a parent (its path prefix).
+Each data row is ``<numeric id> - <L1> > <L2> > ...``; error messages number rows by file line. The
+tree is rebuilt from the paths themselves, so a category whose parent row is absent still has a parent
+(its path prefix).
 
 Labels for product-type similarity (``type_similarity``), from the tree distance of two categories:
 direct parent/child below the top level -> exact (every product of the child type is a product of the
@@ -91,12 +92,12 @@ class GoogleTaxonomy(Source):
         rows: list[Row] = []
         seen_ids: dict[str, int] = {}
         seen_paths: dict[Path_, int] = {}
-        number, not_data = 0, 0
-        for line, text in decode_lines(path, "utf-8", log):
+        found = 0
+        # Rows are numbered by file line (the version header is line 1), as the decoder numbers bad bytes.
+        for number, text in decode_lines(path, "utf-8", log):
             if not text.strip() or text.lstrip().startswith("#"):
-                not_data += 1  # blank lines and the version header are not data rows
-                continue
-            number = line - not_data  # a line dropped for bad bytes still counts, so numbers stay true
+                continue  # blank lines and the version header are not categories
+            found += 1
             try:
                 row = _parse(text, path, number)
                 _check_unique(row, seen_ids, seen_paths)
@@ -104,7 +105,7 @@ class GoogleTaxonomy(Source):
                 log.handle(error)
                 continue
             rows.append(row)
-        if number == 0:
+        if found == 0:
             raise DataError(path, 0, "-", "no category rows (only comments or blank lines)")
         return rows
 
@@ -126,8 +127,15 @@ class GoogleTaxonomy(Source):
                         if frozenset((node, other)) in seen:
                             continue  # (child, parent) may already have been drawn as (parent, child)
                         seen.add(frozenset((node, other)))
-                        yield ctx.pair(row_of.get(node), tree.name(node), tree.name(other), label, groups=[group],
-                                       left_path=SEPARATOR.join(node), right_path=SEPARATOR.join(other))
+                        yield ctx.pair(
+                            row_of.get(node),
+                            tree.name(node),
+                            tree.name(other),
+                            label,
+                            groups=[group],
+                            left_path=SEPARATOR.join(node),
+                            right_path=SEPARATOR.join(other),
+                        )
 
     @view("parent_mc", "instruction")
     def parent_mc(self, rows: list[Row], ctx: ViewContext) -> Iterator[Record]:
@@ -146,7 +154,7 @@ class GoogleTaxonomy(Source):
                 continue  # a top-level category has no parent; a repeated name makes the question ambiguous
             parent = node[:-1]
             answer = parent[-1]
-            lineage = {node[: i + 1][-1] for i in range(len(node))}
+            lineage = set(node)  # the category itself and all its ancestors are never distractors
             uncles = sorted({n[-1] for n in tree.siblings(parent)} - lineage)
             distractors = ctx.rng.sample(uncles, min(2, size - 1, len(uncles)))
             # Fill up with categories of the parent's depth from other verticals (a bounded sample, so the
@@ -190,8 +198,12 @@ def _check_unique(row: Row, seen_ids: dict[str, int], seen_paths: dict[Path_, in
         first = seen_ids[row["id"]]
         raise DataError(row["_file"], row["_row"], "id", f"duplicate id {row['id']} (first at row {first})")
     if row["path"] in seen_paths:
-        raise DataError(row["_file"], row["_row"], "path",
-                        f"duplicate category {SEPARATOR.join(row['path'])!r} (first at row {seen_paths[row['path']]})")
+        raise DataError(
+            row["_file"],
+            row["_row"],
+            "path",
+            f"duplicate category {SEPARATOR.join(row['path'])!r} (first at row {seen_paths[row['path']]})",
+        )
     seen_ids[row["id"]] = row["_row"]
     seen_paths[row["path"]] = row["_row"]
 
@@ -256,8 +268,9 @@ def _blocks(units: list[Unit], ctx: ViewContext, size: int) -> list[list[Unit]]:
     return blocks
 
 
-def _partners(tree: Tree, node: Path_, unit: list[Path_], foreign: list[Path_],
-              ctx: ViewContext) -> Iterator[tuple[Label, Path_]]:
+def _partners(
+    tree: Tree, node: Path_, unit: list[Path_], foreign: list[Path_], ctx: ViewContext
+) -> Iterator[tuple[Label, Path_]]:
     """Up to one exact, one partial and one irrelevant partner for `node`, all from its block."""
     members = set(unit)
     kin = [n for n in [node[:-1], *tree.children.get(node, [])] if len(n) >= 2 and n in members]

@@ -49,8 +49,8 @@ def locate(path: Path) -> tuple[Path, Path, Path]:
     """The three files, from the folder or from products.csv (lookup files beside it).
 
     Example:
-        >>> [p.name for p in locate(Path("data/instacart"))]
-        ['products.csv', 'aisles.csv', 'departments.csv']
+        >>> [str(p) for p in locate(Path("data/instacart/products.csv"))]
+        ['data/instacart/products.csv', 'data/instacart/aisles.csv', 'data/instacart/departments.csv']
     """
     folder = path if path.is_dir() else path.parent
     products = folder / PRODUCTS if path.is_dir() else path
@@ -79,12 +79,23 @@ class Instacart(Source):
             aisle = _resolve(row, "aisle_id", aisles, aisles_file)
             department = _resolve(row, "department_id", departments, departments_file)
             if product_id in seen:
-                raise DataError(row["_file"], row["_row"], "product_id",
-                                f"duplicate product_id {product_id} (first at row {seen[product_id]})")
+                raise DataError(
+                    row["_file"],
+                    row["_row"],
+                    "product_id",
+                    f"duplicate product_id {product_id} (first at row {seen[product_id]})",
+                )
             seen[product_id] = row["_row"]
-            return {"_row": row["_row"], "_file": row["_file"], "product_id": product_id, "name": name,
-                    "key": norm_key(name), "aisle": aisle, "department": department,
-                    "all_departments": label_set}
+            return {
+                "_row": row["_row"],
+                "_file": row["_file"],
+                "product_id": product_id,
+                "name": name,
+                "key": norm_key(name),
+                "aisle": aisle,
+                "department": department,
+                "all_departments": label_set,
+            }
 
         return self.valid_rows(iter_csv(products, required=COLUMNS, log=log), parse, log)
 
@@ -103,8 +114,9 @@ class Instacart(Source):
             if same:
                 yield ctx.pair(row, clip(row["name"], 300), ctx.rng.choice(same), Label.partial, groups=groups, **meta)
             if other:
-                yield ctx.pair(row, clip(row["name"], 300), ctx.rng.choice(other), Label.irrelevant, groups=groups,
-                               **meta)
+                yield ctx.pair(
+                    row, clip(row["name"], 300), ctx.rng.choice(other), Label.irrelevant, groups=groups, **meta
+                )
 
     @view("aisle_type_similarity", "pair")
     def aisle_type_similarity(self, rows: list[Row], ctx: ViewContext) -> Iterator[Record]:
@@ -140,9 +152,15 @@ class Instacart(Source):
             ]
             for label, partner in partners:
                 if partner is not None:
-                    yield ctx.pair(row, clip(row["name"], 300), clip(partner["name"], 300), label,
-                                   groups=[f"p:{row['key']}", f"p:{partner['key']}"],
-                                   left_aisle=aisle, right_aisle=partner["aisle"])
+                    yield ctx.pair(
+                        row,
+                        clip(row["name"], 300),
+                        clip(partner["name"], 300),
+                        label,
+                        groups=[f"p:{row['key']}", f"p:{partner['key']}"],
+                        left_aisle=aisle,
+                        right_aisle=partner["aisle"],
+                    )
 
     @view("aisle_mc", "instruction")
     def aisle_mc(self, rows: list[Row], ctx: ViewContext) -> Iterator[Record]:
@@ -213,15 +231,21 @@ def _lookup(path: Path, id_field: str, name_field: str, log: ErrorLog) -> dict[s
 def _resolve(row: Row, field: str, lookup: dict[str, str], lookup_file: Path) -> str:
     value = require(row, field).strip()
     if value not in lookup:
-        raise DataError(row["_file"], row["_row"], field,
-                        f"unknown label {value!r}: not an {field} of {lookup_file.name} ({len(lookup)} known)")
+        raise DataError(
+            row["_file"],
+            row["_row"],
+            field,
+            f"unknown label {value!r}: not an {field} of {lookup_file.name} ({len(lookup)} known)",
+        )
     return lookup[value]
 
 
 def _categorised(rows: list[Row]) -> tuple[list[Row], dict[str, set[str]]]:
     """Rows with a real aisle and department, in a stable order, and each department's aisles."""
-    kept = sorted((r for r in rows if MISSING not in (r["aisle"].lower(), r["department"].lower())),
-                  key=lambda r: (r["key"], r["product_id"]))
+    kept = sorted(
+        (r for r in rows if MISSING not in (r["aisle"].lower(), r["department"].lower())),
+        key=lambda r: (r["key"], r["product_id"]),
+    )
     by_department: dict[str, set[str]] = defaultdict(set)
     for row in kept:
         by_department[row["department"]].add(row["aisle"])

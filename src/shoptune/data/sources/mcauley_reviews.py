@@ -28,8 +28,7 @@ from shoptune.records import Record
 
 STARS = ["1", "2", "3", "4", "5"]
 INSTRUCTION = (
-    "Read the customer review and predict its star rating from 1 (worst) to 5 (best). "
-    "Answer with the number only."
+    "Read the customer review and predict its star rating from 1 (worst) to 5 (best). Answer with the number only."
 )
 
 

@@ -30,8 +30,7 @@ from shoptune.records import Record
 COLUMNS = ["data", "text"]
 
 INSTRUCTION = (
-    "Rewrite the product attribute below as one fluent English sentence a shop assistant could say "
-    "to a customer."
+    "Rewrite the product attribute below as one fluent English sentence a shop assistant could say to a customer."
 )
 
 _EMPTY_VALUE = re.compile(r"^[^:{]*:\s*\{\s*\}\s*$")

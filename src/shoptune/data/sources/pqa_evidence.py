@@ -47,8 +47,9 @@ class Format:
 
 
 FORMATS: dict[str, Format] = {
-    "epqa": Format(("qid", "question", "ASIN", "candidate", "source", "title", "label"), (0, 1, 2),
-                   {0: 0.0, 1: 0.1, 2: 1.0}),
+    "epqa": Format(
+        ("qid", "question", "ASIN", "candidate", "source", "title", "label"), (0, 1, 2), {0: 0.0, 1: 0.1, 2: 1.0}
+    ),
     "hetpqa": Format(("qid", "ASIN", "question", "candidate", "label", "source"), (0, 1), {0: 0.0, 1: 1.0}),
     "semipqa": Format(("qid", "question", "candidate", "label"), (0, 1), {0: 0.0, 1: 1.0}),
 }
@@ -78,8 +79,10 @@ def detect_format(header_line: str) -> tuple[str, str]:
 class PqaEvidence(Source):
     name = "pqa_evidence"
     title = "Product-QA evidence ranking (hetPQA evidence_ranking, semiPQA attribute_ranking, ePQA dev)"
-    path_hint = ("an evidence file: ePQA/dev.csv (comma, labels 0/1/2), hetPQA/evidence_ranking/*.csv or "
-                 "semiPQA/attribute_ranking/*.csv (TAB, labels 0/1)")
+    path_hint = (
+        "an evidence file: ePQA/dev.csv (comma, labels 0/1/2), hetPQA/evidence_ranking/*.csv or "
+        "semiPQA/attribute_ranking/*.csv (TAB, labels 0/1)"
+    )
     default_view = "retrieval"
 
     def read(self, path: Path, log: ErrorLog) -> list[Row]:

@@ -16,12 +16,16 @@ Pair labels (view ``product_pairs``), mined from the groups:
 Split groups: every record carries the label_group ids of both sides (``g:<id>``), so a product group
 never straddles splits. Cross-group pairs would otherwise be purged whenever their two groups hash to
 different splits (most dev/test negatives). So groups linked by a partial pair are merged into small
-components (<= 8 groups), components are packed into deterministic buckets of about 8, and negatives
-are drawn inside a bucket; the bucket key ``b:<n>`` comes FIRST, so the splitter moves whole buckets.
+components (<= 8 groups), components are packed into deterministic buckets (crc32 of the component;
+about 8 components a bucket, at least 50 buckets so small files still split near the ratios), and
+negatives and distractors are drawn inside a bucket; the bucket key ``b:<n>`` comes FIRST, so the
+splitter moves whole buckets and nothing is purged.
 
 Example:
     >>> decode_title("Nescafe \\\\xc3\\\\x89clair Latte &amp; Milk")
     'Nescafe Éclair Latte & Milk'
+    >>> decode_title('b"Baby Blanket 100 pcs"')
+    'Baby Blanket 100 pcs'
 """
 
 from __future__ import annotations
@@ -45,11 +49,14 @@ from shoptune.records import Label, Record
 
 COLUMNS = ["posting_id", "title", "label_group"]
 _BYTE_ESCAPES = re.compile(r"(?:\\x[0-9a-fA-F]{2})+")
+# Titles containing an apostrophe were written as Python bytes literals: b"Mom's Baby Blanket".
+_BYTES_REPR = re.compile(r"""^b(["'])(.*)\1$""", re.S)
 _TOKEN = re.compile(r"\w+")
 
 
 def decode_title(text: str) -> str:
-    """Undo literal ``\\xNN`` UTF-8 byte escapes (when they form valid UTF-8) and HTML entities."""
+    """Undo a ``b"..."`` bytes-literal wrapper, literal ``\\xNN`` UTF-8 byte escapes (when they form valid
+    UTF-8) and HTML entities."""
 
     def bytes_to_text(match: re.Match[str]) -> str:
         raw = bytes(int(h, 16) for h in match.group(0).split("\\x")[1:])
@@ -58,6 +65,10 @@ def decode_title(text: str) -> str:
         except UnicodeDecodeError:
             return match.group(0)  # not UTF-8: keep the escape rather than guess
 
+    text = text.strip()
+    wrapped = _BYTES_REPR.match(text)
+    if wrapped:
+        text = wrapped.group(2).replace("\\'", "'").replace('\\"', '"')
     return " ".join(html.unescape(_BYTE_ESCAPES.sub(bytes_to_text, text)).split())
 
 
@@ -94,6 +105,8 @@ def build_index(rows: list[Row], ctx: ViewContext) -> _Index:
     max_df = int(ctx.param("rare_token_max_df", 50))
     max_component = int(ctx.param("max_component_groups", 8))
     per_bucket = int(ctx.param("components_per_bucket", 8))
+    # Enough buckets that even a small file splits close to the task's ratios.
+    min_buckets = int(ctx.param("min_buckets", 50))
 
     order = sorted(range(len(rows)), key=lambda i: (rows[i]["label_group"], rows[i]["posting_id"]))
     rows = [rows[i] for i in order]
@@ -117,7 +130,7 @@ def build_index(rows: list[Row], ctx: ViewContext) -> _Index:
     for i, ts in enumerate(toks):
         group = rows[i]["label_group"]
         seen: set[int] = set()
-        for t in ts:
+        for t in sorted(ts):  # sorted: ties between equally good partners resolve the same way every run
             if df[t] > max_df:
                 continue
             for j in postings[t]:
@@ -127,7 +140,8 @@ def build_index(rows: list[Row], ctx: ViewContext) -> _Index:
                 score = jaccard(ts, toks[j])
                 if score < threshold or rows[i]["title_key"] == rows[j]["title_key"]:
                     continue
-                key = (group, rows[j]["label_group"]) if group < rows[j]["label_group"] else (rows[j]["label_group"], group)
+                other = rows[j]["label_group"]
+                key = (group, other) if group < other else (other, group)
                 if key not in best or score > best[key][0]:
                     best[key] = (score, i, j)
 
@@ -152,7 +166,7 @@ def build_index(rows: list[Row], ctx: ViewContext) -> _Index:
         partial.append((i, j, score))
     component = {g: find(g) for g in members}
     n_components = len(set(component.values()))
-    n_buckets = max(1, round(n_components / per_bucket))
+    n_buckets = max(1, min(n_components, max(min_buckets, round(n_components / per_bucket))))
     bucket = {g: f"b:{zlib.crc32(component[g].encode()) % n_buckets}" for g in members}
     bucket_groups: dict[str, list[str]] = defaultdict(list)
     for g in sorted(members):
@@ -178,8 +192,14 @@ class Shopee(Source):
             if not tokens(title):
                 raise DataError(row["_file"], row["_row"], "title", f"no words in title {row['title']!r}")
             seen.add(posting)
-            return {"_row": row["_row"], "_file": row["_file"], "posting_id": posting, "title": title,
-                    "title_key": norm_key(title), "label_group": require(row, "label_group").strip()}
+            return {
+                "_row": row["_row"],
+                "_file": row["_file"],
+                "posting_id": posting,
+                "title": title,
+                "title_key": norm_key(title),
+                "label_group": require(row, "label_group").strip(),
+            }
 
         return self.valid_rows(iter_csv(path, required=COLUMNS, log=log), parse, log)
 
@@ -195,10 +215,16 @@ class Shopee(Source):
 
         def pair(i: int, j: int, label: Label, **meta: object) -> Record | None:
             gi, gj = rs[i]["label_group"], rs[j]["label_group"]
-            return ctx.pair(rs[i], clip(rs[i]["title"], max_chars), clip(rs[j]["title"], max_chars), label,
-                            groups=list(dict.fromkeys([index.bucket[gi], f"g:{gi}", f"g:{gj}"])),
-                            posting_ids=[rs[i]["posting_id"], rs[j]["posting_id"]],
-                            jaccard=round(jaccard(toks[i], toks[j]), 3), **meta)
+            return ctx.pair(
+                rs[i],
+                clip(rs[i]["title"], max_chars),
+                clip(rs[j]["title"], max_chars),
+                label,
+                groups=list(dict.fromkeys([index.bucket[gi], f"g:{gi}", f"g:{gj}"])),
+                posting_ids=[rs[i]["posting_id"], rs[j]["posting_id"]],
+                jaccard=round(jaccard(toks[i], toks[j]), 3),
+                **meta,
+            )
 
         for group in sorted(index.members):
             items = index.members[group]

@@ -177,8 +177,12 @@ def _parse(row: Row) -> Row:
         require(row, field)
     indices = parse_indices(require(row, "human_ans_indices"))
     if indices is None:
-        raise DataError(row["_file"], row["_row"], "human_ans_indices",
-                        f"expected '(start, end)' with start <= end, got {row['human_ans_indices']!r}")
+        raise DataError(
+            row["_file"],
+            row["_row"],
+            "human_ans_indices",
+            f"expected '(start, end)' with start <= end, got {row['human_ans_indices']!r}",
+        )
     review = row["review"]
     if review.endswith(NOT_FOUND):
         review = review[: -len(NOT_FOUND)].rstrip()

@@ -42,16 +42,33 @@ COLUMNS = ["id", "name", "category"]
 CATCH_ALL = frozenset({"others", "other", "misc", "miscellaneous", "unknown", "none", "n/a", "na"})
 #: Departments of Amazon-style top-level categories (keys as produced by :func:`category_key`).
 DEPARTMENTS: dict[str, frozenset[str]] = {
-    "electronics": frozenset({
-        "computers_and_accessories", "other_electronics", "camera_and_photo", "cell_phones_and_accessories",
-        "office_products", "electronics", "computers", "software",
-    }),
-    "home": frozenset({"home_and_garden", "tools_and_home_improvement", "kitchen_and_dining", "appliances",
-                       "furniture", "patio_lawn_and_garden"}),
+    "electronics": frozenset(
+        {
+            "computers_and_accessories",
+            "other_electronics",
+            "camera_and_photo",
+            "cell_phones_and_accessories",
+            "office_products",
+            "electronics",
+            "computers",
+            "software",
+        }
+    ),
+    "home": frozenset(
+        {
+            "home_and_garden",
+            "tools_and_home_improvement",
+            "kitchen_and_dining",
+            "appliances",
+            "furniture",
+            "patio_lawn_and_garden",
+        }
+    ),
     "media": frozenset({"books", "movies_and_tv", "cds_and_vinyl", "video_games", "digital_music"}),
     "play": frozenset({"toys_and_games", "video_games", "baby"}),
-    "fashion": frozenset({"clothing", "jewelry", "shoes", "watches", "luggage_and_travel_gear",
-                          "clothing_shoes_and_jewelry"}),
+    "fashion": frozenset(
+        {"clothing", "jewelry", "shoes", "watches", "luggage_and_travel_gear", "clothing_shoes_and_jewelry"}
+    ),
     "care": frozenset({"health_and_beauty", "beauty", "health_and_personal_care", "baby"}),
 }
 _NON_WORD = re.compile(r"[^a-z0-9]+")
@@ -167,5 +184,10 @@ def _parse(row: Row, seen: set[str]) -> Row:
     if not category:
         raise DataError(row["_file"], row["_row"], "category", f"empty category {row['category']!r}")
     seen.add(ident)
-    return {"_row": row["_row"], "_file": row["_file"], "id": ident, "category": category,
-            "name": " ".join(require(row, "name").split())}
+    return {
+        "_row": row["_row"],
+        "_file": row["_file"],
+        "id": ident,
+        "category": category,
+        "name": " ".join(require(row, "name").split()),
+    }

@@ -63,15 +63,16 @@ def answer_label(text: str) -> Label | None:
 class TailorMatchPrompts(Source):
     name = "tailormatch_prompts"
     title = "TailorMatch matching prompts (prompt/completion CSV or chat JSONL, answer Yes/No)"
-    path_hint = "a prompt,completion .csv or a chat .jsonl (e.g. wdcproducts80cc20rnd000un_train_small_simple_gpt.jsonl)"
+    path_hint = "a prompt,completion .csv or a chat .jsonl (e.g. wdcproducts..._train_small_simple_gpt.jsonl)"
     default_view = "pairs"
 
     def read(self, path: Path, log: ErrorLog) -> list[Row]:
         path = Path(path)
         if ".csv" in [s.lower() for s in path.suffixes]:
             raw = iter_csv(path, required=["prompt", "completion"], log=log)
-            return self.valid_rows(raw, lambda row: _parse(row, row.get("prompt"), row.get("completion"),
-                                                           "prompt", "completion"), log)
+            return self.valid_rows(
+                raw, lambda row: _parse(row, row.get("prompt"), row.get("completion"), "prompt", "completion"), log
+            )
         return self.valid_rows(iter_jsonl(path, log=log), _parse_chat, log)
 
     @view("pairs", "pair")
@@ -79,8 +80,9 @@ class TailorMatchPrompts(Source):
         """Offer-offer matching from the prompt's two entities: Yes -> exact, No -> irrelevant."""
         max_chars = int(ctx.param("max_chars", 300))
         for row in rows:
-            yield ctx.pair(row, clip(row["left"], max_chars), clip(row["right"], max_chars), row["label"],
-                           groups=_groups(row))
+            yield ctx.pair(
+                row, clip(row["left"], max_chars), clip(row["right"], max_chars), row["label"], groups=_groups(row)
+            )
 
     @view("match_yes_no", "instruction")
     def match_yes_no(self, rows: list[Row], ctx: ViewContext) -> Iterator[Record]:
@@ -127,5 +129,10 @@ def _parse_chat(row: Row) -> Row:
     reply = next((m for m in messages[user_at + 1 :] if isinstance(m, dict) and m.get("role") == "assistant"), None)
     if reply is None:
         raise DataError(row["_file"], row["_row"], "messages", "no assistant turn after the user turn (row cut off?)")
-    return _parse(row, messages[user_at].get("content"), reply.get("content"),
-                  "messages.user.content", "messages.assistant.content")
+    return _parse(
+        row,
+        messages[user_at].get("content"),
+        reply.get("content"),
+        "messages.user.content",
+        "messages.assistant.content",
+    )

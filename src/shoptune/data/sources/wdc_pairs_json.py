@@ -84,9 +84,15 @@ class WdcPairsJson(Source):
         """Offer-offer matching: 1 -> exact; 0 + is_hard_negative -> partial; other 0 -> irrelevant."""
         max_chars = int(ctx.param("max_chars", 300))
         for row in rows:
-            yield ctx.pair(row, render_entity(row["left"], max_chars), render_entity(row["right"], max_chars),
-                           row["label"], groups=row["groups"], pair_id=row["pair_id"],
-                           is_hard_negative=row["hard_negative"])
+            yield ctx.pair(
+                row,
+                render_entity(row["left"], max_chars),
+                render_entity(row["right"], max_chars),
+                row["label"],
+                groups=row["groups"],
+                pair_id=row["pair_id"],
+                is_hard_negative=row["hard_negative"],
+            )
 
     @view("match_yes_no", "instruction")
     def match_yes_no(self, rows: list[Row], ctx: ViewContext) -> Iterator[Record]:
@@ -131,8 +137,12 @@ def _checked(path: Path, rows: Iterator[Row]) -> Iterator[Row]:
             left, right = split_sides(row)
             if not left or not right:
                 found = ", ".join(k for k in row if not k.startswith("_"))
-                raise DataError(path, 0, "<attr>_left/<attr>_right",
-                                f"missing column: no offer attributes for both sides (found: {found})")
+                raise DataError(
+                    path,
+                    0,
+                    "<attr>_left/<attr>_right",
+                    f"missing column: no offer attributes for both sides (found: {found})",
+                )
             first = False
         yield row
 
@@ -151,11 +161,21 @@ def _parse(row: Row) -> Row:
             lead = next((k for k in ("title", "name") if k in attrs), next(iter(attrs), "<attr>"))
             raise DataError(file, number, f"{lead}_{side}", "every attribute of this offer is empty")
     ids = [value_text(row.get(f"id_{side}")) for side in SIDES]
-    groups = [f"p:{ident}" if ident else f"p:{norm_key(title_of(attrs) or render_entity(attrs))}"
-              for ident, attrs in zip(ids, (left, right), strict=True)]
-    pair_id = value_text(row.get("pair_id")) or "#".join(ids)
-    return {"_row": number, "_file": file, "left": left, "right": right, "groups": groups, "pair_id": pair_id,
-            "label": label_of(match in {"1", "1.0", "True", "true"}, hard), "hard_negative": hard}
+    groups = [
+        f"p:{ident}" if ident else f"p:{norm_key(title_of(attrs) or render_entity(attrs))}"
+        for ident, attrs in zip(ids, (left, right), strict=True)
+    ]
+    pair_id = value_text(row.get("pair_id")) or ("#".join(ids) if any(ids) else "")
+    return {
+        "_row": number,
+        "_file": file,
+        "left": left,
+        "right": right,
+        "groups": groups,
+        "pair_id": pair_id,
+        "label": label_of(match in {"1", "1.0", "True", "true"}, hard),
+        "hard_negative": hard,
+    }
 
 
 def _flag(row: Row, field: str) -> bool | None:

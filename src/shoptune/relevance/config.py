@@ -1,0 +1,198 @@
+"""The relevance training recipe's config: a pydantic-validated YAML, one section per concern.
+
+Relative paths in a config file resolve against the file's folder (as `shoptune data build` does).
+
+Example:
+    >>> cfg = RelevanceConfig.model_validate({"data": {"path": "runs/data"}})
+    >>> cfg.model.family, cfg.model.routing, cfg.mixture.strategy
+    ('cross_encoder', 'mhp', 'temperature')
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from shoptune.errors import ConfigError
+from shoptune.tasks.registry import format_validation_error
+
+Family = Literal["cross_encoder", "decoder"]
+#: ``none`` (no task information at all: one shared head, no prefix) exists for the prefix ablation.
+Routing = Literal["none", "prefix", "multihead", "mhp"]
+Strategy = Literal["proportional", "temperature", "weights"]
+
+DEFAULT_MODELS: dict[str, str] = {"cross_encoder": "minilm-l6", "decoder": "smollm2-135m-instruct"}
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class LoraSpec(_Strict):
+    """LoRA on the decoder's shared layers (ignored by the cross-encoder, which is fully fine-tuned)."""
+
+    r: int = Field(8, ge=1)
+    alpha: int = Field(16, ge=1)
+    dropout: float = Field(0.05, ge=0.0, lt=1.0)
+    #: Linear layers to adapt; "all-linear" lets peft pick every linear layer of the transformer blocks.
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+
+
+class ModelSpec(_Strict):
+    family: Family = "cross_encoder"
+    #: Bundled name, local directory or hub id; None picks the family's default (minilm-l6 / smollm2-135m-instruct).
+    name: str | None = None
+    routing: Routing = "mhp"
+    #: mhp only: how many top transformer layers each task gets a private copy of.
+    private_layers: int = Field(1, ge=1)
+    #: Tokens per pair (prefix and template included); longer pairs are cut longest-side first.
+    max_length: int = Field(128, ge=16)
+    #: Dropout before the classification head(s).
+    head_dropout: float = Field(0.1, ge=0.0, lt=1.0)
+    lora: LoraSpec = Field(default_factory=LoraSpec)
+
+    @property
+    def model_name(self) -> str:
+        return self.name or DEFAULT_MODELS[self.family]
+
+
+class DataSpec(_Strict):
+    """Where the pair tasks come from: a `shoptune data build` folder, or a build config to build one first."""
+
+    #: A folder written by `shoptune data build` (OUT/tasks/<task>/{train,dev,test}.parquet).
+    path: str | None = None
+    #: ... or a data build config; only the selected pair tasks are built, into RUN_DIR/data.
+    build: str | None = None
+    #: "all" = every pair_relevance task present in the build; or a list of task names.
+    tasks: list[str] | Literal["all"] = "all"
+    exclude: list[str] = Field(default_factory=list)
+    #: Deterministic cap on each task's training pool (seeded subsample); keeps CPU runs short.
+    max_train_per_task: int | None = Field(None, ge=1)
+    #: Cap on each task's dev/test pairs scored after training (None = all).
+    max_eval_per_task: int | None = Field(None, ge=1)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataSpec:
+        if (self.path is None) == (self.build is None):
+            raise ValueError("give exactly one of 'path' (a built data folder) or 'build' (a data build config)")
+        return self
+
+
+class MixtureSpec(_Strict):
+    """Task-balanced sampling, the same options as SFT mixtures; resampled (seeded) every epoch.
+
+    Each task's size is first capped (``cap``, T5's artificial limit K), then:
+    ``proportional`` p ∝ n; ``temperature`` p ∝ n^(1/T) (T=1 is proportional, T→∞ uniform);
+    ``weights`` p ∝ the given weight (tasks without one get 0 unless ``default_weight`` is set).
+    """
+
+    strategy: Strategy = "temperature"
+    temperature: float = Field(2.0, gt=0.0)
+    cap: int | None = Field(None, ge=1)
+    weights: dict[str, float] = Field(default_factory=dict)
+    default_weight: float = Field(0.0, ge=0.0)
+    #: Pairs drawn per epoch; None = the total of the (capped) pools, so an epoch sees about as much as one pass.
+    epoch_size: int | None = Field(None, ge=1)
+
+
+class TrainSpec(_Strict):
+    epochs: int = Field(1, ge=1)
+    #: Learning rate of the shared trainable weights (the whole encoder, or the decoder's LoRA weights).
+    lr: float = Field(3e-5, gt=0.0)
+    #: Learning rate of the private (per-task) layers; None = lr.
+    private_lr: float | None = Field(None, gt=0.0)
+    #: Learning rate of the freshly initialised heads; a higher one lets short runs converge.
+    head_lr: float | None = Field(1e-3, gt=0.0)
+    weight_decay: float = Field(0.01, ge=0.0)
+    warmup_ratio: float = Field(0.06, ge=0.0, lt=1.0)
+    grad_clip: float | None = Field(1.0, gt=0.0)
+    #: Dynamic batching: a batch holds at most this many (padded) tokens ...
+    max_tokens_per_batch: int = Field(4096, ge=16)
+    #: ... and at most this many pairs.
+    max_batch_size: int = Field(64, ge=1)
+    #: Length sorting happens inside shuffled windows of this many batches, so batches stay random.
+    sort_window: int = Field(50, ge=1)
+    #: Save a resumable checkpoint every N optimizer steps (and at every epoch end).
+    checkpoint_every: int = Field(200, ge=1)
+    seed: int = 13
+    #: torch threads; None keeps torch's default.
+    threads: int | None = Field(None, ge=1)
+    log_every: int = Field(10, ge=1)
+
+
+class EvalSpec(_Strict):
+    #: Splits scored after training (metrics.json + predictions.jsonl under RUN_DIR/eval/<split>/).
+    splits: list[Literal["dev", "test"]] = Field(default_factory=lambda: ["dev", "test"])
+    bootstrap: int = Field(1000, ge=10)
+    max_tokens_per_batch: int = Field(8192, ge=16)
+    #: bf16 autocast at inference when the CPU has native bf16 (avx512_bf16 / AMX); "auto" checks.
+    bf16: bool | Literal["auto"] = "auto"
+
+
+class RelevanceConfig(_Strict):
+    model: ModelSpec = Field(default_factory=ModelSpec)
+    data: DataSpec
+    mixture: MixtureSpec = Field(default_factory=MixtureSpec)
+    train: TrainSpec = Field(default_factory=TrainSpec)
+    eval: EvalSpec = Field(default_factory=EvalSpec)
+    #: Train one model per task (the single-task baseline) under RUN_DIR/single/<task>/ instead of one joint model.
+    single_task: bool = False
+
+
+def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RelevanceConfig:
+    """Read and validate a relevance config; ``overrides`` are dotted keys, e.g. ``{"model.routing": "prefix"}``.
+
+    Example:
+        >>> cfg = load_config("configs/relevance_minilm.yaml", {"train.epochs": 1})  # doctest: +SKIP
+    """
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a relevance config must be a YAML mapping")
+    for key, value in (overrides or {}).items():
+        set_dotted(data, key, value)
+    try:
+        cfg = RelevanceConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(str(path), exc)) from None
+    return resolve_paths(cfg, path.resolve().parent)
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``data["a"]["b"] = value`` for key ``"a.b"``, creating sections as needed.
+
+    >>> d = {}; set_dotted(d, "model.routing", "prefix"); d
+    {'model': {'routing': 'prefix'}}
+    """
+    *parents, last = key.split(".")
+    node = data
+    for part in parents:
+        node = node.setdefault(part, {})
+    node[last] = value
+
+
+def resolve_paths(cfg: RelevanceConfig, base: Path) -> RelevanceConfig:
+    """Make the data paths (and a local model path) absolute against ``base``."""
+
+    def absolute(value: str) -> str:
+        p = Path(value).expanduser()
+        return str(p if p.is_absolute() else (base / p).resolve())
+
+    if cfg.data.path:
+        cfg.data.path = absolute(cfg.data.path)
+    if cfg.data.build:
+        cfg.data.build = absolute(cfg.data.build)
+    name = cfg.model.name
+    if name and (name.startswith((".", "/", "~")) or (base / name).exists()):
+        cfg.model.name = absolute(name)
+    return cfg

@@ -1,0 +1,1 @@
+"""Training recipes (SFT for instruction mixtures) and the pieces they share: mixtures, batching, checkpoints."""

@@ -1,0 +1,113 @@
+"""Validated configuration of the SFT recipe (`shoptune train sft CONFIG`). Errors name the key.
+
+Example:
+    >>> cfg = SFTConfig.model_validate({"model": "smollm2-135m-instruct", "data": {"build": "configs/data_demo.yaml"}})
+    >>> cfg.lora.r
+    8
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from shoptune.errors import ConfigError
+from shoptune.tasks.registry import format_validation_error
+from shoptune.training.mixture import MixtureConfig
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DataConfig(_Strict):
+    """Where the tasks come from: an existing build folder, or a build config to build from."""
+
+    dir: str | None = None
+    build: str | None = None
+    #: Tasks to train on ("all" = every built instruction or pair task); held-out tasks are removed.
+    tasks: list[str] | Literal["all"] = "all"
+    holdout: list[str] = Field(default_factory=list)
+    #: Add EcomGPT-style chain-of-task atomic tasks derived from the annotated records.
+    atomic: bool = False
+    max_length: int = Field(default=384, ge=16)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> DataConfig:
+        if (self.dir is None) == (self.build is None):
+            raise ValueError("give exactly one of 'dir' (a data build) or 'build' (a build config)")
+        return self
+
+
+class LoraConfig(_Strict):
+    enabled: bool = True
+    r: int = Field(default=8, ge=1)
+    alpha: float = 16.0
+    dropout: float = Field(default=0.05, ge=0, lt=1)
+    target_modules: list[str] | Literal["all-linear"] = Field(
+        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+    )
+    use_rslora: bool = False
+    use_dora: bool = False
+
+
+class OptimConfig(_Strict):
+    epochs: float = Field(default=1.0, gt=0)
+    max_steps: int | None = Field(default=None, ge=1)
+    lr: float = Field(default=2e-4, gt=0)
+    weight_decay: float = 0.0
+    warmup_ratio: float = Field(default=0.05, ge=0, lt=1)
+    batch_tokens: int = Field(default=4096, ge=16)
+    max_batch: int = Field(default=32, ge=1)
+    grad_accum: int = Field(default=1, ge=1)
+    max_grad_norm: float = 1.0
+    bf16: bool = True
+    seed: int = 13
+    checkpoint_every: int = Field(default=50, ge=1)
+    log_every: int = Field(default=10, ge=1)
+
+
+class EvalConfig(_Strict):
+    tasks: list[str] | Literal["trained+holdout"] = "trained+holdout"
+    limit: int | None = 200
+    batch_size: int = 16
+    split: Literal["dev", "test"] = "test"
+
+
+class SFTConfig(_Strict):
+    model: str
+    data: DataConfig
+    mixture: MixtureConfig = Field(default_factory=MixtureConfig)
+    lora: LoraConfig = Field(default_factory=LoraConfig)
+    optim: OptimConfig = Field(default_factory=OptimConfig)
+    eval: EvalConfig | None = None
+
+
+def load_sft_config(path: str | Path, overrides: dict[str, Any] | None = None) -> SFTConfig:
+    """Read a YAML config; relative data paths resolve against the config file's folder."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: config file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
+    for dotted, value in (overrides or {}).items():
+        node = raw
+        *parents, leaf = dotted.split(".")
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    try:
+        cfg = SFTConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(str(path), exc)) from None
+    base = path.resolve().parent
+    for key in ("dir", "build"):
+        value = getattr(cfg.data, key)
+        if value is not None and not Path(value).is_absolute():
+            setattr(cfg.data, key, str((base / value).resolve()))
+    return cfg

@@ -1,0 +1,60 @@
+"""Turn records into token sequences for causal-LM fine-tuning, with the loss on the answer tokens only.
+
+The prompt is rendered with the task's template and wrapped in the model's chat template exactly as
+evaluation does (:func:`shoptune.tasks.prompts.chat_prompt`), so the model is trained on the format it is
+scored on.
+
+Example:
+    >>> seq = encode_example(tokenizer, prompt="Q?\\nAnswer:", answer="1", max_length=256)  # doctest: +SKIP
+    >>> seq.labels[: len(seq.input_ids) - 2]  # prompt positions are masked with -100   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from shoptune.records import Record
+from shoptune.tasks.prompts import chat_prompt, render_prompt, render_target
+from shoptune.tasks.spec import TaskSpec
+
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class Sequence:
+    input_ids: list[int]
+    labels: list[int]
+    task: str
+
+    def __len__(self) -> int:
+        return len(self.input_ids)
+
+
+def end_of_answer(tokenizer) -> str:
+    """The text that closes an assistant turn: the chat template's end marker, else the EOS token."""
+    if getattr(tokenizer, "chat_template", None) and "<|im_end|>" in tokenizer.get_vocab():
+        return "<|im_end|>"
+    return tokenizer.eos_token or ""
+
+
+def encode_example(tokenizer, *, prompt: str, answer: str, max_length: int, task: str = "") -> Sequence:
+    """Tokenise chat(prompt) + answer + end marker; mask the prompt; keep the prompt's end when too long."""
+    prompt_ids = tokenizer(chat_prompt(tokenizer, prompt), add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(answer + end_of_answer(tokenizer), add_special_tokens=False)["input_ids"]
+    answer_ids = answer_ids[: max_length - 1]
+    prompt_ids = prompt_ids[-(max_length - len(answer_ids)) :]
+    return Sequence(prompt_ids + answer_ids, [IGNORE] * len(prompt_ids) + answer_ids, task)
+
+
+def encode_record(tokenizer, spec: TaskSpec, record: Record, max_length: int) -> Sequence:
+    """A task record as a training sequence (pairs become 3-way multiple choice, as in evaluation)."""
+    from shoptune.evaluation.items import as_instruction
+
+    example, kind = as_instruction(spec, record)
+    return encode_example(
+        tokenizer,
+        prompt=render_prompt(example, spec.prompt, kind=kind),
+        answer=render_target(example, kind),
+        max_length=max_length,
+        task=spec.name,
+    )

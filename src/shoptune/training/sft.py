@@ -1,0 +1,288 @@
+"""Recipe: multi-task supervised fine-tuning of a causal LM (LoRA through peft, or full fine-tuning).
+
+One readable loop: build or load the task data, sample the mixture, tokenise with the loss on answers only,
+train on length-grouped batches with bf16 autocast, checkpoint at intervals, save the adapter with its chat
+and prompt templates, and optionally evaluate zero-shot vs tuned on held-in and held-out tasks.
+
+Example:
+    >>> from shoptune.training.config import load_sft_config
+    >>> summary = run_sft(load_sft_config("configs/sft_demo.yaml"), Path("runs/sft"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from shoptune.data.build import build, load_build_config, read_manifest
+from shoptune.data.store import load_records
+from shoptune.errors import ConfigError
+from shoptune.records import Record
+from shoptune.tasks import TaskSpec, load_tasks
+from shoptune.training.batching import collate, length_grouped
+from shoptune.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from shoptune.training.config import SFTConfig
+from shoptune.training.examples import Sequence, encode_record
+from shoptune.training.mixture import epoch_plan, realised_mixture
+
+Log = Callable[[str], None]
+RUN_FILE = "shoptune_run.json"
+
+
+@dataclass
+class TrainData:
+    specs: dict[str, TaskSpec]
+    train: dict[str, list[Record]]
+    holdout: list[str]
+    data_dir: Path
+    derived: dict[str, int] = field(default_factory=dict)
+
+
+# ------------------------------------------------------------------------------------------ data
+def prepare_data(cfg: SFTConfig, out: Path, log: Log) -> TrainData:
+    """The training tasks' train splits (held-out tasks removed), building the data first if asked."""
+    if cfg.data.dir:
+        data_dir = Path(cfg.data.dir)
+    else:
+        data_dir = out / "data"
+        if not (data_dir / "manifest.json").exists():
+            log(f"building task data from {cfg.data.build}")
+            build(load_build_config(cfg.data.build), data_dir)
+    manifest = read_manifest(data_dir)
+    registry = load_tasks()
+    built = [t for t in manifest["tasks"] if t in registry]
+    wanted = built if cfg.data.tasks == "all" else list(cfg.data.tasks)
+    unknown = [t for t in [*wanted, *cfg.data.holdout] if t not in manifest["tasks"]]
+    if unknown:
+        raise ConfigError(f"data.tasks/holdout: not in the data build {data_dir}: {', '.join(unknown)}")
+    names = [t for t in wanted if t not in cfg.data.holdout]
+    train = {t: load_records(data_dir, t, "train") for t in names}
+    data = TrainData({t: registry[t] for t in built}, train, list(cfg.data.holdout), data_dir)
+    if cfg.data.atomic:
+        from shoptune.tasks.atomic import derive_atomic_tasks
+
+        for spec, records in derive_atomic_tasks(data.specs, data.train):
+            if spec.name in data.holdout:
+                continue
+            data.specs[spec.name], data.train[spec.name] = spec, records
+            data.derived[spec.name] = len(records)
+    empty = [t for t, recs in data.train.items() if not recs]
+    for t in empty:
+        del data.train[t]
+    if not data.train:
+        raise ConfigError("no training examples: every selected task has an empty train split")
+    return data
+
+
+# ------------------------------------------------------------------------------------------ model
+def build_model(cfg: SFTConfig, log: Log):
+    from shoptune.models import load_causal_lm
+
+    model, tokenizer = load_causal_lm(cfg.model)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    if cfg.lora.enabled:
+        from peft import LoraConfig, get_peft_model
+
+        lora = LoraConfig(
+            r=cfg.lora.r,
+            lora_alpha=cfg.lora.alpha,
+            lora_dropout=cfg.lora.dropout,
+            target_modules=cfg.lora.target_modules,
+            use_rslora=cfg.lora.use_rslora,
+            use_dora=cfg.lora.use_dora,
+            task_type="CAUSAL_LM",
+        )
+        model = get_peft_model(model, lora)
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    log(f"trainable parameters: {trainable:,} of {total:,} ({100 * trainable / total:.2f}%)")
+    return model, tokenizer, trainable, total
+
+
+# ------------------------------------------------------------------------------------------ loop
+def _schedule(optimizer, warmup: int, total: int):
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / max(1, warmup)
+        return max(0.0, (total - step) / max(1, total - warmup))
+
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def _epoch_batches(encoded: dict[str, list[Sequence]], cfg: SFTConfig, epoch: int) -> list[list[Sequence]]:
+    plan = epoch_plan({t: len(s) for t, s in encoded.items()}, cfg.mixture, seed=cfg.optim.seed, epoch=epoch)
+    seqs = [encoded[t][i] for t, i in plan]
+    groups = length_grouped(
+        [len(s) for s in seqs],
+        batch_tokens=cfg.optim.batch_tokens,
+        max_batch=cfg.optim.max_batch,
+        seed=cfg.optim.seed * 1000 + epoch,
+    )
+    return [[seqs[i] for i in g] for g in groups]
+
+
+def _planned_steps(encoded: dict[str, list[Sequence]], cfg: SFTConfig) -> tuple[int, list[int]]:
+    """Optimizer steps in total and batches per epoch (the last epoch may be fractional)."""
+    per_epoch = []
+    for epoch in range(math.ceil(cfg.optim.epochs)):
+        n = len(_epoch_batches(encoded, cfg, epoch))
+        fraction = min(1.0, cfg.optim.epochs - epoch)
+        per_epoch.append(max(1, int(n * fraction)))
+    total = sum(per_epoch) // cfg.optim.grad_accum
+    if cfg.optim.max_steps:
+        total = min(total, cfg.optim.max_steps)
+    return max(1, total), per_epoch
+
+
+def run_sft(
+    cfg: SFTConfig,
+    out: Path,
+    *,
+    resume: bool = False,
+    log: Log = print,
+    progress: Callable[[int, int, dict], None] | None = None,
+    stop_after: int | None = None,
+) -> dict[str, Any]:
+    """Train; returns the run summary. `stop_after` simulates a crash after that many steps (tests)."""
+    out = Path(out)
+    if out.exists() and not resume and (out / "checkpoints").exists():
+        raise ConfigError(f"{out}: a run already exists there; pass --resume to continue it or choose another --out")
+    out.mkdir(parents=True, exist_ok=True)
+    random.seed(cfg.optim.seed)
+    torch.manual_seed(cfg.optim.seed)
+    data = prepare_data(cfg, out, log)
+    model, tokenizer, trainable, total_params = build_model(cfg, log)
+    encoded = {
+        t: [encode_record(tokenizer, data.specs[t], r, cfg.data.max_length) for r in recs]
+        for t, recs in sorted(data.train.items())
+    }
+    total_steps, per_epoch = _planned_steps(encoded, cfg)
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
+    scheduler = _schedule(optimizer, int(cfg.optim.warmup_ratio * total_steps), total_steps)
+    state = {"step": 0, "epoch": 0, "batch": 0, "tokens": 0, "seconds": 0.0}
+    ckpt_dir = out / "checkpoints"
+    latest = latest_checkpoint(ckpt_dir) if resume else None
+    if latest is not None:
+        state.update(load_checkpoint(latest, model, optimizer, scheduler))
+        log(f"resumed from {latest.name} (step {state['step']})")
+    mixtures = {}
+    capability = {t: data.specs[t].capability for t in encoded}
+    autocast = (
+        torch.autocast("cpu", dtype=torch.bfloat16) if cfg.optim.bf16 and model.device.type == "cpu" else nullcontext()
+    )
+    model.train()
+    log_file = (out / "train_log.jsonl").open("a", encoding="utf-8")
+    step, micro = state["step"], 0
+    window_tokens, window_loss, window_n, window_start = 0, 0.0, 0, time.perf_counter()
+    try:
+        for epoch in range(state["epoch"], len(per_epoch)):
+            batches = _epoch_batches(encoded, cfg, epoch)[: per_epoch[epoch]]
+            mixtures[f"epoch_{epoch}"] = realised_mixture([(s.task, 0) for b in batches for s in b], capability)
+            start_batch = state["batch"] if epoch == state["epoch"] else 0
+            for b_index in range(start_batch, len(batches)):
+                if step >= total_steps:
+                    break
+                batch = collate(batches[b_index], tokenizer.pad_token_id)
+                with autocast:
+                    loss = model(**batch).loss / cfg.optim.grad_accum
+                loss.backward()
+                micro += 1
+                useful = int(batch["attention_mask"].sum())
+                window_tokens += useful
+                state["tokens"] += useful
+                window_loss += float(loss) * cfg.optim.grad_accum
+                window_n += 1
+                if micro % cfg.optim.grad_accum:
+                    continue
+                torch.nn.utils.clip_grad_norm_(params, cfg.optim.max_grad_norm)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                step += 1
+                state.update(step=step, epoch=epoch, batch=b_index + 1)
+                if step % cfg.optim.log_every == 0 or step == total_steps:
+                    elapsed = time.perf_counter() - window_start
+                    record = {
+                        "step": step,
+                        "epoch": epoch,
+                        "loss": window_loss / max(1, window_n),
+                        "lr": scheduler.get_last_lr()[0],
+                        "tokens_per_s": window_tokens / max(elapsed, 1e-9),
+                    }
+                    state["seconds"] += elapsed
+                    log_file.write(json.dumps(record) + "\n")
+                    log_file.flush()
+                    if progress:
+                        progress(step, total_steps, record)
+                    window_tokens, window_loss, window_n, window_start = 0, 0.0, 0, time.perf_counter()
+                if step % cfg.optim.checkpoint_every == 0:
+                    save_checkpoint(ckpt_dir, step, model, optimizer, scheduler, state)
+                if stop_after is not None and step >= stop_after:
+                    raise KeyboardInterrupt(f"simulated crash after step {step}")
+            state["batch"] = 0
+            if step >= total_steps:
+                break
+    finally:
+        log_file.close()
+    state["seconds"] += time.perf_counter() - window_start
+    adapter_dir = save_adapter(model, tokenizer, cfg, data, out)
+    summary = {
+        "model": cfg.model,
+        "steps": step,
+        "trainable_parameters": trainable,
+        "total_parameters": total_params,
+        "train_tokens": state["tokens"],
+        "train_seconds": state["seconds"],
+        "tokens_per_s": state["tokens"] / max(state["seconds"], 1e-9),
+        "tasks": sorted(encoded),
+        "holdout": data.holdout,
+        "derived_atomic_tasks": data.derived,
+        "adapter": str(adapter_dir),
+    }
+    _write_json(out / "mixture.json", mixtures)
+    _write_json(out / "summary.json", summary)
+    return summary
+
+
+def save_adapter(model, tokenizer, cfg: SFTConfig, data: TrainData, out: Path) -> Path:
+    """Adapter (or full model) + tokenizer with its chat template + the prompt templates it was trained on."""
+    final = out / "adapter"
+    tmp = out / f".adapter.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    model.save_pretrained(tmp)
+    tokenizer.save_pretrained(tmp)
+    run = {
+        "base_model": cfg.model,
+        "lora": cfg.lora.enabled,
+        "trained_tasks": sorted(data.train),
+        "holdout": data.holdout,
+        "data_dir": str(data.data_dir),
+        "prompts": {
+            t: {"kind": data.specs[t].kind.value, "template": data.specs[t].prompt} for t in sorted(data.train)
+        },
+        "config": cfg.model_dump(mode="json"),
+    }
+    _write_json(tmp / RUN_FILE, run)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(tmp, final)
+    return final
+
+
+def _write_json(path: Path, value: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(json.dumps(value, indent=2, ensure_ascii=False), encoding="utf-8")
+    os.replace(tmp, path)

@@ -1,0 +1,106 @@
+"""The SFT recipe on a tiny random model: answer-only loss, training reduces loss, resume after a crash
+reproduces the uninterrupted run, and the merged export gives the same logits as base + adapter."""
+
+import json
+
+import pytest
+import torch
+import yaml
+
+from shoptune.data.build import BuildConfig, build
+from shoptune.models.tiny import build_tiny_causal_lm
+from shoptune.training.config import load_sft_config
+from shoptune.training.examples import IGNORE, encode_example
+from shoptune.training.export import export_merged, load_with_adapter
+from shoptune.training.sft import run_sft
+
+TASKS = ["hd_relevance_mc", "hd_query_product", "hd_query_ranking"]
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory, demo_data_dir=None):
+    from tests.conftest import DEMO_DATA
+
+    root = tmp_path_factory.mktemp("sft")
+    model_dir = build_tiny_causal_lm(root / "tiny", seed=0)
+    data_dir = root / "data"
+    build(BuildConfig(data_root=str(DEMO_DATA), tasks=TASKS), data_dir)
+    return root, model_dir, data_dir
+
+
+def _config(root, model_dir, data_dir, **optim):
+    cfg = {
+        "model": str(model_dir),
+        "data": {
+            "dir": str(data_dir),
+            "tasks": ["hd_relevance_mc", "hd_query_product"],
+            "holdout": ["hd_query_ranking"],
+            "max_length": 128,
+        },
+        "mixture": {"strategy": "cap", "cap": 24},
+        "lora": {"r": 4, "alpha": 8, "dropout": 0.1, "target_modules": ["q_proj", "v_proj"]},
+        "optim": {"epochs": 2, "lr": 5e-3, "batch_tokens": 512, "checkpoint_every": 2, "log_every": 1, "bf16": False,
+                  **optim},
+    }
+    path = root / f"cfg-{len(list(root.glob('cfg-*')))}.yaml"
+    path.write_text(yaml.safe_dump(cfg))
+    return load_sft_config(path)
+
+
+def test_loss_is_on_answer_tokens_only(setup):
+    from transformers import AutoTokenizer
+
+    _, model_dir, _ = setup
+    tok = AutoTokenizer.from_pretrained(model_dir)
+    seq = encode_example(tok, prompt="which one?\nAnswer:", answer="1", max_length=64)
+    answer_positions = [i for i, label in enumerate(seq.labels) if label != IGNORE]
+    assert answer_positions and answer_positions == list(range(answer_positions[0], len(seq)))
+    assert tok.decode([seq.input_ids[i] for i in answer_positions]).startswith("1")
+
+
+def test_training_runs_records_mixture_and_holds_out(setup):
+    root, model_dir, data_dir = setup
+    out = root / "run"
+    summary = run_sft(_config(root, model_dir, data_dir), out, log=lambda m: None)
+    assert summary["steps"] > 2 and 0 < summary["trainable_parameters"] < summary["total_parameters"]
+    assert summary["holdout"] == ["hd_query_ranking"] and "hd_query_ranking" not in summary["tasks"]
+    mixture = json.loads((out / "mixture.json").read_text())
+    assert mixture["epoch_0"]["tasks"] == {"hd_query_product": 24, "hd_relevance_mc": 24}
+    run = json.loads((out / "adapter" / "shoptune_run.json").read_text())
+    assert run["holdout"] == ["hd_query_ranking"] and set(run["prompts"]) == set(summary["tasks"])
+    assert (out / "adapter" / "chat_template.jinja").exists() or "chat_template" in json.loads(
+        (out / "adapter" / "tokenizer_config.json").read_text())
+    losses = [json.loads(line)["loss"] for line in (out / "train_log.jsonl").read_text().splitlines()]
+    assert sum(losses[-2:]) / 2 < sum(losses[:2]) / 2
+
+
+def test_resume_after_crash_matches_uninterrupted_run(setup):
+    root, model_dir, data_dir = setup
+    full = run_sft(_config(root, model_dir, data_dir), root / "full", log=lambda m: None)
+    with pytest.raises(KeyboardInterrupt):
+        run_sft(_config(root, model_dir, data_dir), root / "crashed", log=lambda m: None, stop_after=3)
+    resumed = run_sft(_config(root, model_dir, data_dir), root / "crashed", resume=True, log=lambda m: None)
+    assert resumed["steps"] == full["steps"]
+    a = torch.load(_last_checkpoint(root / "full") / "trainable.pt")
+    b = torch.load(_last_checkpoint(root / "crashed") / "trainable.pt")
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def _last_checkpoint(run):
+    return sorted((run / "checkpoints").glob("step-*"))[-1]
+
+
+def test_merged_export_gives_same_logits(setup):
+    root, model_dir, data_dir = setup
+    out = root / "run_merge"
+    run_sft(_config(root, model_dir, data_dir, epochs=1), out, log=lambda m: None)
+    peft_model, tok = load_with_adapter(out / "adapter")
+    merged_dir = export_merged(out / "adapter", root / "merged")
+    from transformers import AutoModelForCausalLM
+
+    merged = AutoModelForCausalLM.from_pretrained(merged_dir)
+    ids = tok("Query: angle bracket\nAnswer:", return_tensors="pt")["input_ids"]
+    peft_model.eval()
+    merged.eval()
+    with torch.no_grad():
+        assert torch.allclose(peft_model(input_ids=ids).logits, merged(input_ids=ids).logits, atol=1e-4)
