@@ -249,7 +249,8 @@ def models_list() -> None:
     for col in ("name", "kind", "package", "available", "cached"):
         table.add_column(col)
     for m in bundled_models():
-        table.add_row(m.name, m.kind, m.package, "yes" if m.available else "no", "yes" if m.cached else "no")
+        cached = "n/a" if m.cached is None else ("yes" if m.cached else "no")
+        table.add_row(m.name, m.kind, m.package, "yes" if m.available else "no", cached)
     console.print(table)
 
 
@@ -260,17 +261,47 @@ def demo(
         "runs/demo"
     ),
     config: Annotated[Path | None, typer.Option(help="Demo data config (default: the bundled demo config).")] = None,
+    skip_training: Annotated[bool, typer.Option(help="Only build the data and evaluate the base model.")] = False,
 ) -> None:
-    """The embedded default: build the bundled demo tasks and print their statistics."""
+    """The embedded default on bundled demo data and models: build the tasks, run a short multi-task LoRA
+    fine-tune of SmolLM2-135M, evaluate zero-shot vs tuned on held-in and held-out tasks, write a report."""
+    import shutil
+
     from shoptune.data.build import build, load_build_config
 
     cfg_path = config or _default_demo_config()
     cfg = load_build_config(cfg_path)
-    err_console.print(f"[bold]demo[/]: building tasks from {cfg.data_root}")
-    with err_console.status("building demo tasks"):
-        manifest = build(cfg, out / "data")
+    err_console.print(f"[bold]1/3 data[/]: building the demo tasks from {cfg.data_root}")
+    manifest = build(cfg, out / "data")
     print_stats(manifest)
-    console.print(f"demo data: {out / 'data'}")
+    if skip_training:
+        return
+    from shoptune.experiments.heldout import compare_base_and_tuned
+    from shoptune.reports.plots import plot_base_vs_tuned
+    from shoptune.training.config import load_sft_config
+    from shoptune.training.sft import run_sft
+
+    sft_cfg = load_sft_config(
+        cfg_path.parent / "sft_demo.yaml", {"data.build": None, "data.dir": str((out / "data").resolve())}
+    )
+    err_console.print(
+        f"[bold]2/3 train[/]: LoRA on {len(sft_cfg.data.tasks)} tasks, holding out {', '.join(sft_cfg.data.holdout)}"
+    )
+    shutil.rmtree(out / "sft", ignore_errors=True)  # the demo always starts fresh
+    summary = run_sft(sft_cfg, out / "sft", log=lambda m: err_console.print(m, markup=False))
+    err_console.print(f"trained {summary['steps']} steps at {summary['tokens_per_s']:.0f} tokens/s")
+    err_console.print("[bold]3/3 evaluate[/]: zero-shot base vs tuned adapter")
+    report = compare_base_and_tuned(out / "sft" / "adapter", limit=40, log=lambda m: err_console.print(m, markup=False))
+    plot = plot_base_vs_tuned(report, out / "sft" / "eval" / "comparison.png")
+    text = (out / "sft" / "eval" / "comparison.md").read_text()
+    (out / "REPORT.md").write_text(
+        "# shoptune demo\n\n"
+        f"Multi-task LoRA of {sft_cfg.model} on the bundled demo data ({summary['steps']} steps, "
+        f"{summary['train_tokens']} tokens, {summary['trainable_parameters']:,} trainable parameters).\n\n"
+        f"{text}\n![zero-shot vs tuned](sft/eval/comparison.png)\n"
+    )
+    console.print(text)
+    console.print(f"report: {out / 'REPORT.md'} (plot: {plot})")
 
 
 def _default_demo_config() -> Path:
@@ -421,3 +452,27 @@ def export(
     if not merge:
         raise ShoptuneError("only --merge export is supported: the adapter folder itself is the unmerged export")
     console.print(f"merged model: {export_merged(adapter, out, base)}")
+
+
+# ----------------------------------------------------------------------------------------------- experiments
+experiments_app = typer.Typer(help="The studies' comparisons, one command each.", no_args_is_help=True)
+app.add_typer(experiments_app, name="experiments")
+
+
+@experiments_app.command("heldout")
+def experiments_heldout(
+    run: Annotated[Path, typer.Argument(help="An SFT run folder (with adapter/) or an adapter folder.")],
+    limit: Annotated[int | None, typer.Option(help="At most N test examples per task.")] = 200,
+    batch_size: Annotated[int, typer.Option("--batch-size")] = 16,
+    split: Annotated[str, typer.Option(help="Split to score.")] = "test",
+) -> None:
+    """Zero-shot base vs tuned adapter on held-in and held-out tasks, with paired bootstrap CIs."""
+    from shoptune.experiments.heldout import compare_base_and_tuned
+
+    adapter = run / "adapter" if (run / "adapter").is_dir() else run
+    report = compare_base_and_tuned(
+        adapter, limit=limit, batch_size=batch_size, split=split, log=lambda m: err_console.print(m, markup=False)
+    )
+    out = adapter.parent / "eval"
+    console.print((out / "comparison.md").read_text())
+    console.print(f"wrote {out / 'comparison.json'} ({len(report['tasks'])} tasks)")

@@ -318,9 +318,7 @@ def test_mtime_counts_only_when_tracked(tmp_path: Path, cache: Path, tiny_lm: Pa
     assert converter.calls == [b"same size 1", b"same size 2"]
 
 
-def test_local_gguf_rewritten_in_place_is_reconverted(
-    tmp_path: Path, cache: Path, fake_convert: FakeConverter
-) -> None:
+def test_local_gguf_rewritten_in_place_is_reconverted(tmp_path: Path, cache: Path, fake_convert: FakeConverter) -> None:
     gguf = fake_gguf(tmp_path / "mine.gguf", b"export 1")
     first = resolve_model(str(gguf)).path
     fake_gguf(gguf, b"export 2")

@@ -18,13 +18,11 @@ TASKS = ["hd_relevance_mc", "hd_query_product", "hd_query_ranking"]
 
 
 @pytest.fixture(scope="module")
-def setup(tmp_path_factory, demo_data_dir=None):
-    from tests.conftest import DEMO_DATA
-
+def setup(tmp_path_factory, demo_data):
     root = tmp_path_factory.mktemp("sft")
     model_dir = build_tiny_causal_lm(root / "tiny", seed=0)
     data_dir = root / "data"
-    build(BuildConfig(data_root=str(DEMO_DATA), tasks=TASKS), data_dir)
+    build(BuildConfig(data_root=str(demo_data), tasks=TASKS), data_dir)
     return root, model_dir, data_dir
 
 
@@ -104,3 +102,21 @@ def test_merged_export_gives_same_logits(setup):
     merged.eval()
     with torch.no_grad():
         assert torch.allclose(peft_model(input_ids=ids).logits, merged(input_ids=ids).logits, atol=1e-4)
+
+
+def test_heldout_comparison_reports_both_groups(setup):
+    from shoptune.experiments.heldout import compare_base_and_tuned
+    from shoptune.reports.plots import plot_base_vs_tuned
+
+    root, model_dir, data_dir = setup
+    out = root / "run_eval"
+    run_sft(_config(root, model_dir, data_dir, epochs=1), out, log=lambda m: None)
+    report = compare_base_and_tuned(out / "adapter", limit=6, log=lambda m: None)
+    assert set(report["groups"]) == {"held-in", "held-out"}
+    assert report["tasks"]["hd_query_ranking"]["group"] == "held-out"
+    for row in report["tasks"].values():
+        lo, hi = row["ci95"]
+        assert lo <= row["delta"] <= hi
+    assert (out / "eval" / "base" / "metrics.json").exists() and (out / "eval" / "tuned" / "predictions.jsonl").exists()
+    assert "held-out mean" in (out / "eval" / "comparison.md").read_text()
+    assert plot_base_vs_tuned(report, out / "eval" / "plot.png").stat().st_size > 1000

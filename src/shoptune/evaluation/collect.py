@@ -7,7 +7,7 @@ Example:
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from shoptune.data.build import BuildConfig, RowCache, build_task
@@ -50,8 +50,12 @@ def collect_items(
     shots: int = 0,
     seed: int = 13,
     task_dirs: Sequence[Path] = (),
+    group_of: Callable[[str], str] | None = None,
 ) -> list[EvalItem]:
-    """All items, in the order the specs were given and, within a spec, in file order."""
+    """All items, in the order the specs were given and, within a spec, in file order.
+
+    ``group_of(task)`` overrides the aggregation group (e.g. "held-in" / "held-out" for a tuned model).
+    """
     registry = None
     cache = None
     items: list[EvalItem] = []
@@ -77,7 +81,7 @@ def collect_items(
         shot_examples = (
             random.Random(f"{seed}:{spec}:shots").sample(shot_pool, min(shots, len(shot_pool))) if shots else []
         )
-        items += items_from_records(task, chosen, shots=shot_examples)
+        items += items_from_records(task, chosen, shots=shot_examples, group=group_of(spec) if group_of else None)
     if not items:
         raise ConfigError("nothing to evaluate: the given tasks have no examples in that split")
     return items

@@ -179,7 +179,7 @@ def evaluate(
 
 
 # ------------------------------------------------------------------------------------------ writing
-def _example_score(row: Any) -> float:
+def example_score(row: Any) -> float:
     """A per-example number for predictions.jsonl: the value, the example's F1, or label agreement."""
     if isinstance(row, tuple) and len(row) == 3 and all(isinstance(v, int | np.integer) for v in row):
         tp, fp, fn = row
@@ -215,7 +215,7 @@ def write_results(result: EvalResult, out: str | Path, extra: dict[str, Any] | N
                     "parsed_ok": p.parsed.ok,
                     "target": _jsonable(p.item.target),
                     "metric": headline,
-                    "score": _example_score(p.rows[headline]),
+                    "score": example_score(p.rows[headline]),
                     "row": _jsonable(p.rows[headline]),
                 },
                 ensure_ascii=False,

@@ -119,7 +119,8 @@ def _valid_cache(directory: Path, sources: Sequence[Path] | None, track_mtime: b
     recorded = marker.get("sources")
     if not isinstance(recorded, list) or len(recorded) != len(current):
         return False
-    return all(isinstance(r, dict) and all(r.get(k) == c[k] for k in keys) for r, c in zip(recorded, current, strict=True))
+    pairs = zip(recorded, current, strict=True)
+    return all(isinstance(r, dict) and all(r.get(k) == c[k] for k in keys) for r, c in pairs)
 
 
 def load_gguf(
@@ -184,7 +185,7 @@ def ensure_converted(
 
     Example:
         >>> path = ensure_converted("smollm2-135m-instruct", [gguf_file])  # doctest: +SKIP
-        >>> path.name
+        >>> path.name  # doctest: +SKIP
         'smollm2-135m-instruct'
     """
     if not sources:
@@ -245,14 +246,15 @@ def _publish(out: Path, final: Path, sources: Sequence[Path], track_mtime: bool)
         if _valid_cache(final, sources, track_mtime):
             return  # a writer outside our lock got there first; its result is as good as ours
         # A stale cache (older source) or a foreign directory: move it aside first, because rename cannot
-        # replace a non-empty directory. Readers see either the old or the new directory, never a mix.
+        # replace a non-empty directory. Readers may briefly find no cache, but never a half-written one.
         trash = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
         os.rename(final, trash / final.name)
         shutil.rmtree(trash, ignore_errors=True)
     try:
         os.rename(out, final)
     except OSError:
-        if not _valid_cache(final, sources, track_mtime):  # lost a race to a writer that left something unusable
+        # rename fails when another writer published in between; fine if what it published is valid.
+        if not _valid_cache(final, sources, track_mtime):
             raise
 
 

@@ -118,7 +118,7 @@ def resolve_model(spec: str) -> ResolvedModel:
     Example:
         >>> resolve_model("smollm2-135m-instruct").path  # doctest: +SKIP
         '/root/.cache/shoptune/models/smollm2-135m-instruct'
-        >>> resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct").source  # online, or offline once cached
+        >>> resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct").source  # doctest: +SKIP
         'hub'
     """
     text = spec.strip()

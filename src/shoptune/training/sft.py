@@ -121,9 +121,25 @@ def _schedule(optimizer, warmup: int, total: int):
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
 
 
-def _epoch_batches(encoded: dict[str, list[Sequence]], cfg: SFTConfig, epoch: int) -> list[list[Sequence]]:
-    plan = epoch_plan({t: len(s) for t, s in encoded.items()}, cfg.mixture, seed=cfg.optim.seed, epoch=epoch)
-    seqs = [encoded[t][i] for t, i in plan]
+class LazyEncoder:
+    """Tokenise records on first use: a capped mixture touches a fraction of a large task's examples."""
+
+    def __init__(self, tokenizer, data: TrainData, max_length: int) -> None:
+        self.tokenizer, self.data, self.max_length = tokenizer, data, max_length
+        self.sizes = {t: len(recs) for t, recs in sorted(data.train.items())}
+        self._cache: dict[tuple[str, int], Sequence] = {}
+
+    def get(self, task: str, index: int) -> Sequence:
+        key = (task, index)
+        if key not in self._cache:
+            record = self.data.train[task][index]
+            self._cache[key] = encode_record(self.tokenizer, self.data.specs[task], record, self.max_length)
+        return self._cache[key]
+
+
+def _epoch_batches(encoder: LazyEncoder, cfg: SFTConfig, epoch: int) -> list[list[Sequence]]:
+    plan = epoch_plan(encoder.sizes, cfg.mixture, seed=cfg.optim.seed, epoch=epoch)
+    seqs = [encoder.get(t, i) for t, i in plan]
     groups = length_grouped(
         [len(s) for s in seqs],
         batch_tokens=cfg.optim.batch_tokens,
@@ -133,11 +149,11 @@ def _epoch_batches(encoded: dict[str, list[Sequence]], cfg: SFTConfig, epoch: in
     return [[seqs[i] for i in g] for g in groups]
 
 
-def _planned_steps(encoded: dict[str, list[Sequence]], cfg: SFTConfig) -> tuple[int, list[int]]:
+def _planned_steps(encoder: LazyEncoder, cfg: SFTConfig) -> tuple[int, list[int]]:
     """Optimizer steps in total and batches per epoch (the last epoch may be fractional)."""
     per_epoch = []
     for epoch in range(math.ceil(cfg.optim.epochs)):
-        n = len(_epoch_batches(encoded, cfg, epoch))
+        n = len(_epoch_batches(encoder, cfg, epoch))
         fraction = min(1.0, cfg.optim.epochs - epoch)
         per_epoch.append(max(1, int(n * fraction)))
     total = sum(per_epoch) // cfg.optim.grad_accum
@@ -164,11 +180,8 @@ def run_sft(
     torch.manual_seed(cfg.optim.seed)
     data = prepare_data(cfg, out, log)
     model, tokenizer, trainable, total_params = build_model(cfg, log)
-    encoded = {
-        t: [encode_record(tokenizer, data.specs[t], r, cfg.data.max_length) for r in recs]
-        for t, recs in sorted(data.train.items())
-    }
-    total_steps, per_epoch = _planned_steps(encoded, cfg)
+    encoder = LazyEncoder(tokenizer, data, cfg.data.max_length)
+    total_steps, per_epoch = _planned_steps(encoder, cfg)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     scheduler = _schedule(optimizer, int(cfg.optim.warmup_ratio * total_steps), total_steps)
@@ -179,7 +192,7 @@ def run_sft(
         state.update(load_checkpoint(latest, model, optimizer, scheduler))
         log(f"resumed from {latest.name} (step {state['step']})")
     mixtures = {}
-    capability = {t: data.specs[t].capability for t in encoded}
+    capability = {t: data.specs[t].capability for t in encoder.sizes}
     autocast = (
         torch.autocast("cpu", dtype=torch.bfloat16) if cfg.optim.bf16 and model.device.type == "cpu" else nullcontext()
     )
@@ -189,7 +202,7 @@ def run_sft(
     window_tokens, window_loss, window_n, window_start = 0, 0.0, 0, time.perf_counter()
     try:
         for epoch in range(state["epoch"], len(per_epoch)):
-            batches = _epoch_batches(encoded, cfg, epoch)[: per_epoch[epoch]]
+            batches = _epoch_batches(encoder, cfg, epoch)[: per_epoch[epoch]]
             mixtures[f"epoch_{epoch}"] = realised_mixture([(s.task, 0) for b in batches for s in b], capability)
             start_batch = state["batch"] if epoch == state["epoch"] else 0
             for b_index in range(start_batch, len(batches)):
@@ -203,7 +216,7 @@ def run_sft(
                 useful = int(batch["attention_mask"].sum())
                 window_tokens += useful
                 state["tokens"] += useful
-                window_loss += float(loss) * cfg.optim.grad_accum
+                window_loss += float(loss.detach()) * cfg.optim.grad_accum
                 window_n += 1
                 if micro % cfg.optim.grad_accum:
                     continue
@@ -247,7 +260,7 @@ def run_sft(
         "train_tokens": state["tokens"],
         "train_seconds": state["seconds"],
         "tokens_per_s": state["tokens"] / max(state["seconds"], 1e-9),
-        "tasks": sorted(encoded),
+        "tasks": sorted(encoder.sizes),
         "holdout": data.holdout,
         "derived_atomic_tasks": data.derived,
         "adapter": str(adapter_dir),

@@ -1,0 +1,1 @@
+"""Experiments: the studies' comparisons as functions that write tables (JSON + Markdown)."""

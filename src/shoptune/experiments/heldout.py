@@ -1,0 +1,150 @@
+"""Zero-shot base model vs the tuned adapter on held-in and held-out tasks, with paired bootstrap CIs.
+
+Held-in tasks were trained on; held-out tasks were removed from training (``data.holdout``), so their gain
+measures zero-shot generalisation to unseen tasks.
+
+Example:
+    >>> report = compare_base_and_tuned(Path("runs/sft/adapter"), limit=200)   # doctest: +SKIP
+    >>> report["groups"]["held-out"]["delta"]                                 # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from shoptune.evaluation.collect import collect_items
+from shoptune.evaluation.lm import LMScorer
+from shoptune.evaluation.runner import EvalResult, evaluate, example_score, write_results
+from shoptune.training.sft import RUN_FILE
+
+HELD_IN, HELD_OUT = "held-in", "held-out"
+
+
+def _per_example(result: EvalResult) -> dict[str, np.ndarray]:
+    scores: dict[str, list[float]] = {}
+    for p in result.predictions:
+        scores.setdefault(p.item.task, []).append(example_score(p.rows[p.item.metrics[0]]))
+    return {t: np.asarray(v) for t, v in scores.items()}
+
+
+def paired_delta(
+    base: dict[str, np.ndarray],
+    tuned: dict[str, np.ndarray],
+    tasks: list[str],
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """Mean over tasks of (tuned - base) per-example score, with a paired bootstrap 95% interval.
+
+    Examples are resampled within each task, the same indices for both models, so the interval reflects
+    the paired design rather than two independent samples.
+    """
+    rng = np.random.default_rng(seed)
+    deltas = np.zeros(n_resamples)
+    point = []
+    for task in tasks:
+        diff = tuned[task] - base[task]
+        point.append(diff.mean())
+        idx = rng.integers(0, len(diff), size=(n_resamples, len(diff)))
+        deltas += diff[idx].mean(axis=1)
+    deltas /= max(1, len(tasks))
+    return {
+        "delta": float(np.mean(point)),
+        "ci95": [float(np.percentile(deltas, 2.5)), float(np.percentile(deltas, 97.5))],
+        "p_delta_le_0": float((deltas <= 0).mean()),
+    }
+
+
+def compare_base_and_tuned(
+    adapter_dir: Path,
+    *,
+    out: Path | None = None,
+    tasks: list[str] | None = None,
+    split: str = "test",
+    limit: int | None = 200,
+    batch_size: int = 16,
+    data_root: Path | None = None,
+    log=print,
+) -> dict[str, Any]:
+    """Evaluate the base model and base + adapter on the same items; write both runs and a comparison."""
+    from shoptune.models import load_causal_lm
+    from shoptune.training.export import load_with_adapter
+
+    run = json.loads((adapter_dir / RUN_FILE).read_text())
+    trained, holdout = list(run["trained_tasks"]), list(run["holdout"])
+    tasks = tasks or [t for t in trained if "__" not in t] + holdout  # atomic tasks are training aids
+
+    def group_of(task: str) -> str:
+        return HELD_OUT if task in holdout else HELD_IN
+
+    data_dir = Path(run["data_dir"])
+    use_dir = data_dir if (data_dir / "manifest.json").exists() else None
+    items = collect_items(tasks, data=use_dir, data_root=data_root, split=split, limit=limit, group_of=group_of)
+    out = out or adapter_dir.parent / "eval"
+    results = {}
+    for name in ("base", "tuned"):
+        log(f"evaluating {name} on {len(items)} items")
+        if name == "base":
+            model, tokenizer = load_causal_lm(run["base_model"])
+        else:
+            model, tokenizer = load_with_adapter(adapter_dir)
+        results[name] = evaluate(items, LMScorer(model, tokenizer, batch_size=batch_size))
+        write_results(
+            results[name],
+            out / name,
+            extra={"model": run["base_model"], "adapter": None if name == "base" else str(adapter_dir)},
+        )
+    base, tuned = _per_example(results["base"]), _per_example(results["tuned"])
+    report: dict[str, Any] = {"tasks": {}, "groups": {}}
+    for task in sorted(base):
+        b, t = results["base"].metrics["tasks"][task], results["tuned"].metrics["tasks"][task]
+        report["tasks"][task] = {
+            "group": group_of(task),
+            "metric": b["metric"],
+            "base": b["score"],
+            "base_ci95": b["ci95"],
+            "tuned": t["score"],
+            "tuned_ci95": t["ci95"],
+            "n": b["n"],
+            **paired_delta(base, tuned, [task]),
+        }
+    for group in (HELD_IN, HELD_OUT):
+        members = [task for task in report["tasks"] if group_of(task) == group]
+        if members:
+            report["groups"][group] = {
+                "base": results["base"].metrics["groups"][group],
+                "base_ci95": results["base"].metrics["groups_ci95"][group],
+                "tuned": results["tuned"].metrics["groups"][group],
+                "tuned_ci95": results["tuned"].metrics["groups_ci95"][group],
+                "tasks": len(members),
+                **paired_delta(base, tuned, members),
+            }
+    (out / "comparison.json").write_text(json.dumps(report, indent=2))
+    (out / "comparison.md").write_text(comparison_markdown(report))
+    return report
+
+
+def comparison_markdown(report: dict[str, Any]) -> str:
+    def ci(v: list[float]) -> str:
+        return f"[{v[0]:.3f}, {v[1]:.3f}]"
+
+    lines = [
+        "| task | group | metric | n | zero-shot (95% CI) | tuned (95% CI) | Δ (paired 95% CI) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for task, r in report["tasks"].items():
+        lines.append(
+            f"| {task} | {r['group']} | {r['metric']} | {r['n']} | {r['base']:.3f} {ci(r['base_ci95'])} | "
+            f"{r['tuned']:.3f} {ci(r['tuned_ci95'])} | {r['delta']:+.3f} {ci(r['ci95'])} |"
+        )
+    for group, r in report["groups"].items():
+        lines.append(
+            f"| **{group} mean** | {group} | task mean | {r['tasks']} tasks | {r['base']:.3f} {ci(r['base_ci95'])} | "
+            f"{r['tuned']:.3f} {ci(r['tuned_ci95'])} | {r['delta']:+.3f} {ci(r['ci95'])} |"
+        )
+    return "\n".join(lines) + "\n"
