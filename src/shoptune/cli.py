@@ -106,6 +106,9 @@ def data_build(
     out: Annotated[Path, typer.Option("--out", help="Output folder (replaced atomically).")],
     on_error: OnErrorOpt = "",
     tasks: Annotated[str | None, typer.Option(help="Comma-separated task names (overrides the config).")] = None,
+    atomic: Annotated[
+        bool | None, typer.Option("--atomic/--no-atomic", help="Derive chain-of-task atomic tasks.")
+    ] = None,
     data_root: Annotated[Path | None, typer.Option(help="Raw data folder (overrides the config).")] = None,
     seed: Annotated[int | None, typer.Option(help="Split/sampling seed (overrides the config).")] = None,
 ) -> None:
@@ -117,6 +120,7 @@ def data_build(
     overrides = {
         "on_error": on_error or None,
         "seed": seed,
+        "atomic": atomic,
         "tasks": tasks.split(",") if tasks else None,
         "data_root": str(data_root.resolve()) if data_root else None,
     }
@@ -142,16 +146,29 @@ def data_build(
         manifest = build(cfg, out, progress=progress)
         bar.advance(job)
     print_stats(manifest)
+    derived = {name: info for name, info in manifest["tasks"].items() if "derived_from" in info}
+    if derived:
+        table = Table(title=f"{len(derived)} derived chain-of-task (atomic) tasks")
+        for col in ("task", "from", "atom", "kind", "train", "dev", "test"):
+            table.add_column(col)
+        for name, info in sorted(derived.items()):
+            c = info["counts"]
+            table.add_row(
+                name, info["derived_from"], info["atom"], info["kind"], str(c["train"]), str(c["dev"]), str(c["test"])
+            )
+        console.print(table)
     console.print(f"wrote {len(manifest['tasks'])} tasks to {out} (skipped rows: {manifest['skipped_rows_total']})")
 
 
 def print_stats(manifest: dict) -> None:
     table = Table(title=f"tasks (seed {manifest['seed']}, shoptune {manifest['shoptune_version']})")
+    tasks = {name: info for name, info in manifest["tasks"].items() if "derived_from" not in info}
     for col in ("task", "capability", "kind", "train", "dev", "test", "labels (train)", "skipped"):
         table.add_column(col, justify="right" if col in ("train", "dev", "test", "skipped") else "left")
-    for name, info in sorted(manifest["tasks"].items()):
+    for name, info in sorted(tasks.items()):
         labels = info["labels"]["train"]
-        shown = ", ".join(f"{k}:{v}" for k, v in list(labels.items())[:4]) + (" …" if len(labels) > 4 else "")
+        # Choice tasks whose options are items (titles, categories) have hundreds of "labels": count them instead.
+        shown = ", ".join(f"{k}:{v}" for k, v in labels.items()) if len(labels) <= 5 else f"{len(labels)} distinct answers"
         c = info["counts"]
         table.add_row(
             name,

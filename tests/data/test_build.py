@@ -82,3 +82,18 @@ def test_relative_paths_resolve_against_config(tmp_path, demo_data):
     path.parent.mkdir()
     path.write_text(json.dumps({"data_root": "../data", "seed": 1}))
     assert load_build_config(path).data_root == str((tmp_path / "data").resolve())
+
+
+def test_atomic_build_writes_derived_tasks_with_their_specs(tmp_path, demo_data):
+    from shoptune.data.build import task_specs
+    from shoptune.tasks import load_tasks
+
+    cfg = BuildConfig(data_root=str(demo_data), tasks=["hd_query_product", "subjqa_answer_extraction"], atomic=True)
+    manifest = build(cfg, tmp_path / "o")
+    derived = {n: i for n, i in manifest["tasks"].items() if "derived_from" in i}
+    assert "hd_query_product__grade_3way" in derived and "subjqa_answer_extraction__answer_span" in derived
+    assert all(i["counts"]["train"] > 0 for i in derived.values())
+    specs = task_specs(manifest, load_tasks())
+    assert set(specs) == set(manifest["tasks"]) and specs["hd_query_product__grade_3way"].kind.value == "multiple_choice"
+    recs = load_records(tmp_path / "o", "hd_query_product__match_yes_no", "test")
+    assert recs and all(r.metadata["derived_from"] == "hd_query_product" for r in recs)

@@ -36,6 +36,7 @@ from shoptune.data.splits import cap, grouped_split
 from shoptune.data.store import split_path, write_split
 from shoptune.errors import ConfigError, DataError
 from shoptune.records import InstructionExample, PairExample, Record
+from shoptune.tasks.atomic import AtomicTask, derive_atomic_tasks
 from shoptune.tasks.registry import format_validation_error, load_tasks
 from shoptune.tasks.spec import SPLITS, TaskSpec
 
@@ -57,6 +58,8 @@ class BuildConfig(BaseModel):
     on_error: OnError = "raise"
     #: Multiply every task's max_examples (e.g. 0.1 for a quick build); None keeps the task's caps.
     scale: float | None = None
+    #: Also derive EcomGPT-style chain-of-task atomic tasks (``<parent>__<atom>``) from each built task.
+    atomic: bool = False
 
 
 def load_build_config(path: str | Path, **overrides: Any) -> BuildConfig:
@@ -234,12 +237,13 @@ def build(cfg: BuildConfig, out: str | Path, progress: Progress | None = None) -
             if progress:
                 progress(spec.name)
             splits, info = build_task(spec, cfg, cache)
-            for name in SPLITS:
-                path = split_path(tmp, spec.name, name)
-                path.parent.mkdir(parents=True, exist_ok=True)
-                write_split(splits[name], path, spec.record_type)
+            _write_task(tmp, spec, splits)
             manifest["tasks"][spec.name] = info
             manifest["sources"].update(file_hashes(Path(cfg.data_root), spec.source.all_paths()))
+            if cfg.atomic:
+                for atomic in derive_atomic_tasks(spec, splits, cfg.seed):
+                    _write_task(tmp, atomic.spec, atomic.splits)
+                    manifest["tasks"][atomic.spec.name] = _atomic_info(atomic)
         manifest["skipped_rows_total"] = sum(t["skipped_rows"] for t in manifest["tasks"].values())
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
         _swap_into_place(tmp, out)
@@ -247,6 +251,42 @@ def build(cfg: BuildConfig, out: str | Path, progress: Progress | None = None) -
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return manifest
+
+
+def _write_task(root: Path, spec: TaskSpec, splits: dict[str, list[Record]]) -> None:
+    for name in SPLITS:
+        path = split_path(root, spec.name, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_split(splits.get(name, []), path, spec.record_type)
+
+
+def _atomic_info(atomic: AtomicTask) -> dict[str, Any]:
+    """Manifest entry of a derived task; it carries its spec, since derived tasks are not in the registry."""
+    splits = atomic.splits
+    return {
+        "kind": atomic.spec.kind.value,
+        "capability": atomic.spec.capability,
+        "language": atomic.spec.language,
+        "record_type": "instruction",
+        "derived_from": atomic.parent,
+        "atom": atomic.atom,
+        "counts": {name: len(splits.get(name, [])) for name in SPLITS},
+        "labels": {name: _label_counts(atomic.spec, splits.get(name, [])) for name in SPLITS},
+        "skipped_rows": 0,
+        "dropped_for_leakage": 0,
+        "spec": atomic.spec.model_dump(mode="json"),
+    }
+
+
+def task_specs(manifest: dict[str, Any], registry: dict[str, TaskSpec]) -> dict[str, TaskSpec]:
+    """Specs of every task in a build: registered ones from the registry, derived ones from the manifest."""
+    specs = {}
+    for name, info in manifest["tasks"].items():
+        if "spec" in info:
+            specs[name] = TaskSpec.model_validate(info["spec"])
+        elif name in registry:
+            specs[name] = registry[name]
+    return specs
 
 
 def _swap_into_place(tmp: Path, out: Path) -> None:

@@ -25,7 +25,7 @@ from typing import Any
 
 import torch
 
-from shoptune.data.build import build, load_build_config, read_manifest
+from shoptune.data.build import build, load_build_config, read_manifest, task_specs
 from shoptune.data.store import load_records
 from shoptune.errors import ConfigError
 from shoptune.records import Record
@@ -58,25 +58,25 @@ def prepare_data(cfg: SFTConfig, out: Path, log: Log) -> TrainData:
         data_dir = out / "data"
         if not (data_dir / "manifest.json").exists():
             log(f"building task data from {cfg.data.build}")
-            build(load_build_config(cfg.data.build), data_dir)
+            build(load_build_config(cfg.data.build, atomic=cfg.data.atomic or None), data_dir)
     manifest = read_manifest(data_dir)
-    registry = load_tasks()
-    built = [t for t in manifest["tasks"] if t in registry]
+    specs = task_specs(manifest, load_tasks())
+    built = [t for t in manifest["tasks"] if t in specs and "derived_from" not in manifest["tasks"][t]]
     wanted = built if cfg.data.tasks == "all" else list(cfg.data.tasks)
     unknown = [t for t in [*wanted, *cfg.data.holdout] if t not in manifest["tasks"]]
     if unknown:
         raise ConfigError(f"data.tasks/holdout: not in the data build {data_dir}: {', '.join(unknown)}")
     names = [t for t in wanted if t not in cfg.data.holdout]
-    train = {t: load_records(data_dir, t, "train") for t in names}
-    data = TrainData({t: registry[t] for t in built}, train, list(cfg.data.holdout), data_dir)
+    derived: dict[str, int] = {}
     if cfg.data.atomic:
-        from shoptune.tasks.atomic import derive_atomic_tasks
-
-        for spec, records in derive_atomic_tasks(data.specs, data.train):
-            if spec.name in data.holdout:
-                continue
-            data.specs[spec.name], data.train[spec.name] = spec, records
-            data.derived[spec.name] = len(records)
+        # Atomic tasks derived from a training task join the mixture; those of held-out tasks never do.
+        atomic = [t for t, info in manifest["tasks"].items() if info.get("derived_from") in names]
+        if not atomic:
+            raise ConfigError(f"data.atomic: the build {data_dir} has no atomic tasks (build it with atomic: true)")
+        derived = {t: manifest["tasks"][t]["counts"]["train"] for t in atomic}
+        names += atomic
+    train = {t: load_records(data_dir, t, "train") for t in names}
+    data = TrainData(specs, train, list(cfg.data.holdout), data_dir, derived)
     empty = [t for t, recs in data.train.items() if not recs]
     for t in empty:
         del data.train[t]
