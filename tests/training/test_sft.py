@@ -37,8 +37,15 @@ def _config(root, model_dir, data_dir, **optim):
         },
         "mixture": {"strategy": "cap", "cap": 24},
         "lora": {"r": 4, "alpha": 8, "dropout": 0.1, "target_modules": ["q_proj", "v_proj"]},
-        "optim": {"epochs": 2, "lr": 5e-3, "batch_tokens": 512, "checkpoint_every": 2, "log_every": 1, "bf16": False,
-                  **optim},
+        "optim": {
+            "epochs": 2,
+            "lr": 5e-3,
+            "batch_tokens": 512,
+            "checkpoint_every": 2,
+            "log_every": 1,
+            "bf16": False,
+            **optim,
+        },
     }
     path = root / f"cfg-{len(list(root.glob('cfg-*')))}.yaml"
     path.write_text(yaml.safe_dump(cfg))
@@ -67,7 +74,8 @@ def test_training_runs_records_mixture_and_holds_out(setup):
     run = json.loads((out / "adapter" / "shoptune_run.json").read_text())
     assert run["holdout"] == ["hd_query_ranking"] and set(run["prompts"]) == set(summary["tasks"])
     assert (out / "adapter" / "chat_template.jinja").exists() or "chat_template" in json.loads(
-        (out / "adapter" / "tokenizer_config.json").read_text())
+        (out / "adapter" / "tokenizer_config.json").read_text()
+    )
     losses = [json.loads(line)["loss"] for line in (out / "train_log.jsonl").read_text().splitlines()]
     assert sum(losses[-2:]) / 2 < sum(losses[:2]) / 2
 
@@ -120,3 +128,18 @@ def test_heldout_comparison_reports_both_groups(setup):
     assert (out / "eval" / "base" / "metrics.json").exists() and (out / "eval" / "tuned" / "predictions.jsonl").exists()
     assert "held-out mean" in (out / "eval" / "comparison.md").read_text()
     assert plot_base_vs_tuned(report, out / "eval" / "plot.png").stat().st_size > 1000
+
+
+def test_answer_only_loss_equals_the_models_own_loss():
+    from shoptune.models.tiny import make_tiny_causal_lm
+    from shoptune.training.batching import collate
+    from shoptune.training.examples import answer_only_loss
+
+    model, tok = make_tiny_causal_lm(seed=1)
+    seqs = [
+        encode_example(tok, prompt=p, answer=a, max_length=64)
+        for p, a in [("q one?", "1"), ("a longer question?", "yes no")]
+    ]
+    batch = collate(seqs, tok.pad_token_id)
+    with torch.no_grad():
+        assert torch.allclose(answer_only_loss(model, batch), model(**batch).loss, atol=1e-5)

@@ -98,9 +98,11 @@ class LMScorer:
 
     def _score_single_token(self, batch: list[_Request], out: list[list[float]]) -> None:
         ids, mask = self._right_padded([r.prompt_ids for r in batch])
-        logits = self._logits(ids, mask)
-        last = mask.sum(dim=1) - 1
-        logprobs = torch.log_softmax(logits[torch.arange(len(batch)), last], dim=-1)
+        # Project only each row's last prompt position onto the vocabulary (boolean logits_to_keep).
+        keep = torch.zeros_like(mask, dtype=torch.bool)
+        keep[torch.arange(len(batch)), mask.sum(dim=1) - 1] = True
+        logits = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=keep).logits.float()
+        logprobs = torch.log_softmax(logits.reshape(len(batch), -1), dim=-1)
         for row, req in enumerate(batch):
             out[req.index] = [float(logprobs[row, o[0]]) for o in req.option_ids]
 

@@ -33,7 +33,7 @@ from shoptune.tasks import TaskSpec, load_tasks
 from shoptune.training.batching import collate, length_grouped
 from shoptune.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
 from shoptune.training.config import SFTConfig
-from shoptune.training.examples import Sequence, encode_record
+from shoptune.training.examples import Sequence, answer_only_loss, encode_record
 from shoptune.training.mixture import epoch_plan, realised_mixture
 
 Log = Callable[[str], None]
@@ -210,7 +210,7 @@ def run_sft(
                     break
                 batch = collate(batches[b_index], tokenizer.pad_token_id)
                 with autocast:
-                    loss = model(**batch).loss / cfg.optim.grad_accum
+                    loss = answer_only_loss(model, batch) / cfg.optim.grad_accum
                 loss.backward()
                 micro += 1
                 useful = int(batch["attention_mask"].sum())
