@@ -168,7 +168,9 @@ def print_stats(manifest: dict) -> None:
     for name, info in sorted(tasks.items()):
         labels = info["labels"]["train"]
         # Choice tasks whose options are items (titles, categories) have hundreds of "labels": count them instead.
-        shown = ", ".join(f"{k}:{v}" for k, v in labels.items()) if len(labels) <= 5 else f"{len(labels)} distinct answers"
+        shown = (
+            ", ".join(f"{k}:{v}" for k, v in labels.items()) if len(labels) <= 5 else f"{len(labels)} distinct answers"
+        )
         c = info["counts"]
         table.add_row(
             name,
@@ -308,7 +310,9 @@ def demo(
     summary = run_sft(sft_cfg, out / "sft", log=lambda m: err_console.print(m, markup=False))
     err_console.print(f"trained {summary['steps']} steps at {summary['tokens_per_s']:.0f} tokens/s")
     err_console.print("[bold]3/3 evaluate[/]: zero-shot base vs tuned adapter")
-    report = compare_base_and_tuned(out / "sft" / "adapter", limit=40, log=lambda m: err_console.print(m, markup=False))
+    report = compare_base_and_tuned(
+        out / "sft" / "adapter", limit=40, bf16=True, log=lambda m: err_console.print(m, markup=False)
+    )
     plot = plot_base_vs_tuned(report, out / "sft" / "eval" / "comparison.png")
     text = (out / "sft" / "eval" / "comparison.md").read_text()
     (out / "REPORT.md").write_text(
@@ -360,6 +364,9 @@ def eval_cmd(
         bool, typer.Option("--generate-choices", help="Generate and parse even multiple-choice answers.")
     ] = False,
     task_dir: TaskDirOpt = None,
+    bf16: Annotated[
+        bool, typer.Option("--bf16", help="bf16 autocast: ~2x faster on CPU, scores may differ slightly.")
+    ] = False,
 ) -> None:
     """Score a model on registered tasks or raw benchmark files; writes metrics.json + predictions.jsonl."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
@@ -379,7 +386,7 @@ def eval_cmd(
             from peft import PeftModel
 
             lm = PeftModel.from_pretrained(lm, str(adapter))
-    scorer = LMScorer(lm, tokenizer, batch_size=batch_size)
+    scorer = LMScorer(lm, tokenizer, batch_size=batch_size, bf16=bf16)
     with Progress(
         *Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console
     ) as bar:
@@ -482,13 +489,19 @@ def experiments_heldout(
     limit: Annotated[int | None, typer.Option(help="At most N test examples per task.")] = 200,
     batch_size: Annotated[int, typer.Option("--batch-size")] = 16,
     split: Annotated[str, typer.Option(help="Split to score.")] = "test",
+    bf16: Annotated[bool, typer.Option("--bf16", help="bf16 autocast for both models (faster on CPU).")] = False,
 ) -> None:
     """Zero-shot base vs tuned adapter on held-in and held-out tasks, with paired bootstrap CIs."""
     from shoptune.experiments.heldout import compare_base_and_tuned
 
     adapter = run / "adapter" if (run / "adapter").is_dir() else run
     report = compare_base_and_tuned(
-        adapter, limit=limit, batch_size=batch_size, split=split, log=lambda m: err_console.print(m, markup=False)
+        adapter,
+        limit=limit,
+        batch_size=batch_size,
+        split=split,
+        bf16=bf16,
+        log=lambda m: err_console.print(m, markup=False),
     )
     out = adapter.parent / "eval"
     console.print((out / "comparison.md").read_text())

@@ -94,6 +94,7 @@ def test_atomic_build_writes_derived_tasks_with_their_specs(tmp_path, demo_data)
     assert "hd_query_product__grade_3way" in derived and "subjqa_answer_extraction__answer_span" in derived
     assert all(i["counts"]["train"] > 0 for i in derived.values())
     specs = task_specs(manifest, load_tasks())
-    assert set(specs) == set(manifest["tasks"]) and specs["hd_query_product__grade_3way"].kind.value == "multiple_choice"
+    assert set(specs) == set(manifest["tasks"])
+    assert specs["hd_query_product__grade_3way"].kind.value == "multiple_choice"
     recs = load_records(tmp_path / "o", "hd_query_product__match_yes_no", "test")
     assert recs and all(r.metadata["derived_from"] == "hd_query_product" for r in recs)

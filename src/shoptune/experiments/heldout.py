@@ -69,6 +69,7 @@ def compare_base_and_tuned(
     limit: int | None = 200,
     batch_size: int = 16,
     data_root: Path | None = None,
+    bf16: bool = False,
     log=print,
 ) -> dict[str, Any]:
     """Evaluate the base model and base + adapter on the same items; write both runs and a comparison."""
@@ -93,7 +94,7 @@ def compare_base_and_tuned(
             model, tokenizer = load_causal_lm(run["base_model"])
         else:
             model, tokenizer = load_with_adapter(adapter_dir)
-        results[name] = evaluate(items, LMScorer(model, tokenizer, batch_size=batch_size))
+        results[name] = evaluate(items, LMScorer(model, tokenizer, batch_size=batch_size, bf16=bf16))
         write_results(
             results[name],
             out / name,

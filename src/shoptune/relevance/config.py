@@ -119,6 +119,9 @@ class TrainSpec(_Strict):
     sort_window: int = Field(50, ge=1)
     #: Save a resumable checkpoint every N optimizer steps (and at every epoch end).
     checkpoint_every: int = Field(200, ge=1)
+    #: bf16 autocast for forward/backward (weights and optimizer stay float32). "auto" = when the CPU has native
+    #: bf16 (avx512_bf16 / AMX), where it trains MiniLM ~1.7x faster; without native support it is slower.
+    bf16: bool | Literal["auto"] = "auto"
     seed: int = 13
     #: torch threads; None keeps torch's default.
     threads: int | None = Field(None, ge=1)

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
+import torch.nn.functional as F
+
 from shoptune.records import Record
 from shoptune.tasks.prompts import chat_prompt, render_prompt, render_target
 from shoptune.tasks.spec import TaskSpec
@@ -60,16 +63,13 @@ def encode_record(tokenizer, spec: TaskSpec, record: Record, max_length: int) ->
     )
 
 
-def answer_only_loss(model, batch: dict) -> "torch.Tensor":
+def answer_only_loss(model, batch: dict) -> torch.Tensor:
     """Mean next-token cross-entropy over answer tokens, projecting only those positions onto the vocabulary.
 
     Equal to the model's own loss with prompt labels masked, but the (huge) vocabulary projection runs on
     the few answer positions instead of every token: most of the memory and a good share of the compute of
     a 135M model with a 49k vocabulary. Uses transformers' boolean ``logits_to_keep``.
     """
-    import torch
-    import torch.nn.functional as F
-
     labels = batch["labels"]
     keep = torch.zeros_like(labels, dtype=torch.bool)
     keep[:, :-1] = labels[:, 1:] != IGNORE  # the logit at position p predicts token p + 1

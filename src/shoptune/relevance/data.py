@@ -1,0 +1,217 @@
+"""Pairs for the relevance models: built task splits, raw source files, and plain pair files.
+
+Example:
+    >>> tasks = pair_tasks("runs/data")  # doctest: +SKIP
+    >>> pairs = load_split("runs/data", "hd_query_product", "test")  # doctest: +SKIP
+    >>> pairs[0].task, pairs[0].label  # doctest: +SKIP
+    ('hd_query_product', 'exact')
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from shoptune.errors import ConfigError, ShoptuneError
+from shoptune.records import LABELS, PairExample
+
+
+@dataclass(frozen=True)
+class Pair:
+    """One pair to score; ``label`` is None when unknown (predict), ``id`` is stable within its file/split."""
+
+    id: str
+    task: str
+    left: str
+    right: str
+    label: str | None = None
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+
+# --------------------------------------------------------------------------------------------- built data
+def read_build_manifest(root: str | Path) -> dict[str, Any]:
+    path = Path(root) / "manifest.json"
+    if not path.is_file():
+        return {"tasks": {}}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def pair_tasks(root: str | Path) -> list[str]:
+    """Pair tasks present in a built data folder (from its manifest, else from its folders), sorted."""
+    root = Path(root)
+    manifest = read_build_manifest(root)
+    if manifest["tasks"]:
+        return sorted(t for t, info in manifest["tasks"].items() if info.get("record_type") == "pair")
+    folder = root / "tasks"
+    if not folder.is_dir():
+        raise ShoptuneError(f"{root}: not a built data folder (no tasks/; run `shoptune data build`)")
+    return sorted(p.name for p in folder.iterdir() if (p / "train.parquet").is_file() and _is_pair_split(p))
+
+
+def _is_pair_split(task_dir: Path) -> bool:
+    import pyarrow.parquet as pq
+
+    return "left" in pq.read_schema(str(task_dir / "train.parquet")).names
+
+
+def select_tasks(root: str | Path, wanted: Sequence[str] | str, exclude: Sequence[str] = ()) -> list[str]:
+    """The configured tasks (``"all"`` = every pair task of the build), checked against the build."""
+    present = pair_tasks(root)
+    if wanted == "all":
+        chosen = present
+    else:
+        missing = [t for t in wanted if t not in present]
+        if missing:
+            raise ConfigError(f"task(s) not in the pair tasks of {root}: {', '.join(missing)} (present: {present})")
+        chosen = list(wanted)
+    chosen = [t for t in chosen if t not in set(exclude)]
+    if not chosen:
+        raise ConfigError(f"no pair tasks selected from {root}")
+    return chosen
+
+
+def task_sources(root: str | Path, tasks: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Adapter, view and view params of each task (manifest first, the task registry for params)."""
+    from shoptune.tasks import load_tasks
+
+    manifest = read_build_manifest(root)["tasks"]
+    try:
+        registry = load_tasks()
+    except ShoptuneError:
+        registry = {}
+    out: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        info = manifest.get(task, {})
+        spec = registry.get(task)
+        adapter = info.get("adapter") or (spec.source.adapter if spec else None)
+        view = info.get("view") or (spec.source.view if spec else None)
+        if adapter is None:
+            continue
+        params = spec.source.params if spec and spec.source.adapter == adapter else {}
+        out[task] = {"adapter": adapter, "view": view, "params": dict(params)}
+    return out
+
+
+def load_split(root: str | Path, task: str, split: str, limit: int | None = None, seed: int = 0) -> list[Pair]:
+    """One built split as pairs; ``limit`` keeps a seeded subsample (in file order) so caps are reproducible."""
+    from shoptune.data.store import load_dataset_split
+
+    try:
+        rows = load_dataset_split(root, task, split)
+    except FileNotFoundError as exc:
+        raise ShoptuneError(str(exc)) from None
+    index = list(range(len(rows)))
+    if limit is not None and len(index) > limit:
+        index = sorted(random.Random(f"{seed}:{task}:{split}").sample(index, limit))
+    lefts, rights, labels = rows["left"], rows["right"], rows["label"]
+    return [Pair(f"{task}:{split}:{i}", task, lefts[i], rights[i], labels[i]) for i in index]
+
+
+# --------------------------------------------------------------------------------------------- raw sources
+def read_source_pairs(
+    source: str,
+    path: str | Path,
+    task: str,
+    *,
+    view: str | None = None,
+    params: dict[str, Any] | None = None,
+    on_error: str = "raise",
+    seed: int = 13,
+) -> list[Pair]:
+    """Read a raw file with a source adapter, unchanged, and derive pairs with its (default) pair view.
+
+    Example:
+        >>> pairs = read_source_pairs("home_depot", "train.csv", "hd_query_product")  # doctest: +SKIP
+    """
+    from shoptune.data.errorlog import ErrorLog
+    from shoptune.data.sources import get_source
+    from shoptune.data.sources.base import ViewContext
+
+    try:
+        adapter = get_source(source)
+    except KeyError as exc:
+        raise ShoptuneError(exc.args[0]) from None
+    view_name = view or adapter.default_view
+    info = adapter.views.get(view_name)
+    if info is None:
+        raise ShoptuneError(f"source {source!r} has no view {view_name!r} (views: {', '.join(sorted(adapter.views))})")
+    if info.record_type != "pair":
+        pair_views = sorted(v for v, i in adapter.views.items() if i.record_type == "pair")
+        raise ShoptuneError(f"view {source}:{view_name} yields {info.record_type} records; pair views: {pair_views}")
+    log = ErrorLog(on_error="skip" if on_error == "skip" else "raise")
+    rows = adapter.read(Path(path), log)
+    ctx = ViewContext(
+        task=task,
+        capability="relevance",
+        language="en",
+        params=dict(params or {}),
+        rng=random.Random(f"{seed}:{task}:{path}"),
+        log=log,
+    )
+    pairs = []
+    for i, record in enumerate(adapter.records(rows, view_name, ctx)):
+        if isinstance(record, PairExample):
+            pairs.append(
+                Pair(
+                    f"{Path(path).name}:{i}",
+                    task,
+                    record.left,
+                    record.right,
+                    record.label.value,
+                    {"source_row": record.metadata.get("source_row")},
+                )
+            )
+    if not pairs:
+        raise ShoptuneError(f"{path}: no pairs derived with {source}:{view_name}")
+    return pairs
+
+
+# --------------------------------------------------------------------------------------------- pair files
+def iter_pair_file(path: str | Path, default_task: str | None = None) -> Iterator[Pair]:
+    """Stream pairs from a .jsonl / .csv / .parquet file with columns left, right[, task][, label][, id]."""
+    path = Path(path)
+    if not path.is_file():
+        raise ShoptuneError(f"{path}: input file not found")
+    suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
+    rows = _rows(path, suffix.lower())
+    for number, row in enumerate(rows, start=1):
+        left, right = row.get("left"), row.get("right")
+        if not isinstance(left, str) or not isinstance(right, str) or not left.strip() or not right.strip():
+            raise ShoptuneError(f"{path}: row {number}: needs non-empty text fields 'left' and 'right'")
+        task = row.get("task") or default_task
+        if not task:
+            raise ShoptuneError(f"{path}: row {number}: no 'task' column and no --task given")
+        label = row.get("label") or None
+        if label is not None and label not in LABELS:
+            raise ShoptuneError(f"{path}: row {number}, field 'label': {label!r} is not one of {list(LABELS)}")
+        yield Pair(str(row.get("id") or number), str(task), left, right, label)
+
+
+def _rows(path: Path, suffix: str) -> Iterator[dict[str, Any]]:
+    if suffix in (".jsonl", ".json", ".jsonl.gz"):
+        import gzip
+
+        opener = gzip.open if suffix.endswith(".gz") else open
+        with opener(path, "rt", encoding="utf-8") as fh:
+            for number, line in enumerate(fh, start=1):
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        raise ShoptuneError(f"{path}: line {number}: invalid JSON ({exc.msg})") from None
+    elif suffix == ".csv":
+        import csv
+
+        with path.open(encoding="utf-8", newline="") as fh:
+            yield from csv.DictReader(fh)
+    elif suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        for batch in pq.ParquetFile(str(path)).iter_batches(batch_size=1024):
+            yield from batch.to_pylist()
+    else:
+        raise ShoptuneError(f"{path}: unsupported input format {suffix!r} (use .jsonl, .csv or .parquet)")

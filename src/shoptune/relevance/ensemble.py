@@ -1,0 +1,96 @@
+"""Ensembles of relevance models: majority vote over members (seeds, routings, families), ties broken by summed
+probabilities, saved as one servable artifact folder that eval and predict load like a single model.
+
+Layout: ``OUT/relevance.json`` (kind ``ensemble``, the members' paths relative to OUT, their names and tasks)
+and, with ``copy=True``, the members themselves under ``OUT/members/<i>/`` so the folder is self-contained.
+
+Example:
+    >>> build_ensemble(["runs/a/model", "runs/b/model", "runs/c/model"], "runs/ens")  # doctest: +SKIP
+    >>> from shoptune.relevance.predict import load_predictor
+    >>> load_predictor("runs/ens").predict_proba(pairs)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from shoptune.errors import ShoptuneError
+from shoptune.relevance.evaluate import write_json
+from shoptune.relevance.model import ARTIFACT_FILE, FORMAT_VERSION
+from shoptune.relevance.predict import EnsemblePredictor, artifact_info, combine_votes, vote
+
+__all__ = ["EnsemblePredictor", "build_ensemble", "combine_votes", "resolve_artifact", "vote"]
+
+
+def resolve_artifact(path: str | Path) -> Path:
+    """An artifact folder from either the folder itself or a training run folder holding ``model/``.
+
+    >>> resolve_artifact("/nonexistent")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    shoptune.errors.ShoptuneError: /nonexistent: not a relevance model or run folder (no relevance.json ...)
+    """
+    path = Path(path)
+    for candidate in (path, path / "model"):
+        if (candidate / ARTIFACT_FILE).is_file():
+            return candidate
+    raise ShoptuneError(f"{path}: not a relevance model or run folder (no {ARTIFACT_FILE} in it or in model/)")
+
+
+def build_ensemble(
+    members: Sequence[str | Path], out: str | Path, *, names: Sequence[str] | None = None, copy: bool = False
+) -> Path:
+    """Write an ensemble artifact over ``members`` (model, per-task or ensemble folders, or run folders).
+
+    Members must share at least one task; the ensemble serves the tasks all of them know.
+    """
+    if len(members) < 2:
+        raise ShoptuneError("an ensemble needs at least two members")
+    out = Path(out).resolve()
+    resolved = [resolve_artifact(m).resolve() for m in members]
+    infos = [artifact_info(p) for p in resolved]
+    tasks = sorted(set.intersection(*(set(i.get("tasks", [])) for i in infos)))
+    if not tasks:
+        raise ShoptuneError("the members share no task; an ensemble votes on tasks every member knows")
+    labels = names or [_default_name(p) for p in resolved]
+    if len(set(labels)) != len(labels):
+        raise ShoptuneError(f"member names must be unique, got {list(labels)}")
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    entries: list[dict[str, Any]] = []
+    for i, (path, info, name) in enumerate(zip(resolved, infos, labels, strict=True)):
+        if copy:
+            shutil.copytree(path, tmp / "members" / str(i), symlinks=False)
+            rel = f"members/{i}"
+        else:
+            rel = os.path.relpath(path, out)
+        entries.append({"name": name, "path": rel, "family": info.get("family"), "routing": info.get("routing")})
+    sources: dict[str, Any] = {}
+    for info in infos:
+        for task, src in info.get("task_sources", {}).items():
+            if task in tasks:
+                sources.setdefault(task, src)
+    manifest = {
+        "format": "shoptune-relevance",
+        "version": FORMAT_VERSION,
+        "kind": "ensemble",
+        "rule": "majority vote of member argmax labels; ties -> the tied label with the largest summed probability",
+        "members": entries,
+        "tasks": tasks,
+        "task_sources": sources,
+    }
+    write_json(tmp / ARTIFACT_FILE, manifest)
+    if out.exists():
+        shutil.rmtree(out)
+    os.replace(tmp, out)
+    return out
+
+
+def _default_name(path: Path) -> str:
+    # A run's artifact lives in RUN/model: the run's folder name says more than "model".
+    return path.parent.name if path.name == "model" else path.name

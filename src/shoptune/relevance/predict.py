@@ -1,0 +1,275 @@
+"""Serving relevance models: one predictor interface over single models, per-task collections and ensembles.
+
+Fast path on CPU: pairs are tokenized once, grouped by task, sorted by length and cut into dynamic batches
+under a token budget (short pairs travel in big batches, long ones in small), run under
+``torch.inference_mode`` and, when the CPU has native bf16 (avx512_bf16 / AMX), bf16 autocast.
+
+Example:
+    >>> predictor = load_predictor("runs/rel/model")  # doctest: +SKIP
+    >>> pair = Pair("1", "hd_query_product", "angle bracket", "Simpson angle")
+    >>> probs = predictor.predict_proba([pair])  # doctest: +SKIP
+    >>> probs.shape  # doctest: +SKIP
+    (1, 3)
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+import numpy as np
+import torch
+
+from shoptune.errors import ShoptuneError
+from shoptune.records import LABELS
+from shoptune.relevance.data import Pair
+from shoptune.relevance.model import RelevanceModel, collate, encode_pairs, load_model, read_artifact
+from shoptune.relevance.sampling import length_batches
+
+Progress = Callable[[int], None]
+Bf16 = bool | Literal["auto"]
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (otherwise autocast to bf16 is slower than float32).
+
+    >>> isinstance(cpu_has_bf16(), bool)
+    True
+    """
+    try:
+        flags = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    return any(flag in flags for flag in ("avx512_bf16", "amx_bf16"))
+
+
+def use_bf16(setting: Bf16) -> bool:
+    return cpu_has_bf16() if setting == "auto" else bool(setting)
+
+
+class Predictor(Protocol):
+    """Anything that scores pairs on the 3-point scale."""
+
+    tasks: list[str]
+
+    def predict_proba(self, pairs: Sequence[Pair], progress: Progress | None = None) -> np.ndarray: ...
+
+
+class ModelPredictor:
+    """Batched inference of one :class:`RelevanceModel`."""
+
+    def __init__(
+        self,
+        model: RelevanceModel,
+        tokenizer: Any,
+        *,
+        max_tokens: int = 8192,
+        max_batch_size: int = 256,
+        bf16: Bf16 = "auto",
+    ) -> None:
+        self.model = model.eval()
+        self.tokenizer = tokenizer
+        self.tasks = list(model.info.tasks)
+        self.max_tokens = max_tokens
+        self.max_batch_size = max_batch_size
+        self.bf16 = use_bf16(bf16)
+
+    def predict_proba(self, pairs: Sequence[Pair], progress: Progress | None = None) -> np.ndarray:
+        """Probabilities over :data:`LABELS` (rows in input order)."""
+        check_tasks(pairs, self.tasks)
+        out = np.zeros((len(pairs), len(LABELS)), dtype=np.float32)
+        by_task: dict[str, list[int]] = defaultdict(list)
+        for i, pair in enumerate(pairs):
+            by_task[pair.task].append(i)
+        for task, members in by_task.items():
+            feats = encode_pairs(
+                self.tokenizer,
+                self.model.info,
+                [pairs[i].left for i in members],
+                [pairs[i].right for i in members],
+                [task] * len(members),
+            )
+            lengths = [len(f["input_ids"]) for f in feats]
+            for batch in length_batches(
+                list(range(len(feats))), lengths, max_tokens=self.max_tokens, max_batch_size=self.max_batch_size
+            ):
+                probs = self._forward([feats[j] for j in batch], task)
+                out[[members[j] for j in batch]] = probs
+                if progress:
+                    progress(len(batch))
+        return out
+
+    def _forward(self, feats: list[dict[str, list[int]]], task: str) -> np.ndarray:
+        batch = collate(feats, self.tokenizer.pad_token_id)
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+            logits = self.model(batch, task)
+        return torch.softmax(logits.float(), dim=-1).numpy()
+
+
+class PerTaskPredictor:
+    """One model per task (the single-task baselines), served behind one interface; models load lazily."""
+
+    def __init__(self, members: dict[str, Path], **predictor_kwargs: Any) -> None:
+        self.members = members
+        self.tasks = sorted(members)
+        self.kwargs = predictor_kwargs
+        self._loaded: dict[str, ModelPredictor] = {}
+
+    def member(self, task: str) -> ModelPredictor:
+        if task not in self._loaded:
+            model, tok = load_model(self.members[task])
+            self._loaded[task] = ModelPredictor(model, tok, **self.kwargs)
+        return self._loaded[task]
+
+    def predict_proba(self, pairs: Sequence[Pair], progress: Progress | None = None) -> np.ndarray:
+        check_tasks(pairs, self.tasks)
+        out = np.zeros((len(pairs), len(LABELS)), dtype=np.float32)
+        by_task: dict[str, list[int]] = defaultdict(list)
+        for i, pair in enumerate(pairs):
+            by_task[pair.task].append(i)
+        for task, members in by_task.items():
+            out[members] = self.member(task).predict_proba([pairs[i] for i in members], progress)
+        return out
+
+
+def vote(member_probs: np.ndarray) -> np.ndarray:
+    """Majority vote over members' argmax labels; a tie goes to the tied label with the larger summed probability.
+
+    ``member_probs`` is shaped (members, pairs, labels); returns label indices per pair.
+
+    >>> p = np.array([[[.6, .3, .1]], [[.1, .5, .4]], [[.2, .3, .5]]])  # one vote each: tie of all three
+    >>> vote(p).tolist()  # summed: exact .9, partial 1.1, irrelevant 1.0
+    [1]
+    """
+    n_labels = member_probs.shape[-1]
+    votes = np.eye(n_labels, dtype=np.int64)[member_probs.argmax(axis=-1)].sum(axis=0)  # (pairs, labels)
+    summed = member_probs.sum(axis=0)
+    top = votes == votes.max(axis=-1, keepdims=True)
+    return np.where(top, summed, -np.inf).argmax(axis=-1)
+
+
+class EnsemblePredictor:
+    """Majority vote of several predictors; ``predict_proba`` gives one-hot votes' winners their mean probabilities.
+
+    The returned row is the members' mean probability vector, except that the voted label is guaranteed to be
+    its argmax (its mass is raised just above the runner-up where the vote and the mean disagree).
+    """
+
+    def __init__(self, members: list[Predictor], names: list[str] | None = None) -> None:
+        if not members:
+            raise ShoptuneError("an ensemble needs at least one member")
+        self.members = members
+        self.names = names or [str(i) for i in range(len(members))]
+        self.tasks = sorted(set.intersection(*(set(m.tasks) for m in members)))
+
+    def member_probs(self, pairs: Sequence[Pair], progress: Progress | None = None) -> np.ndarray:
+        return np.stack([m.predict_proba(pairs, progress) for m in self.members])
+
+    def predict_proba(self, pairs: Sequence[Pair], progress: Progress | None = None) -> np.ndarray:
+        check_tasks(pairs, self.tasks)
+        return combine_votes(self.member_probs(pairs, progress))
+
+
+def combine_votes(member_probs: np.ndarray) -> np.ndarray:
+    """Probability rows whose argmax is the vote (see :class:`EnsemblePredictor`)."""
+    mean = member_probs.mean(axis=0)
+    winner = vote(member_probs)
+    rows = np.arange(mean.shape[0])
+    others = mean.copy()
+    others[rows, winner] = -np.inf
+    runner_up = others.max(axis=-1)
+    lift = np.maximum(runner_up + 1e-6 - mean[rows, winner], 0.0)
+    mean[rows, winner] += lift
+    return mean / mean.sum(axis=-1, keepdims=True)
+
+
+def check_tasks(pairs: Iterable[Pair], known: Sequence[str]) -> None:
+    unknown = sorted({p.task for p in pairs} - set(known))
+    if unknown:
+        raise ShoptuneError(f"the model does not know task(s) {', '.join(unknown)} (it knows: {', '.join(known)})")
+
+
+# --------------------------------------------------------------------------------------------- loading
+def load_predictor(path: str | Path, *, max_tokens: int = 8192, bf16: Bf16 = "auto") -> Predictor:
+    """A predictor for any relevance artifact folder: a model, a per-task collection or an ensemble.
+
+    Example:
+        >>> load_predictor("runs/ens").tasks  # doctest: +SKIP
+        ['hd_query_product', 'wands_query_class']
+    """
+    path = Path(path)
+    meta = read_artifact(path)
+    kind = meta.get("kind")
+    if kind == "model":
+        model, tok = load_model(path)
+        return ModelPredictor(model, tok, max_tokens=max_tokens, bf16=bf16)
+    if kind == "per_task":
+        members = {task: member_path(path, rel) for task, rel in meta["members"].items()}
+        return PerTaskPredictor(members, max_tokens=max_tokens, bf16=bf16)
+    if kind == "ensemble":
+        paths = [member_path(path, m["path"]) for m in meta["members"]]
+        return EnsemblePredictor(
+            [load_predictor(p, max_tokens=max_tokens, bf16=bf16) for p in paths],
+            [m.get("name", str(p)) for m, p in zip(meta["members"], paths, strict=True)],
+        )
+    raise ShoptuneError(f"{path}: unknown artifact kind {kind!r}")
+
+
+def member_path(root: Path, rel: str) -> Path:
+    """A member path from a manifest: relative to the manifest's folder unless absolute."""
+    p = Path(rel)
+    return p if p.is_absolute() else (root / p)
+
+
+def artifact_info(path: str | Path) -> dict[str, Any]:
+    """The manifest of an artifact, with ``task_sources`` gathered from its members when it has none."""
+    path = Path(path)
+    meta = read_artifact(path)
+    if meta.get("kind") == "model":
+        return meta
+    sources: dict[str, Any] = dict(meta.get("task_sources", {}))
+    paths = (
+        [member_path(path, r) for r in meta["members"].values()]
+        if meta["kind"] == "per_task"
+        else [member_path(path, m["path"]) for m in meta["members"]]
+    )
+    for p in paths:
+        for task, src in artifact_info(p).get("task_sources", {}).items():
+            sources.setdefault(task, src)
+    return {**meta, "task_sources": sources}
+
+
+# --------------------------------------------------------------------------------------------- streaming
+def stream_predictions(
+    predictor: Predictor, pairs: Iterable[Pair], *, chunk: int = 4096, progress: Progress | None = None
+) -> Iterator[tuple[Pair, np.ndarray]]:
+    """(pair, probabilities) in input order, scoring ``chunk`` pairs at a time (memory stays flat)."""
+    buffer: list[Pair] = []
+    for pair in pairs:
+        buffer.append(pair)
+        if len(buffer) >= chunk:
+            yield from zip(buffer, predictor.predict_proba(buffer, progress), strict=True)
+            buffer = []
+    if buffer:
+        yield from zip(buffer, predictor.predict_proba(buffer, progress), strict=True)
+
+
+def prediction_row(pair: Pair, probs: np.ndarray) -> dict[str, Any]:
+    """One line of predictions.jsonl."""
+    label = LABELS[int(np.argmax(probs))]
+    row: dict[str, Any] = {
+        "id": pair.id,
+        "task": pair.task,
+        "left": pair.left,
+        "right": pair.right,
+        "prediction": label,
+        "probs": {k: round(float(v), 6) for k, v in zip(LABELS, probs, strict=True)},
+    }
+    if pair.label is not None:
+        row["label"] = pair.label
+        row["correct"] = label == pair.label
+    return row

@@ -1,0 +1,496 @@
+"""Recipe: train one relevance model on many entity-pair tasks jointly (or one model per task).
+
+Read top to bottom; every step is a small builder you can swap:
+
+1. ``prepare_data``     pick the pair tasks of a built data folder (building one first if the config says so)
+2. ``load_pools``       each task's training pairs, capped per task (seeded)
+3. ``build_model``      backbone + routing (none / prefix / multihead / mhp) + heads; LoRA for decoders
+4. ``plan_epochs``      task-balanced sampling per epoch (seeded, re-drawn each epoch) -> length-sorted,
+                        task-homogeneous dynamic batches; realised counts go to ``sampling.json``
+5. ``build_optimizer``  AdamW with separate learning rates for shared / private / head weights, linear schedule
+6. the loop             cross-entropy, gradient clipping, checkpoints every N steps, ``--resume`` after a kill
+7. ``save_model`` + ``evaluate_run``  a servable artifact in ``RUN/model`` and metrics per split in ``RUN/eval``
+
+Run folder::
+
+    RUN/config.yaml  resolved config        RUN/sampling.json  realised task counts per epoch
+    RUN/train_log.jsonl  loss/lr/speed      RUN/checkpoint/    last resumable state (removed when done)
+    RUN/model/       the artifact           RUN/eval/<split>/  metrics.json + predictions.jsonl
+    RUN/run.json     summary (family, routing, timings, parameter counts)
+
+Example:
+    >>> from shoptune.relevance.config import load_config
+    >>> cfg = load_config("configs/relevance_minilm.yaml")  # doctest: +SKIP
+    >>> train(cfg, "runs/rel-minilm")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+from safetensors.torch import load_file, save_file
+
+from shoptune.errors import ConfigError, ShoptuneError
+from shoptune.records import LABELS
+from shoptune.relevance.config import RelevanceConfig
+from shoptune.relevance.data import Pair, load_split, select_tasks, task_sources
+from shoptune.relevance.evaluate import evaluate_pairs, write_json
+from shoptune.relevance.model import (
+    ARTIFACT_FILE,
+    RelevanceModel,
+    build_model,
+    collate,
+    count_parameters,
+    encode_pairs,
+    save_model,
+)
+from shoptune.relevance.predict import load_predictor, use_bf16
+from shoptune.relevance.sampling import draw_epoch, epoch_counts, length_batches
+
+LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
+console = Console(stderr=True)
+
+
+@dataclass
+class Batch:
+    task: str
+    indices: list[int]
+
+
+@dataclass
+class TrainState:
+    """Where training stands; saved in every checkpoint."""
+
+    step: int = 0
+    epoch: int = 0
+    seconds: float = 0.0
+    pairs_seen: int = 0
+    losses: list[float] = field(default_factory=list)
+
+
+# ============================================================================================ entry point
+def train(
+    cfg: RelevanceConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    stop_after: int | None = None,
+    quiet: bool = False,
+) -> Path:
+    """Train (and evaluate) per ``cfg`` into ``out``; returns the artifact folder.
+
+    ``resume`` continues from ``out/checkpoint``. ``stop_after`` stops after that many optimizer steps of this
+    call, leaving a checkpoint exactly as a kill after a checkpoint would (used to test resuming).
+    """
+    out = Path(out)
+    started_before = [name for name in ("model", "checkpoint", "single") if (out / name).exists()]
+    if started_before and not resume:
+        raise ShoptuneError(f"{out}: already holds a run ({', '.join(started_before)}); use --resume or a new --out")
+    out.mkdir(parents=True, exist_ok=True)
+    if cfg.train.threads:
+        torch.set_num_threads(cfg.train.threads)
+    root, tasks = prepare_data(cfg, out, quiet=quiet)
+    (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+    if not cfg.single_task:
+        return train_run(cfg, root, tasks, out, resume=resume, stop_after=stop_after, quiet=quiet)
+    # Single-task baselines: the same recipe once per task, then one per-task artifact serving them all.
+    done: dict[str, str] = {}
+    for task in tasks:
+        sub = out / "single" / task
+        artifact = sub / "model"
+        if not (artifact / ARTIFACT_FILE).is_file():
+            sub.mkdir(parents=True, exist_ok=True)
+            train_run(
+                cfg,
+                root,
+                [task],
+                sub,
+                resume=resume or (sub / "checkpoint").is_dir(),
+                stop_after=stop_after,
+                quiet=quiet,
+                evaluate=False,
+            )
+            if not (artifact / ARTIFACT_FILE).is_file():  # stopped early (stop_after)
+                return artifact
+        done[task] = f"../single/{task}/model"
+    model_dir = out / "model"
+    model_dir.mkdir(exist_ok=True)
+    manifest = {
+        "format": "shoptune-relevance",
+        "version": 1,
+        "kind": "per_task",
+        "members": done,
+        "family": cfg.model.family,
+        "routing": cfg.model.routing,
+        "tasks": tasks,
+        "task_sources": task_sources(root, tasks),
+    }
+    write_json(model_dir / ARTIFACT_FILE, manifest)
+    summaries = [json.loads((out / "single" / t / "run.json").read_text()) for t in tasks]
+    summary = run_summary(cfg, tasks, None, summaries=summaries)
+    evaluate_run(cfg, root, tasks, out, quiet=quiet)
+    write_json(out / "run.json", summary)
+    return model_dir
+
+
+# ============================================================================================ 1-2. data
+def prepare_data(cfg: RelevanceConfig, out: Path, *, quiet: bool = False) -> tuple[Path, list[str]]:
+    """The built data folder and the selected pair tasks (building RUN/data first when ``data.build`` is set)."""
+    if cfg.data.path:
+        root = Path(cfg.data.path)
+    else:
+        root = out / "data"
+        if not (root / "manifest.json").is_file():
+            build_pair_data(cfg, root, quiet=quiet)
+    return root, select_tasks(root, cfg.data.tasks, cfg.data.exclude)
+
+
+def build_pair_data(cfg: RelevanceConfig, root: Path, *, quiet: bool = False) -> None:
+    """Build only the pair tasks of ``cfg.data.build`` (a `shoptune data build` config) into ``root``."""
+    from shoptune.data.build import build, load_build_config
+    from shoptune.data.build import select_tasks as select_build_tasks
+
+    build_cfg = load_build_config(cfg.data.build or "")
+    if cfg.data.tasks == "all":
+        chosen = [t.name for t in select_build_tasks(build_cfg) if t.kind.value == "pair_relevance"]
+    else:
+        chosen = list(cfg.data.tasks)
+    build_cfg.tasks = [t for t in chosen if t not in cfg.data.exclude]
+    if not build_cfg.tasks:
+        raise ConfigError(f"{cfg.data.build}: no pair_relevance tasks with files under {build_cfg.data_root}")
+    if not quiet:
+        console.print(f"[bold]building[/] {len(build_cfg.tasks)} pair tasks into {root}")
+    build(build_cfg, root)
+
+
+def load_pools(cfg: RelevanceConfig, root: Path, tasks: list[str]) -> dict[str, list[Pair]]:
+    """Each task's training pool (seeded subsample when ``data.max_train_per_task`` is set)."""
+    pools = {t: load_split(root, t, "train", cfg.data.max_train_per_task, seed=cfg.train.seed) for t in tasks}
+    empty = [t for t, p in pools.items() if not p]
+    if empty:
+        raise ShoptuneError(f"task(s) without training pairs: {', '.join(empty)}")
+    return pools
+
+
+# ============================================================================================ 4. plan
+def plan_epochs(cfg: RelevanceConfig, lengths: dict[str, list[int]]) -> tuple[list[list[Batch]], list[dict[str, Any]]]:
+    """Batches of every epoch, and the realised sampling (drawn, distinct, batches per task) per epoch."""
+    sizes = {t: len(v) for t, v in lengths.items()}
+    counts = epoch_counts(sizes, cfg.mixture)
+    plans: list[list[Batch]] = []
+    realised: list[dict[str, Any]] = []
+    for epoch in range(cfg.train.epochs):
+        drawn = draw_epoch(sizes, counts, cfg.train.seed, epoch)
+        batches: list[Batch] = []
+        report: dict[str, Any] = {}
+        for task in sorted(drawn):
+            rng = random.Random(f"{cfg.train.seed}:window:{epoch}:{task}")
+            groups = length_batches(
+                drawn[task],
+                lengths[task],
+                max_tokens=cfg.train.max_tokens_per_batch,
+                max_batch_size=cfg.train.max_batch_size,
+                window=cfg.train.sort_window,
+                rng=rng,
+            )
+            batches.extend(Batch(task, g) for g in groups)
+            report[task] = {
+                "pool": sizes[task],
+                "drawn": len(drawn[task]),
+                "distinct": len(set(drawn[task])),
+                "batches": len(groups),
+            }
+        random.Random(f"{cfg.train.seed}:batches:{epoch}").shuffle(batches)
+        plans.append(batches)
+        realised.append({"epoch": epoch, "tasks": report, "batches": len(batches)})
+    return plans, realised
+
+
+# ============================================================================================ 5. optimizer
+def build_optimizer(
+    cfg: RelevanceConfig, model: RelevanceModel, total_steps: int
+) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
+    """AdamW (no decay on biases and norms) and a linear warmup/decay schedule."""
+    t = cfg.train
+    rates = {"shared": t.lr, "private": t.private_lr or t.lr, "heads": t.head_lr or t.lr}
+    groups = []
+    for role, params in model.param_groups().items():
+        decay = [p for p in params if p.ndim >= 2]
+        no_decay = [p for p in params if p.ndim < 2]
+        for chosen, wd in ((decay, t.weight_decay), (no_decay, 0.0)):
+            if chosen:
+                groups.append({"params": chosen, "lr": rates[role], "weight_decay": wd, "name": role})
+    optimizer = torch.optim.AdamW(groups)
+    warmup = math.ceil(t.warmup_ratio * total_steps)
+
+    def factor(step: int) -> float:
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+# ============================================================================================ 6. the loop
+def train_run(
+    cfg: RelevanceConfig,
+    root: Path,
+    tasks: list[str],
+    out: Path,
+    *,
+    resume: bool = False,
+    stop_after: int | None = None,
+    quiet: bool = False,
+    evaluate: bool = True,
+) -> Path:
+    """Train one model on ``tasks`` into ``out`` (checkpoint, artifact, evaluation, run.json)."""
+    seed = cfg.train.seed
+    torch.manual_seed(seed)
+    pools = load_pools(cfg, root, tasks)
+    model, tokenizer = build_model(cfg.model, tasks, seed=seed, task_sources=task_sources(root, tasks))
+    features = {
+        t: encode_pairs(tokenizer, model.info, [p.left for p in ps], [p.right for p in ps], [t] * len(ps))
+        for t, ps in pools.items()
+    }
+    lengths = {t: [len(f["input_ids"]) for f in fs] for t, fs in features.items()}
+    plans, realised = plan_epochs(cfg, lengths)
+    write_json(out / "sampling.json", {"strategy": cfg.mixture.model_dump(mode="json"), "epochs": realised})
+    flat = [(epoch, b) for epoch, plan in enumerate(plans) for b in plan]
+    optimizer, scheduler = build_optimizer(cfg, model, len(flat))
+    state = TrainState()
+    ckpt = out / "checkpoint"
+    if resume and ckpt.is_dir():
+        state = load_checkpoint(ckpt, cfg, model, optimizer, scheduler)
+    elif resume and (out / "model" / ARTIFACT_FILE).is_file():
+        if not quiet:
+            console.print(f"{out}: already trained; nothing to resume")
+        return out / "model"
+    bf16 = use_bf16(cfg.train.bf16)
+    log = (out / "train_log.jsonl").open("a", encoding="utf-8")
+    model.train()
+    stopped = False
+    started, done_here = time.perf_counter(), 0
+    with _progress(quiet) as bar:
+        job = bar.add_task("train", total=len(flat), completed=state.step, info="")
+        for epoch, batch in flat[state.step :]:
+            pairs = [features[batch.task][i] for i in batch.indices]
+            inputs = collate(pairs, tokenizer.pad_token_id)
+            target = torch.tensor([LABEL_INDEX[pools[batch.task][i].label or ""] for i in batch.indices])
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                logits = model(inputs, batch.task)
+            loss = torch.nn.functional.cross_entropy(logits.float(), target)
+            loss.backward()
+            if cfg.train.grad_clip:
+                torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], cfg.train.grad_clip)
+            optimizer.step()
+            scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            state.step, state.epoch = state.step + 1, epoch
+            state.pairs_seen += len(batch.indices)
+            state.losses.append(float(loss.detach()))
+            done_here += 1
+            info = f"epoch {epoch + 1} loss {_mean(state.losses[-50:]):.4f}"
+            bar.update(job, advance=1, info=info)
+            if bar.disable and not quiet and state.step % (cfg.train.log_every * 10) == 0:
+                console.print(f"step {state.step}/{len(flat)} {info}", highlight=False)
+            if state.step % cfg.train.log_every == 0:
+                _log_line(log, state, scheduler, started, done_here)
+            epoch_end = state.step == len(flat) or flat[state.step][0] != epoch
+            if state.step % cfg.train.checkpoint_every == 0 or epoch_end:
+                state.seconds += time.perf_counter() - started
+                started = time.perf_counter()
+                save_checkpoint(ckpt, cfg, model, optimizer, scheduler, state)
+            if stop_after is not None and done_here >= stop_after:
+                stopped = state.step < len(flat)
+                break
+    log.close()
+    state.seconds += time.perf_counter() - started
+    if stopped:
+        save_checkpoint(ckpt, cfg, model, optimizer, scheduler, state)
+        return out / "model"
+    model.eval()
+    artifact = out / "model"
+    tmp = out / f".model.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    save_model(model, tokenizer, tmp)
+    shutil.rmtree(artifact, ignore_errors=True)
+    os.replace(tmp, artifact)
+    summary = run_summary(cfg, tasks, model, state=state, pools=pools)
+    write_json(out / "run.json", summary)
+    if evaluate:
+        evaluate_run(cfg, root, tasks, out, quiet=quiet)
+    shutil.rmtree(ckpt, ignore_errors=True)
+    return artifact
+
+
+def _mean(values: list[float]) -> float:
+    return sum(values) / len(values) if values else float("nan")
+
+
+def _log_line(log: Any, state: TrainState, scheduler: Any, started: float, done_here: int) -> None:
+    lrs = {g.get("name", str(i)): g["lr"] for i, g in enumerate(scheduler.optimizer.param_groups)}
+    log.write(
+        json.dumps(
+            {
+                "step": state.step,
+                "epoch": state.epoch,
+                "loss": _mean(state.losses[-50:]),
+                "lr": lrs,
+                "pairs_seen": state.pairs_seen,
+                "steps_per_s": done_here / max(time.perf_counter() - started, 1e-9),
+            }
+        )
+        + "\n"
+    )
+    log.flush()
+
+
+def _progress(quiet: bool) -> Progress:
+    return Progress(
+        TextColumn("[bold]training[/]"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=console,
+        disable=quiet or not sys.stderr.isatty(),
+    )
+
+
+# ============================================================================================ checkpoints
+def _config_key(cfg: RelevanceConfig) -> dict[str, Any]:
+    """What must not change between a run and its resumption (evaluation and checkpointing may)."""
+    data = cfg.model_dump(mode="json")
+    data.pop("eval")
+    for key in ("checkpoint_every", "threads", "log_every"):
+        data["train"].pop(key)
+    return data
+
+
+def save_checkpoint(
+    path: Path,
+    cfg: RelevanceConfig,
+    model: RelevanceModel,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    state: TrainState,
+) -> None:
+    """Trainable weights, optimizer, schedule, RNG states and progress, swapped into place atomically."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    save_file({k: v.contiguous() for k, v in model.trainable_state().items()}, str(tmp / "trainable.safetensors"))
+    torch.save(
+        {
+            "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(),
+            "torch_rng": torch.get_rng_state(),
+            "python_rng": random.getstate(),
+        },
+        tmp / "optimizer.pt",
+    )
+    meta = {"config": _config_key(cfg), "state": {**state.__dict__, "losses": state.losses[-200:]}}
+    (tmp / "state.json").write_text(json.dumps(meta), encoding="utf-8")
+    old = path.with_name(f".{path.name}.old-{os.getpid()}")
+    if path.exists():
+        os.replace(path, old)
+    os.replace(tmp, path)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def load_checkpoint(
+    path: Path, cfg: RelevanceConfig, model: RelevanceModel, optimizer: torch.optim.Optimizer, scheduler: Any
+) -> TrainState:
+    meta = json.loads((path / "state.json").read_text(encoding="utf-8"))
+    if meta["config"] != _config_key(cfg):
+        raise ShoptuneError(f"{path}: checkpoint was written by a different config; resume with the same config")
+    weights = load_file(str(path / "trainable.safetensors"))
+    missing, unexpected = model.load_state_dict(weights, strict=False)
+    trainable = set(model.trainable_state())
+    if trainable - set(weights) or unexpected:
+        raise ShoptuneError(
+            f"{path}: checkpoint does not match the model (missing {sorted(trainable - set(weights))[:3]})"
+        )
+    blob = torch.load(path / "optimizer.pt", weights_only=False)
+    optimizer.load_state_dict(blob["optimizer"])
+    scheduler.load_state_dict(blob["scheduler"])
+    torch.set_rng_state(blob["torch_rng"])
+    random.setstate(blob["python_rng"])
+    return TrainState(**meta["state"])
+
+
+# ============================================================================================ 7. evaluation
+def evaluate_run(cfg: RelevanceConfig, root: Path, tasks: list[str], out: Path, *, quiet: bool = False) -> None:
+    """Score the saved artifact (exactly what will be served) on each configured split."""
+    predictor = load_predictor(out / "model", max_tokens=cfg.eval.max_tokens_per_batch, bf16=cfg.eval.bf16)
+    for split in cfg.eval.splits:
+        pairs = [p for t in tasks for p in load_split(root, t, split, cfg.data.max_eval_per_task, seed=cfg.train.seed)]
+        if not pairs:
+            continue
+        started = time.perf_counter()
+        metrics = evaluate_pairs(
+            predictor,
+            pairs,
+            out / "eval" / split,
+            n_resamples=cfg.eval.bootstrap,
+            extra={"split": split, "model": str(out / "model")},
+        )
+        if not quiet:
+            mean = metrics["mean_over_tasks"]
+            console.print(
+                f"{split}: mean over {mean['tasks']} tasks accuracy {mean['accuracy']:.4f}, macro-F1 "
+                f"{mean['macro_f1']:.4f} ({len(pairs)} pairs, {time.perf_counter() - started:.0f}s)"
+            )
+
+
+def run_summary(
+    cfg: RelevanceConfig,
+    tasks: list[str],
+    model: RelevanceModel | None,
+    *,
+    state: TrainState | None = None,
+    pools: dict[str, list[Pair]] | None = None,
+    summaries: list[dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """run.json: what was trained, on what, how fast, how big (summed over members for single-task runs)."""
+    summary: dict[str, Any] = {
+        "family": cfg.model.family,
+        "routing": cfg.model.routing,
+        "base_model": cfg.model.model_name,
+        "private_layers": cfg.model.private_layers if cfg.model.routing == "mhp" else 0,
+        "single_task": cfg.single_task,
+        "seed": cfg.train.seed,
+        "tasks": tasks,
+    }
+    if summaries is not None:
+        summary["train_pairs"] = {k: v for s in summaries for k, v in s["train_pairs"].items()}
+        for key in ("steps", "train_seconds", "pairs_seen", "parameters", "trainable_parameters"):
+            summary[key] = sum(s[key] for s in summaries)
+    else:
+        assert model is not None and state is not None and pools is not None
+        summary.update(
+            {
+                "train_pairs": {t: len(p) for t, p in pools.items()},
+                "steps": state.step,
+                "train_seconds": round(state.seconds, 1),
+                "pairs_seen": state.pairs_seen,
+                "parameters": count_parameters(model),
+                "trainable_parameters": sum(p.numel() for p in model.parameters() if p.requires_grad),
+            }
+        )
+    summary["pairs_per_second"] = round(summary["pairs_seen"] / max(summary["train_seconds"], 1e-9), 2)
+    return summary
