@@ -30,11 +30,23 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=100, help="questions per task")
     parser.add_argument("--batch-size", type=int, default=16)
     parser.add_argument("--data-root", type=Path, default=None)
+    parser.add_argument(
+        "--adapter",
+        type=Path,
+        default=None,
+        help="A tuned adapter: a zero-shot model rarely answers with a bare option number",
+    )
+    parser.add_argument("--bf16", action="store_true")
     args = parser.parse_args()
 
     items = collect_items(args.tasks, data_root=args.data_root, limit=args.n)
-    model, tokenizer = load_causal_lm(args.model)
-    scorer = LMScorer(model, tokenizer, batch_size=args.batch_size)
+    if args.adapter:
+        from shoptune.training.export import load_with_adapter
+
+        model, tokenizer = load_with_adapter(args.adapter)
+    else:
+        model, tokenizer = load_causal_lm(args.model)
+    scorer = LMScorer(model, tokenizer, batch_size=args.batch_size, bf16=args.bf16)
     run_model(items[:4], scorer)  # warm-up: first calls pay one-off allocation costs
 
     timings = {}
@@ -46,14 +58,13 @@ def main() -> None:
     like, gen = answers["likelihood"], answers["generate_then_parse"]
     agree = sum(a[1].ok and b[1].ok and a[1].value == b[1].value for a, b in zip(like, gen, strict=True))
     correct = {
-        mode: sum(
-            ans[1].ok and ans[1].value == (it.target if it.kind == "multiple_choice" else it.target)
-            for ans, it in zip(answers[mode], items, strict=True)
-        )
+        mode: sum(ans[1].ok and ans[1].value == it.target for ans, it in zip(answers[mode], items, strict=True))
         for mode in answers
     }
     result = {
         "model": args.model,
+        "adapter": str(args.adapter) if args.adapter else None,
+        "bf16": args.bf16,
         "tasks": args.tasks,
         "questions": len(items),
         "batch_size": args.batch_size,
@@ -71,7 +82,8 @@ def main() -> None:
         f"| mode | questions/s | accuracy |\n|---|---|---|\n"
         f"| option log-likelihood | {result['likelihood_qps']:.2f} | {result['accuracy']['likelihood']:.3f} |\n"
         f"| generate then parse | {result['generate_qps']:.2f} | {result['accuracy']['generate_then_parse']:.3f} |\n\n"
-        f"{len(items)} questions ({', '.join(args.tasks)}), {args.model}, batch {args.batch_size}, "
+        f"{len(items)} questions ({', '.join(args.tasks)}), {args.model}"
+        f"{' + ' + str(args.adapter) if args.adapter else ' (zero-shot)'}, batch {args.batch_size}, "
         f"{result['machine']}: likelihood is {result['speedup']:.1f}x faster; the two agree on "
         f"{100 * result['agreement']:.1f}% of questions; generation left {result['generate_unparsed']} unparsed.\n"
     )

@@ -27,10 +27,10 @@ from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import Row, decode_lines
 from shoptune.data.sources import register
 from shoptune.data.sources._entity import render_entity, title_of
+from shoptune.data.sources._offer_pairs import OfferPairSource
 from shoptune.data.sources._text import norm_key
-from shoptune.data.sources.base import Source, ViewContext, view
 from shoptune.errors import DataError
-from shoptune.records import Label, Record
+from shoptune.records import Label
 
 # `COL <attr> VAL` where attr is one token that is not itself a marker; anything else is value text.
 _ATTR = re.compile(r"(?:^|\s)COL\s+(?!COL\b|VAL\b)(\S+)\s+VAL(?=\s|$)")
@@ -66,7 +66,7 @@ def clean_value(value: str) -> str:
 
 
 @register
-class Ditto(Source):
+class Ditto(OfferPairSource):
     name = "ditto"
     title = "Ditto entity matching (COL/VAL-serialised offer pairs, label 0/1)"
     path_hint = "a Ditto split file, e.g. er_magellan/Textual/Abt-Buy/train.txt or wdc/computers/valid.txt.small"
@@ -75,35 +75,14 @@ class Ditto(Source):
     def read(self, path: Path, log: ErrorLog) -> list[Row]:
         return self.valid_rows(_lines(path, log), _parse, log)
 
-    @view("pairs", "pair")
-    def pairs(self, rows: list[Row], ctx: ViewContext) -> Iterator[Record]:
-        """Offer-offer matching: label 1 -> exact, 0 -> irrelevant (the files hold no partial grade)."""
-        max_chars = int(ctx.param("max_chars", 300))
-        for row in rows:
-            yield ctx.pair(
-                row,
-                render_entity(row["left"], max_chars),
-                render_entity(row["right"], max_chars),
-                row["label"],
-                groups=_groups(row),
-                dataset=row["dataset"],
-            )
+    def offer_text(self, offer: dict[str, str], max_chars: int) -> str:
+        return render_entity(offer, max_chars)
 
-    @view("match_yes_no", "instruction")
-    def match_yes_no(self, rows: list[Row], ctx: ViewContext) -> Iterator[Record]:
-        """Classification: do the two offers describe the same product? (yes / no)"""
-        max_chars = int(ctx.param("max_chars", 300))
-        for row in rows:
-            yield ctx.instruction(
-                row,
-                instruction="Do the two product offers refer to the same real-world product? Answer yes or no.",
-                input=f"Offer 1: {render_entity(row['left'], max_chars)}\n"
-                f"Offer 2: {render_entity(row['right'], max_chars)}",
-                options=["yes", "no"],
-                output="yes" if row["label"] == Label.exact else "no",
-                groups=_groups(row),
-                dataset=row["dataset"],
-            )
+    def pair_groups(self, row: Row) -> list[str]:
+        return _groups(row)
+
+    def pair_meta(self, row: Row) -> dict[str, str]:
+        return {"dataset": row["dataset"]}
 
 
 def _groups(row: Row) -> list[str]:

@@ -27,16 +27,15 @@ Example:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import Row, iter_csv, iter_jsonl
 from shoptune.data.sources import register
+from shoptune.data.sources._offer_pairs import OfferPairSource
 from shoptune.data.sources._text import clip, norm_key
-from shoptune.data.sources.base import Source, ViewContext, view
 from shoptune.errors import DataError
-from shoptune.records import Label, Record
+from shoptune.records import Label
 
 _NOUN = r"(?:Entity|Product|Offer|Record|Item)"
 # Greedy first offer up to the LAST "'. Entity 2: '" would break on titles containing it; the lazy match
@@ -60,7 +59,7 @@ def answer_label(text: str) -> Label | None:
 
 
 @register
-class TailorMatchPrompts(Source):
+class TailorMatchPrompts(OfferPairSource):
     name = "tailormatch_prompts"
     title = "TailorMatch matching prompts (prompt/completion CSV or chat JSONL, answer Yes/No)"
     path_hint = "a prompt,completion .csv or a chat .jsonl (e.g. wdcproducts..._train_small_simple_gpt.jsonl)"
@@ -75,28 +74,11 @@ class TailorMatchPrompts(Source):
             )
         return self.valid_rows(iter_jsonl(path, log=log), _parse_chat, log)
 
-    @view("pairs", "pair")
-    def pairs(self, rows: list[Row], ctx: ViewContext) -> Iterator[Record]:
-        """Offer-offer matching from the prompt's two entities: Yes -> exact, No -> irrelevant."""
-        max_chars = int(ctx.param("max_chars", 300))
-        for row in rows:
-            yield ctx.pair(
-                row, clip(row["left"], max_chars), clip(row["right"], max_chars), row["label"], groups=_groups(row)
-            )
+    def offer_text(self, offer: str, max_chars: int) -> str:
+        return clip(offer, max_chars)
 
-    @view("match_yes_no", "instruction")
-    def match_yes_no(self, rows: list[Row], ctx: ViewContext) -> Iterator[Record]:
-        """Classification: do the two offers describe the same product? (yes / no)"""
-        max_chars = int(ctx.param("max_chars", 300))
-        for row in rows:
-            yield ctx.instruction(
-                row,
-                instruction="Do the two product offers refer to the same real-world product?",
-                input=f"Offer 1: {clip(row['left'], max_chars)}\nOffer 2: {clip(row['right'], max_chars)}",
-                options=["yes", "no"],
-                output="yes" if row["label"] == Label.exact else "no",
-                groups=_groups(row),
-            )
+    def pair_groups(self, row: Row) -> list[str]:
+        return _groups(row)
 
 
 def _groups(row: Row) -> list[str]:

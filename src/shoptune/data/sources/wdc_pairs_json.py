@@ -34,10 +34,10 @@ from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import Row, iter_csv, iter_jsonl, read_bytes, read_json
 from shoptune.data.sources import register
 from shoptune.data.sources._entity import render_entity, title_of, value_text
+from shoptune.data.sources._offer_pairs import OfferPairSource
 from shoptune.data.sources._text import norm_key
-from shoptune.data.sources.base import Source, ViewContext, view
 from shoptune.errors import DataError
-from shoptune.records import Label, Record
+from shoptune.records import Label
 
 SIDES = ("left", "right")
 #: Per-side identifiers: kept for grouping, never shown as attributes.
@@ -70,7 +70,7 @@ def split_sides(row: Row) -> tuple[dict[str, str], dict[str, str]]:
 
 
 @register
-class WdcPairsJson(Source):
+class WdcPairsJson(OfferPairSource):
     name = "wdc_pairs_json"
     title = "WDC Products / TailorMatch offer pairs (<attr>_left/<attr>_right, label 0/1, is_hard_negative)"
     path_hint = "a JSON-lines pair file such as wdcproducts80cc20rnd050un_test_gs.json.gz (or the same as CSV)"
@@ -79,36 +79,14 @@ class WdcPairsJson(Source):
     def read(self, path: Path, log: ErrorLog) -> list[Row]:
         return self.valid_rows(_checked(path, _raw_rows(Path(path), log)), _parse, log)
 
-    @view("pairs", "pair")
-    def pairs(self, rows: list[Row], ctx: ViewContext) -> Iterator[Record]:
-        """Offer-offer matching: 1 -> exact; 0 + is_hard_negative -> partial; other 0 -> irrelevant."""
-        max_chars = int(ctx.param("max_chars", 300))
-        for row in rows:
-            yield ctx.pair(
-                row,
-                render_entity(row["left"], max_chars),
-                render_entity(row["right"], max_chars),
-                row["label"],
-                groups=row["groups"],
-                pair_id=row["pair_id"],
-                is_hard_negative=row["hard_negative"],
-            )
+    def offer_text(self, offer: dict[str, str], max_chars: int) -> str:
+        return render_entity(offer, max_chars)
 
-    @view("match_yes_no", "instruction")
-    def match_yes_no(self, rows: list[Row], ctx: ViewContext) -> Iterator[Record]:
-        """Classification: do the two offers describe the same product? (yes / no)"""
-        max_chars = int(ctx.param("max_chars", 300))
-        for row in rows:
-            yield ctx.instruction(
-                row,
-                instruction="Do the two product offers refer to the same real-world product?",
-                input=f"Offer 1: {render_entity(row['left'], max_chars)}\n"
-                f"Offer 2: {render_entity(row['right'], max_chars)}",
-                options=["yes", "no"],
-                output="yes" if row["label"] == Label.exact else "no",
-                groups=row["groups"],
-                pair_id=row["pair_id"],
-            )
+    def pair_groups(self, row: Row) -> list[str]:
+        return row["groups"]
+
+    def pair_meta(self, row: Row) -> dict[str, Any]:
+        return {"pair_id": row["pair_id"], "is_hard_negative": row["hard_negative"]}
 
 
 def _raw_rows(path: Path, log: ErrorLog) -> Iterator[Row]:
