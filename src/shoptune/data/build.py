@@ -24,10 +24,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from shoptune import __version__
+from shoptune.config import load_config, resolve_path
 from shoptune.data.errorlog import ErrorLog, OnError
 from shoptune.data.readers import Row
 from shoptune.data.sources import get_source
@@ -37,7 +37,7 @@ from shoptune.data.store import split_path, write_split
 from shoptune.errors import ConfigError, DataError
 from shoptune.records import InstructionExample, PairExample, Record
 from shoptune.tasks.atomic import AtomicTask, derive_atomic_tasks
-from shoptune.tasks.registry import format_validation_error, load_tasks
+from shoptune.tasks.registry import load_tasks
 from shoptune.tasks.spec import SPLITS, TaskSpec
 
 Progress = Callable[[str], None]
@@ -64,27 +64,11 @@ class BuildConfig(BaseModel):
 
 def load_build_config(path: str | Path, **overrides: Any) -> BuildConfig:
     """Read a YAML build config; relative paths become relative to the file's folder."""
-    path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
-    data.update({k: v for k, v in overrides.items() if v is not None})
-    try:
-        cfg = BuildConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(str(path), exc)) from None
-    base = path.resolve().parent
-    cfg.data_root = str(_resolve(base, cfg.data_root))
-    cfg.task_dirs = [str(_resolve(base, d)) for d in cfg.task_dirs]
+    cfg = load_config(path, BuildConfig, {k: v for k, v in overrides.items() if v is not None})
+    base = Path(path).resolve().parent
+    cfg.data_root = resolve_path(base, cfg.data_root)
+    cfg.task_dirs = [resolve_path(base, d) for d in cfg.task_dirs]
     return cfg
-
-
-def _resolve(base: Path, value: str) -> Path:
-    p = Path(value).expanduser()
-    return (p if p.is_absolute() else (base / p)).resolve()
 
 
 def select_tasks(cfg: BuildConfig) -> list[TaskSpec]:

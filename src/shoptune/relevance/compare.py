@@ -68,7 +68,6 @@ def load_run(path: str | Path, split: str = "test", name: str | None = None) -> 
         if info.is_file():
             data = json.loads(info.read_text(encoding="utf-8"))
             meta.update({k: v for k, v in data.items() if k not in ("tasks", "overall", "mean_over_tasks")})
-            meta.setdefault("task_list", data.get("tasks") if isinstance(data.get("tasks"), list) else None)
     rows = {}
     for row in read_predictions(found):
         if "label" not in row:
@@ -78,7 +77,8 @@ def load_run(path: str | Path, split: str = "test", name: str | None = None) -> 
 
 
 def _run_name(path: Path) -> str:
-    return path.parent.name if path.name in ("model", "eval") else path.name
+    # RUN/model, RUN/eval, RUN/eval-test ... are named after the run.
+    return path.parent.name if path.name == "model" or path.name.startswith("eval") else path.name
 
 
 def aligned(runs: Sequence[RunResult], task: str | None = None) -> tuple[list[str], list[str], list[list[str]]]:

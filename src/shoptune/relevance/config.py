@@ -18,11 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from shoptune.errors import ConfigError
 from shoptune.tasks.registry import format_validation_error
+from shoptune.training.mixture import MixtureConfig
 
 Family = Literal["cross_encoder", "decoder"]
 #: ``none`` (no task information at all: one shared head, no prefix) exists for the prefix ablation.
 Routing = Literal["none", "prefix", "multihead", "mhp"]
-Strategy = Literal["proportional", "temperature", "weights"]
 
 DEFAULT_MODELS: dict[str, str] = {"cross_encoder": "minilm-l6", "decoder": "smollm2-135m-instruct"}
 
@@ -83,23 +83,6 @@ class DataSpec(_Strict):
         return self
 
 
-class MixtureSpec(_Strict):
-    """Task-balanced sampling, the same options as SFT mixtures; resampled (seeded) every epoch.
-
-    Each task's size is first capped (``cap``, T5's artificial limit K), then:
-    ``proportional`` p ∝ n; ``temperature`` p ∝ n^(1/T) (T=1 is proportional, T→∞ uniform);
-    ``weights`` p ∝ the given weight (tasks without one get 0 unless ``default_weight`` is set).
-    """
-
-    strategy: Strategy = "temperature"
-    temperature: float = Field(2.0, gt=0.0)
-    cap: int | None = Field(None, ge=1)
-    weights: dict[str, float] = Field(default_factory=dict)
-    default_weight: float = Field(0.0, ge=0.0)
-    #: Pairs drawn per epoch; None = the total of the (capped) pools, so an epoch sees about as much as one pass.
-    epoch_size: int | None = Field(None, ge=1)
-
-
 class TrainSpec(_Strict):
     epochs: int = Field(1, ge=1)
     #: Learning rate of the shared trainable weights (the whole encoder, or the decoder's LoRA weights).
@@ -140,11 +123,16 @@ class EvalSpec(_Strict):
 class RelevanceConfig(_Strict):
     model: ModelSpec = Field(default_factory=ModelSpec)
     data: DataSpec
-    mixture: MixtureSpec = Field(default_factory=MixtureSpec)
+    #: Task-balanced sampling, the SFT mixtures' options (shoptune.training.mixture): proportional, temperature
+    #: p ∝ n^(1/T), cap, explicit weights; seeded and re-drawn every epoch.
+    mixture: MixtureConfig = Field(default_factory=lambda: MixtureConfig(strategy="temperature", temperature=2.0))
     train: TrainSpec = Field(default_factory=TrainSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
     #: Train one model per task (the single-task baseline) under RUN_DIR/single/<task>/ instead of one joint model.
     single_task: bool = False
+
+
+PATH_KEYS = ("data.path", "data.build", "model.name")
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> RelevanceConfig:
@@ -163,6 +151,12 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Re
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a relevance config must be a YAML mapping")
     for key, value in (overrides or {}).items():
+        if key in PATH_KEYS and isinstance(value, str):
+            # Paths given on the command line are relative to where the command runs, not to the config file.
+            local = Path(value).expanduser()
+            value = (
+                str(local.resolve()) if not local.is_absolute() and (key != "model.name" or local.exists()) else value
+            )
         set_dotted(data, key, value)
     try:
         cfg = RelevanceConfig.model_validate(data)

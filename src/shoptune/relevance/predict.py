@@ -153,10 +153,11 @@ def vote(member_probs: np.ndarray) -> np.ndarray:
 
 
 class EnsemblePredictor:
-    """Majority vote of several predictors; ``predict_proba`` gives one-hot votes' winners their mean probabilities.
+    """Majority vote of several predictors (ties: the tied label with the largest summed probability).
 
-    The returned row is the members' mean probability vector, except that the voted label is guaranteed to be
-    its argmax (its mass is raised just above the runner-up where the vote and the mean disagree).
+    ``predict_proba`` returns the members' mean probabilities, adjusted so that the voted label is the argmax
+    (where vote and mean disagree, its mass is raised just above the runner-up), so every consumer of
+    probabilities (eval, predict) sees the vote.
     """
 
     def __init__(self, members: list[Predictor], names: list[str] | None = None) -> None:

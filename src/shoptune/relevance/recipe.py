@@ -58,7 +58,7 @@ from shoptune.relevance.model import (
     save_model,
 )
 from shoptune.relevance.predict import load_predictor, use_bf16
-from shoptune.relevance.sampling import draw_epoch, epoch_counts, length_batches
+from shoptune.relevance.sampling import draw_epoch, length_batches
 
 LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
 console = Console(stderr=True)
@@ -189,11 +189,10 @@ def load_pools(cfg: RelevanceConfig, root: Path, tasks: list[str]) -> dict[str, 
 def plan_epochs(cfg: RelevanceConfig, lengths: dict[str, list[int]]) -> tuple[list[list[Batch]], list[dict[str, Any]]]:
     """Batches of every epoch, and the realised sampling (drawn, distinct, batches per task) per epoch."""
     sizes = {t: len(v) for t, v in lengths.items()}
-    counts = epoch_counts(sizes, cfg.mixture)
     plans: list[list[Batch]] = []
     realised: list[dict[str, Any]] = []
     for epoch in range(cfg.train.epochs):
-        drawn = draw_epoch(sizes, counts, cfg.train.seed, epoch)
+        drawn = draw_epoch(sizes, cfg.mixture, cfg.train.seed, epoch)
         batches: list[Batch] = []
         report: dict[str, Any] = {}
         for task in sorted(drawn):
@@ -438,7 +437,8 @@ def evaluate_run(cfg: RelevanceConfig, root: Path, tasks: list[str], out: Path, 
     """Score the saved artifact (exactly what will be served) on each configured split."""
     predictor = load_predictor(out / "model", max_tokens=cfg.eval.max_tokens_per_batch, bf16=cfg.eval.bf16)
     for split in cfg.eval.splits:
-        pairs = [p for t in tasks for p in load_split(root, t, split, cfg.data.max_eval_per_task, seed=cfg.train.seed)]
+        # Seed 0, not the training seed: runs of different seeds must be scored on the same pairs.
+        pairs = [p for t in tasks for p in load_split(root, t, split, cfg.data.max_eval_per_task, seed=0)]
         if not pairs:
             continue
         started = time.perf_counter()

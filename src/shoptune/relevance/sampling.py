@@ -1,14 +1,14 @@
-"""Task-balanced sampling and length-sorted dynamic batching, both seeded and re-drawn every epoch.
+"""Task-balanced epochs and length-sorted dynamic batching, both seeded and re-drawn every epoch.
+
+The task mix reuses the SFT mixtures (:mod:`shoptune.training.mixture`: proportional, temperature
+p ∝ n^(1/T), cap, explicit weights), so both recipes take the same ``mixture:`` options; the relevance recipe
+only regroups an epoch's draws by task, because its batches are task-homogeneous.
 
 Example:
-    >>> from shoptune.relevance.config import MixtureSpec
-    >>> spec = MixtureSpec(strategy="temperature", temperature=2.0)
-    >>> probs = mixture_probabilities({"big": 10000, "small": 100}, spec)
-    >>> round(probs["small"], 3)  # sqrt(100) / (sqrt(10000) + sqrt(100))
-    0.091
-    >>> counts = epoch_counts({"big": 10000, "small": 100}, spec)
-    >>> counts, sum(counts.values())
-    ({'big': 9191, 'small': 909}, 10100)
+    >>> from shoptune.training.mixture import MixtureConfig
+    >>> drawn = draw_epoch({"big": 900, "small": 100}, MixtureConfig(strategy="temperature"), seed=0, epoch=0)
+    >>> {t: len(v) for t, v in drawn.items()}  # sqrt weighting: 30 : 10 of 1000
+    {'big': 750, 'small': 250}
 """
 
 from __future__ import annotations
@@ -16,67 +16,18 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 
-import numpy as np
-
-from shoptune.relevance.config import MixtureSpec
+from shoptune.training.mixture import MixtureConfig, epoch_plan
 
 
-def mixture_probabilities(sizes: Mapping[str, int], spec: MixtureSpec) -> dict[str, float]:
-    """Each task's share of an epoch under the mixture ``spec`` (sums to 1).
+def draw_epoch(sizes: Mapping[str, int], mixture: MixtureConfig, seed: int, epoch: int) -> dict[str, list[int]]:
+    """Indices into each task's pool for one epoch (the SFT mixture's draw, grouped by task, in drawn order).
 
-    >>> mixture_probabilities({"a": 300, "b": 100}, MixtureSpec(strategy="proportional", cap=100))
-    {'a': 0.5, 'b': 0.5}
+    A task drawn more often than its size cycles through whole reshuffled passes of its pool.
     """
-    capped = {t: min(n, spec.cap) if spec.cap else n for t, n in sizes.items()}
-    if spec.strategy == "proportional":
-        raw = {t: float(n) for t, n in capped.items()}
-    elif spec.strategy == "temperature":
-        raw = {t: float(n) ** (1.0 / spec.temperature) if n > 0 else 0.0 for t, n in capped.items()}
-    else:
-        unknown = sorted(set(spec.weights) - set(sizes))
-        if unknown:
-            raise ValueError(f"mixture weights for unknown task(s): {', '.join(unknown)}")
-        raw = {t: float(spec.weights.get(t, spec.default_weight)) if capped[t] > 0 else 0.0 for t in capped}
-    total = sum(raw.values())
-    if total <= 0:
-        raise ValueError("the mixture gives every task a weight of 0: nothing to train on")
-    return {t: v / total for t, v in raw.items()}
-
-
-def epoch_counts(sizes: Mapping[str, int], spec: MixtureSpec) -> dict[str, int]:
-    """Pairs drawn per task in one epoch: shares of the epoch size, rounded by largest remainder.
-
-    The epoch size defaults to the total of the capped pools, so the mix changes but an epoch stays one pass.
-    """
-    probs = mixture_probabilities(sizes, spec)
-    total = spec.epoch_size or sum(min(n, spec.cap) if spec.cap else n for n in sizes.values())
-    exact = {t: p * total for t, p in probs.items()}
-    counts = {t: int(np.floor(v)) for t, v in exact.items()}
-    # Largest remainder; ties broken by task name so the result never depends on dict order.
-    left = total - sum(counts.values())
-    for t in sorted(exact, key=lambda t: (-(exact[t] - counts[t]), t))[:left]:
-        counts[t] += 1
-    return counts
-
-
-def draw_epoch(pools: Mapping[str, int], counts: Mapping[str, int], seed: int, epoch: int) -> dict[str, list[int]]:
-    """Indices into each task's pool for one epoch: without replacement up to the pool size, whole passes
-    over the pool (each reshuffled) when a task is upsampled. Seeded by (seed, epoch, task).
-
-    >>> draw_epoch({"a": 3}, {"a": 5}, seed=0, epoch=0)["a"].__len__()
-    5
-    """
-    out: dict[str, list[int]] = {}
-    for task in sorted(counts):
-        rng = random.Random(f"{seed}:{epoch}:{task}")
-        n, want = pools[task], counts[task]
-        picked: list[int] = []
-        while len(picked) < want and n > 0:
-            order = list(range(n))
-            rng.shuffle(order)
-            picked.extend(order[: want - len(picked)])
-        out[task] = picked
-    return out
+    drawn: dict[str, list[int]] = {task: [] for task in sorted(sizes)}
+    for task, index in epoch_plan(dict(sizes), mixture, seed=seed, epoch=epoch):
+        drawn[task].append(index)
+    return drawn
 
 
 def length_batches(

@@ -11,11 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shoptune.errors import ConfigError
-from shoptune.tasks.registry import format_validation_error
+from shoptune.config import load_config, resolve_path
 from shoptune.training.mixture import MixtureConfig
 
 
@@ -88,26 +86,10 @@ class SFTConfig(_Strict):
 
 def load_sft_config(path: str | Path, overrides: dict[str, Any] | None = None) -> SFTConfig:
     """Read a YAML config; relative data paths resolve against the config file's folder."""
-    path = Path(path)
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
-    for dotted, value in (overrides or {}).items():
-        node = raw
-        *parents, leaf = dotted.split(".")
-        for key in parents:
-            node = node.setdefault(key, {})
-        node[leaf] = value
-    try:
-        cfg = SFTConfig.model_validate(raw)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(str(path), exc)) from None
-    base = path.resolve().parent
+    cfg = load_config(path, SFTConfig, overrides)
+    base = Path(path).resolve().parent
     for key in ("dir", "build"):
         value = getattr(cfg.data, key)
-        if value is not None and not Path(value).is_absolute():
-            setattr(cfg.data, key, str((base / value).resolve()))
+        if value is not None:
+            setattr(cfg.data, key, resolve_path(base, value))
     return cfg
