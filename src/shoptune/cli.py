@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from shoptune import __version__
+from shoptune.cli_relevance import relevance_app, train_relevance
 from shoptune.errors import ShoptuneError
 
 # Wide tables when piped (CI logs, files): rich would otherwise wrap at 80 columns.
@@ -415,6 +416,9 @@ def print_metrics(metrics: dict) -> None:
 # ----------------------------------------------------------------------------------------------- train / export
 train_app = typer.Typer(help="Training recipes.", no_args_is_help=True)
 app.add_typer(train_app, name="train")
+# The relevance system keeps its commands in its own module; they join the same app here.
+train_app.command("relevance")(train_relevance)
+app.add_typer(relevance_app, name="relevance")
 
 
 @train_app.command("sft")
