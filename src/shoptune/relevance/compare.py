@@ -81,6 +81,14 @@ def _run_name(path: Path) -> str:
     return path.parent.name if path.name == "model" or path.name.startswith("eval") else path.name
 
 
+def common_pairs(runs: Sequence[RunResult]) -> list[RunResult]:
+    """The runs restricted to the pairs all of them predicted, so every score in a table is on the same pairs."""
+    common = set.intersection(*(set(r.rows) for r in runs))
+    if not common:
+        raise ShoptuneError(f"runs {', '.join(r.name for r in runs)} share no predicted pairs (different data?)")
+    return [RunResult(r.name, r.meta, {i: v for i, v in r.rows.items() if i in common}) for r in runs]
+
+
 def aligned(runs: Sequence[RunResult], task: str | None = None) -> tuple[list[str], list[str], list[list[str]]]:
     """Ids every run predicted (optionally of one task), their gold labels and each run's predictions."""
     common = set.intersection(*(set(r.rows) for r in runs))
@@ -246,6 +254,7 @@ def write_report(out: str | Path, name: str, title: str, markdown: str, data: di
 # ============================================================================================ comparisons
 def compare_routing(runs: Sequence[RunResult], out: str | Path) -> dict[str, Any]:
     """Family x routing table (mean macro-F1 / accuracy and per task); each run vs its family's best routing."""
+    runs = common_pairs(runs)
     tasks = sorted(set.intersection(*(set(r.tasks) for r in runs)))
     scores = {r.name: run_scores(r, tasks) for r in runs}
     best: dict[str, RunResult] = {}
@@ -306,6 +315,7 @@ def compare_routing(runs: Sequence[RunResult], out: str | Path) -> dict[str, Any
 
 def compare_prefix_ablation(runs: Sequence[RunResult], out: str | Path, *, seed: int = 0) -> dict[str, Any]:
     """Per family: removing the prefix (routing none vs prefix); and the decoder's drop minus the encoder's drop."""
+    runs = common_pairs(runs)
     by_key = {(r.meta.get("family"), r.meta.get("routing")): r for r in runs}
     families = sorted({f for f, routing in by_key if routing in ("prefix", "none")})
     results: dict[str, Any] = {}
@@ -471,6 +481,7 @@ def _plot_deltas(result: dict[str, Any], sizes: dict[str, int], path: Path) -> P
 
 def compare_ensemble(ensemble: RunResult, members: Sequence[RunResult], out: str | Path) -> dict[str, Any]:
     """The ensemble vs every member; the best member (highest mean macro-F1 on this split) is the headline."""
+    ensemble, *members = common_pairs([ensemble, *members])
     tasks = sorted(set(ensemble.tasks).intersection(*(set(m.tasks) for m in members)))
     scores = {m.name: run_scores(m, tasks) for m in [*members, ensemble]}
     best = max(members, key=lambda m: scores[m.name]["mean_over_tasks"]["macro_f1"])

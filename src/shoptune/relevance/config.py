@@ -115,7 +115,7 @@ class EvalSpec(_Strict):
     #: Splits scored after training (metrics.json + predictions.jsonl under RUN_DIR/eval/<split>/).
     splits: list[Literal["dev", "test"]] = Field(default_factory=lambda: ["dev", "test"])
     bootstrap: int = Field(1000, ge=10)
-    max_tokens_per_batch: int = Field(8192, ge=16)
+    max_tokens_per_batch: int = Field(2048, ge=16)
     #: bf16 autocast at inference when the CPU has native bf16 (avx512_bf16 / AMX); "auto" checks.
     bf16: bool | Literal["auto"] = "auto"
 

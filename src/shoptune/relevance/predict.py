@@ -60,15 +60,19 @@ class Predictor(Protocol):
 
 
 class ModelPredictor:
-    """Batched inference of one :class:`RelevanceModel`."""
+    """Batched inference of one :class:`RelevanceModel`.
+
+    Moderate batches are fastest on CPU: 2048 padded tokens / 32 pairs ran ~1.3x faster than 8192 / 256 with
+    MiniLM on one core (the activations of a big batch fall out of cache).
+    """
 
     def __init__(
         self,
         model: RelevanceModel,
         tokenizer: Any,
         *,
-        max_tokens: int = 8192,
-        max_batch_size: int = 256,
+        max_tokens: int = 2048,
+        max_batch_size: int = 32,
         bf16: Bf16 = "auto",
     ) -> None:
         self.model = model.eval()
@@ -195,7 +199,7 @@ def check_tasks(pairs: Iterable[Pair], known: Sequence[str]) -> None:
 
 
 # --------------------------------------------------------------------------------------------- loading
-def load_predictor(path: str | Path, *, max_tokens: int = 8192, bf16: Bf16 = "auto") -> Predictor:
+def load_predictor(path: str | Path, *, max_tokens: int = 2048, bf16: Bf16 = "auto") -> Predictor:
     """A predictor for any relevance artifact folder: a model, a per-task collection or an ensemble.
 
     Example:
