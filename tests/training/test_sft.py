@@ -143,3 +143,23 @@ def test_answer_only_loss_equals_the_models_own_loss():
     batch = collate(seqs, tok.pad_token_id)
     with torch.no_grad():
         assert torch.allclose(answer_only_loss(model, batch), model(**batch).loss, atol=1e-5)
+
+
+def test_atomic_tasks_join_the_mixture_except_the_excluded(setup, demo_data):
+    from shoptune.errors import ConfigError
+    from shoptune.training.sft import prepare_data
+
+    root, model_dir, _ = setup
+    data_dir = root / "data-atomic"
+    build(BuildConfig(data_root=str(demo_data), tasks=TASKS, atomic=True), data_dir)
+    cfg = _config(root, model_dir, data_dir).model_copy(deep=True)
+    cfg.data.atomic = True
+    data = prepare_data(cfg, root / "unused", log=lambda m: None)
+    derived = set(data.derived)
+    assert {"hd_query_product__match_yes_no", "hd_query_product__grade_3way"} <= derived
+    cfg.data.atomic_exclude = ["hd_query_product__grade_3way"]
+    data = prepare_data(cfg, root / "unused", log=lambda m: None)
+    assert "hd_query_product__grade_3way" not in data.train and "hd_query_product__match_yes_no" in data.train
+    cfg.data.atomic_exclude = ["hd_query_ranking__match_yes_no"]
+    with pytest.raises(ConfigError, match="atomic_exclude"):
+        prepare_data(cfg, root / "unused", log=lambda m: None)

@@ -31,6 +31,9 @@ class DataConfig(_Strict):
     holdout: list[str] = Field(default_factory=list)
     #: Add EcomGPT-style chain-of-task atomic tasks derived from the annotated records.
     atomic: bool = False
+    #: Atomic tasks to leave out: one that restates a held-out task (say, a department choice derived from an
+    #: aisle task while department classification is held out) would leak it into training.
+    atomic_exclude: list[str] = Field(default_factory=list)
     max_length: int = Field(default=384, ge=16)
 
     @model_validator(mode="after")

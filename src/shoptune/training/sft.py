@@ -71,6 +71,10 @@ def prepare_data(cfg: SFTConfig, out: Path, log: Log) -> TrainData:
     if cfg.data.atomic:
         # Atomic tasks derived from a training task join the mixture; those of held-out tasks never do.
         atomic = [t for t, info in manifest["tasks"].items() if info.get("derived_from") in names]
+        stray = [t for t in cfg.data.atomic_exclude if t not in atomic]
+        if stray:
+            raise ConfigError(f"data.atomic_exclude: not an atomic task of the training tasks: {', '.join(stray)}")
+        atomic = [t for t in atomic if t not in cfg.data.atomic_exclude]
         if not atomic:
             raise ConfigError(f"data.atomic: the build {data_dir} has no atomic tasks (build it with atomic: true)")
         derived = {t: manifest["tasks"][t]["counts"]["train"] for t in atomic}
