@@ -311,9 +311,14 @@ def demo(
     summary = run_sft(sft_cfg, out / "sft", log=lambda m: err_console.print(m, markup=False))
     err_console.print(f"trained {summary['steps']} steps at {summary['tokens_per_s']:.0f} tokens/s")
     err_console.print("[bold]3/3 evaluate[/]: zero-shot base vs tuned adapter")
-    report = compare_base_and_tuned(
-        out / "sft" / "adapter", limit=40, bf16=True, log=lambda m: err_console.print(m, markup=False)
-    )
+    with _model_bars() as bars:
+        report = compare_base_and_tuned(
+            out / "sft" / "adapter",
+            limit=40,
+            bf16=True,
+            log=lambda m: err_console.print(m, markup=False),
+            progress=bars,
+        )
     plot = plot_base_vs_tuned(report, out / "sft" / "eval" / "comparison.png")
     text = (out / "sft" / "eval" / "comparison.md").read_text()
     (out / "REPORT.md").write_text(
@@ -487,6 +492,30 @@ experiments_app = typer.Typer(help="The studies' comparisons, one command each."
 app.add_typer(experiments_app, name="experiments")
 
 
+class _model_bars:
+    """A rich progress bar per evaluated model: ``bars(name, total)`` adds one and returns its advance callback."""
+
+    def __enter__(self):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+        )
+        self._bar.__enter__()
+        return self
+
+    def __call__(self, name: str, total: int):
+        job = self._bar.add_task(f"scoring {name}", total=total)
+        return lambda n: self._bar.advance(job, n)
+
+    def __exit__(self, *exc) -> None:
+        self._bar.__exit__(*exc)
+
+
 @experiments_app.command("heldout")
 def experiments_heldout(
     run: Annotated[Path, typer.Argument(help="An SFT run folder (with adapter/) or an adapter folder.")],
@@ -499,14 +528,16 @@ def experiments_heldout(
     from shoptune.experiments.heldout import compare_base_and_tuned
 
     adapter = run / "adapter" if (run / "adapter").is_dir() else run
-    report = compare_base_and_tuned(
-        adapter,
-        limit=limit,
-        batch_size=batch_size,
-        split=split,
-        bf16=bf16,
-        log=lambda m: err_console.print(m, markup=False),
-    )
+    with _model_bars() as bars:
+        report = compare_base_and_tuned(
+            adapter,
+            limit=limit,
+            batch_size=batch_size,
+            split=split,
+            bf16=bf16,
+            log=lambda m: err_console.print(m, markup=False),
+            progress=bars,
+        )
     out = adapter.parent / "eval"
     console.print((out / "comparison.md").read_text())
     console.print(f"wrote {out / 'comparison.json'} ({len(report['tasks'])} tasks)")

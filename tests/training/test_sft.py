@@ -119,8 +119,15 @@ def test_heldout_comparison_reports_both_groups(setup):
     root, model_dir, data_dir = setup
     out = root / "run_eval"
     run_sft(_config(root, model_dir, data_dir, epochs=1), out, log=lambda m: None)
-    report = compare_base_and_tuned(out / "adapter", limit=6, log=lambda m: None)
+    seen: dict[str, list[int]] = {}
+
+    def progress(name, total):
+        seen[name] = [total, 0]
+        return lambda n: seen[name].__setitem__(1, seen[name][1] + n)
+
+    report = compare_base_and_tuned(out / "adapter", limit=6, log=lambda m: None, progress=progress)
     assert set(report["groups"]) == {"held-in", "held-out"}
+    assert set(seen) == {"base", "tuned"} and all(total == done > 0 for total, done in seen.values())
     assert report["tasks"]["hd_query_ranking"]["group"] == "held-out"
     for row in report["tasks"].values():
         lo, hi = row["ci95"]

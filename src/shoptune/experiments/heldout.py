@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,8 +72,12 @@ def compare_base_and_tuned(
     data_root: Path | None = None,
     bf16: bool = False,
     log=print,
+    progress: Callable[[str, int], Callable[[int], None]] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate the base model and base + adapter on the same items; write both runs and a comparison."""
+    """Evaluate the base model and base + adapter on the same items; write both runs and a comparison.
+
+    ``progress(name, total)``, when given, returns the per-batch callback for that model's pass (a progress bar).
+    """
     from shoptune.models import load_causal_lm
     from shoptune.training.export import load_with_adapter
 
@@ -94,7 +99,8 @@ def compare_base_and_tuned(
             model, tokenizer = load_causal_lm(run["base_model"])
         else:
             model, tokenizer = load_with_adapter(adapter_dir)
-        results[name] = evaluate(items, LMScorer(model, tokenizer, batch_size=batch_size, bf16=bf16))
+        advance = progress(name, len(items)) if progress else None
+        results[name] = evaluate(items, LMScorer(model, tokenizer, batch_size=batch_size, bf16=bf16), progress=advance)
         write_results(
             results[name],
             out / name,
