@@ -523,6 +523,12 @@ def experiments_heldout(
     batch_size: Annotated[int, typer.Option("--batch-size")] = 16,
     split: Annotated[str, typer.Option(help="Split to score.")] = "test",
     bf16: Annotated[bool, typer.Option("--bf16", help="bf16 autocast for both models (faster on CPU).")] = False,
+    base_from: Annotated[
+        Path | None,
+        typer.Option(
+            "--base-from", help="Reuse another run's eval/base (same tasks, split, limit) instead of rescoring."
+        ),
+    ] = None,
 ) -> None:
     """Zero-shot base vs tuned adapter on held-in and held-out tasks, with paired bootstrap CIs."""
     from shoptune.experiments.heldout import compare_base_and_tuned
@@ -537,6 +543,7 @@ def experiments_heldout(
             bf16=bf16,
             log=lambda m: err_console.print(m, markup=False),
             progress=bars,
+            base_from=base_from,
         )
     out = adapter.parent / "eval"
     console.print((out / "comparison.md").read_text())

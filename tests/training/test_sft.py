@@ -136,6 +136,17 @@ def test_heldout_comparison_reports_both_groups(setup):
     assert "held-out mean" in (out / "eval" / "comparison.md").read_text()
     assert plot_base_vs_tuned(report, out / "eval" / "plot.png").stat().st_size > 1000
 
+    # a second comparison reuses the base scores (checked row by row) and reports the same base numbers
+    again = compare_base_and_tuned(out / "adapter", out=root / "again", limit=6, log=lambda m: None,
+                                   base_from=out / "eval" / "base")
+    assert again["groups"]["held-in"]["base"] == report["groups"]["held-in"]["base"]
+    assert again["tasks"] == report["tasks"]
+    from shoptune.errors import ShoptuneError
+
+    with pytest.raises(ShoptuneError, match="predictions for"):
+        compare_base_and_tuned(out / "adapter", out=root / "bad", limit=3, log=lambda m: None,
+                               base_from=out / "eval" / "base")
+
 
 def test_answer_only_loss_equals_the_models_own_loss():
     from shoptune.models.tiny import make_tiny_causal_lm

@@ -189,11 +189,11 @@ def example_score(row: Any) -> float:
     return float(row)
 
 
-def _jsonable(value: Any) -> Any:
+def jsonable(value: Any) -> Any:
     if isinstance(value, np.integer | np.floating):
         return value.item()
     if isinstance(value, tuple | list):
-        return [_jsonable(v) for v in value]
+        return [jsonable(v) for v in value]
     return value
 
 
@@ -211,12 +211,12 @@ def write_results(result: EvalResult, out: str | Path, extra: dict[str, Any] | N
                     "group": p.item.group,
                     "kind": p.item.kind,
                     "raw": p.raw,
-                    "parsed": _jsonable(p.parsed.value) if p.parsed.ok else None,
+                    "parsed": jsonable(p.parsed.value) if p.parsed.ok else None,
                     "parsed_ok": p.parsed.ok,
-                    "target": _jsonable(p.item.target),
+                    "target": jsonable(p.item.target),
                     "metric": headline,
                     "score": example_score(p.rows[headline]),
-                    "row": _jsonable(p.rows[headline]),
+                    "row": jsonable(p.rows[headline]),
                 },
                 ensure_ascii=False,
             )

@@ -17,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
+from shoptune.errors import ShoptuneError
 from shoptune.evaluation.collect import collect_items
 from shoptune.evaluation.lm import LMScorer
-from shoptune.evaluation.runner import EvalResult, evaluate, example_score, write_results
+from shoptune.evaluation.runner import EvalResult, evaluate, example_score, jsonable, write_results
 from shoptune.training.sft import RUN_FILE
 
 HELD_IN, HELD_OUT = "held-in", "held-out"
@@ -30,6 +31,34 @@ def _per_example(result: EvalResult) -> dict[str, np.ndarray]:
     for p in result.predictions:
         scores.setdefault(p.item.task, []).append(example_score(p.rows[p.item.metrics[0]]))
     return {t: np.asarray(v) for t, v in scores.items()}
+
+
+def load_scores(folder: Path, items: list[Any], base_model: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """A written eval (metrics.json + predictions.jsonl) as metrics and per-example scores, checked against items."""
+    metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
+    if metrics.get("model") != base_model or metrics.get("adapter"):
+        raise ShoptuneError(f"{folder}: not a zero-shot eval of {base_model} (model {metrics.get('model')!r})")
+    rows = [json.loads(line) for line in (folder / "predictions.jsonl").read_text(encoding="utf-8").splitlines()]
+    if len(rows) != len(items):
+        raise ShoptuneError(f"{folder}: {len(rows)} predictions for {len(items)} items: not the same evaluation")
+    scores: dict[str, list[float]] = {}
+    for i, (row, item) in enumerate(zip(rows, items, strict=True), start=1):
+        if row["task"] != item.task or row["target"] != json.loads(json.dumps(jsonable(item.target))):
+            raise ShoptuneError(
+                f"{folder / 'predictions.jsonl'}: row {i}, field 'target': differs from this run's item"
+            )
+        scores.setdefault(row["task"], []).append(float(row["score"]))
+    return metrics, {t: np.asarray(v) for t, v in scores.items()}
+
+
+def write_results_copy(src: Path, dst: Path) -> None:
+    """Copy a reused eval folder next to the tuned one, so the run's eval/ stays self-contained."""
+    import shutil
+
+    if src.resolve() != dst.resolve():
+        dst.mkdir(parents=True, exist_ok=True)
+        for name in ("metrics.json", "predictions.jsonl"):
+            shutil.copyfile(src / name, dst / name)
 
 
 def paired_delta(
@@ -73,10 +102,13 @@ def compare_base_and_tuned(
     bf16: bool = False,
     log=print,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
+    base_from: Path | None = None,
 ) -> dict[str, Any]:
     """Evaluate the base model and base + adapter on the same items; write both runs and a comparison.
 
     ``progress(name, total)``, when given, returns the per-batch callback for that model's pass (a progress bar).
+    ``base_from`` reuses a base-model eval folder (another run's ``eval/base``) instead of scoring the base again;
+    it must hold the same items in the same order, which is checked row by row.
     """
     from shoptune.models import load_causal_lm
     from shoptune.training.export import load_with_adapter
@@ -92,24 +124,32 @@ def compare_base_and_tuned(
     use_dir = data_dir if (data_dir / "manifest.json").exists() else None
     items = collect_items(tasks, data=use_dir, data_root=data_root, split=split, limit=limit, group_of=group_of)
     out = out or adapter_dir.parent / "eval"
-    results = {}
+    metrics: dict[str, dict[str, Any]] = {}
+    scores: dict[str, dict[str, np.ndarray]] = {}
+    if base_from is not None:
+        log(f"reusing the base model's scores from {base_from}")
+        metrics["base"], scores["base"] = load_scores(base_from, items, run["base_model"])
+        write_results_copy(base_from, out / "base")
     for name in ("base", "tuned"):
+        if name in metrics:
+            continue
         log(f"evaluating {name} on {len(items)} items")
         if name == "base":
             model, tokenizer = load_causal_lm(run["base_model"])
         else:
             model, tokenizer = load_with_adapter(adapter_dir)
         advance = progress(name, len(items)) if progress else None
-        results[name] = evaluate(items, LMScorer(model, tokenizer, batch_size=batch_size, bf16=bf16), progress=advance)
+        result = evaluate(items, LMScorer(model, tokenizer, batch_size=batch_size, bf16=bf16), progress=advance)
         write_results(
-            results[name],
+            result,
             out / name,
             extra={"model": run["base_model"], "adapter": None if name == "base" else str(adapter_dir)},
         )
-    base, tuned = _per_example(results["base"]), _per_example(results["tuned"])
+        metrics[name], scores[name] = result.metrics, _per_example(result)
+    base, tuned = scores["base"], scores["tuned"]
     report: dict[str, Any] = {"tasks": {}, "groups": {}}
     for task in sorted(base):
-        b, t = results["base"].metrics["tasks"][task], results["tuned"].metrics["tasks"][task]
+        b, t = metrics["base"]["tasks"][task], metrics["tuned"]["tasks"][task]
         report["tasks"][task] = {
             "group": group_of(task),
             "metric": b["metric"],
@@ -124,10 +164,10 @@ def compare_base_and_tuned(
         members = [task for task in report["tasks"] if group_of(task) == group]
         if members:
             report["groups"][group] = {
-                "base": results["base"].metrics["groups"][group],
-                "base_ci95": results["base"].metrics["groups_ci95"][group],
-                "tuned": results["tuned"].metrics["groups"][group],
-                "tuned_ci95": results["tuned"].metrics["groups_ci95"][group],
+                "base": metrics["base"]["groups"][group],
+                "base_ci95": metrics["base"]["groups_ci95"][group],
+                "tuned": metrics["tuned"]["groups"][group],
+                "tuned_ci95": metrics["tuned"]["groups_ci95"][group],
                 "tasks": len(members),
                 **paired_delta(base, tuned, members),
             }
