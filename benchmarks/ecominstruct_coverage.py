@@ -41,6 +41,7 @@ def main() -> None:
     parser.add_argument("--adapter", default=None)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--keep", type=Path, default=None, help="keep the eval's metrics and predictions here")
     args = parser.parse_args()
 
     folders = task_folders(args.root.resolve())
@@ -52,7 +53,7 @@ def main() -> None:
             from shoptune.models.tiny import build_tiny_causal_lm
 
             model = str(build_tiny_causal_lm(Path(tmp) / "tiny-lm"))
-        run_dir = Path(tmp) / "eval"
+        run_dir = args.keep or Path(tmp) / "eval"
         cmd = [sys.executable, "-m", "shoptune", "eval", "--model", model, "--out", str(run_dir),
                "--batch-size", str(args.batch_size), "--tasks", *[f"ecominstruct:{f}" for f in folders]]
         if args.adapter:
@@ -69,7 +70,7 @@ def main() -> None:
 
     rows = []
     for folder in folders:
-        name = next((t for t in metrics["tasks"] if t.endswith(folder.name)), folder.name)
+        name = next((t for t in metrics["tasks"] if t.lower() == folder.name.lower()), folder.name)
         task = metrics["tasks"].get(name, {})
         rows.append({
             "folder": str(folder.relative_to(args.root.resolve())),
