@@ -5,7 +5,7 @@ Runs `shoptune eval --tasks ecominstruct:DIR ...` (one process, all folders) and
 The default model is a tiny random causal LM (seconds; the point is coverage, not quality); pass
 `--model smollm2-135m-instruct [--adapter DIR]` for real scores (slow on CPU: generation for ~5.5k rows).
 
-Run:  .venv/bin/python benchmarks/ecominstruct_coverage.py [--root ../shared/data/ecominstruct_v1_test]
+Run:  .venv/bin/python benchmarks/ecominstruct_coverage.py [--root DIR]  (default: ../shared/data's, else the demo's)
 Writes benchmarks/results/ecominstruct_coverage.{json,md}.
 """
 
@@ -20,8 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from shoptune.evaluation.collect import default_data_root
+
 OUT = Path(__file__).resolve().parent / "results"
-ROOT = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "ecominstruct_v1_test"
 
 
 def task_folders(root: Path) -> list[Path]:
@@ -36,7 +37,7 @@ def count_lines(path: Path) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--root", type=Path, default=ROOT)
+    parser.add_argument("--root", type=Path, default=default_data_root() / "ecominstruct_v1_test")
     parser.add_argument("--model", default=None, help="default: a tiny random causal LM built on the fly")
     parser.add_argument("--adapter", default=None)
     parser.add_argument("--batch-size", type=int, default=32)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 from collections import Counter
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
@@ -492,28 +493,19 @@ experiments_app = typer.Typer(help="The studies' comparisons, one command each."
 app.add_typer(experiments_app, name="experiments")
 
 
-class _model_bars:
-    """A rich progress bar per evaluated model: ``bars(name, total)`` adds one and returns its advance callback."""
+@contextmanager
+def _model_bars():
+    """One rich progress bar per evaluated model: yields ``add(name, total)``, which returns its advance callback."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    def __enter__(self):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=err_console) as bar:
 
-        self._bar = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=err_console,
-        )
-        self._bar.__enter__()
-        return self
+        def add(name: str, total: int):
+            job = bar.add_task(f"scoring {name}", total=total)
+            return lambda n: bar.advance(job, n)
 
-    def __call__(self, name: str, total: int):
-        job = self._bar.add_task(f"scoring {name}", total=total)
-        return lambda n: self._bar.advance(job, n)
-
-    def __exit__(self, *exc) -> None:
-        self._bar.__exit__(*exc)
+        yield add
 
 
 @experiments_app.command("heldout")
