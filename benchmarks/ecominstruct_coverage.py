@@ -55,8 +55,20 @@ def main() -> None:
 
             model = str(build_tiny_causal_lm(Path(tmp) / "tiny-lm"))
         run_dir = args.keep or Path(tmp) / "eval"
-        cmd = [sys.executable, "-m", "shoptune", "eval", "--model", model, "--out", str(run_dir),
-               "--batch-size", str(args.batch_size), "--tasks", *[f"ecominstruct:{f}" for f in folders]]
+        cmd = [
+            sys.executable,
+            "-m",
+            "shoptune",
+            "eval",
+            "--model",
+            model,
+            "--out",
+            str(run_dir),
+            "--batch-size",
+            str(args.batch_size),
+            "--tasks",
+            *[f"ecominstruct:{f}" for f in folders],
+        ]
         if args.adapter:
             cmd += ["--adapter", args.adapter]
         start = time.perf_counter()
@@ -73,29 +85,42 @@ def main() -> None:
     for folder in folders:
         name = next((t for t in metrics["tasks"] if t.lower() == folder.name.lower()), folder.name)
         task = metrics["tasks"].get(name, {})
-        rows.append({
-            "folder": str(folder.relative_to(args.root.resolve())),
-            "task": name,
-            "rows_in_file": count_lines(folder / "test.json"),
-            "predictions": predicted.get(name, 0),
-            "scored_n": task.get("n", 0),
-            "metric": task.get("metric"),
-            "score": task.get("score"),
-            "unparsed": task.get("unparsed"),
-        })
+        rows.append(
+            {
+                "folder": str(folder.relative_to(args.root.resolve())),
+                "task": name,
+                "rows_in_file": count_lines(folder / "test.json"),
+                "predictions": predicted.get(name, 0),
+                "scored_n": task.get("n", 0),
+                "metric": task.get("metric"),
+                "score": task.get("score"),
+                "unparsed": task.get("unparsed"),
+            }
+        )
     ok = all(r["rows_in_file"] == r["predictions"] == r["scored_n"] for r in rows)
-    result = {"model": args.model or "tiny random causal LM", "adapter": args.adapter, "seconds": round(seconds, 1),
-              "all_rows_scored": ok, "folders": rows}
+    result = {
+        "model": args.model or "tiny random causal LM",
+        "adapter": args.adapter,
+        "seconds": round(seconds, 1),
+        "all_rows_scored": ok,
+        "folders": rows,
+    }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "ecominstruct_coverage.json").write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n")
-    lines = ["# EcomInstruct coverage: every folder, every row", "",
-             f"Model: {result['model']}; {len(rows)} folders in {seconds:.0f} s; all rows scored: **{ok}**.", "",
-             "| folder | rows in test.json | predictions | scored n | metric | score | unparsed |",
-             "|---|---|---|---|---|---|---|"]
+    lines = [
+        "# EcomInstruct coverage: every folder, every row",
+        "",
+        f"Model: {result['model']}; {len(rows)} folders in {seconds:.0f} s; all rows scored: **{ok}**.",
+        "",
+        "| folder | rows in test.json | predictions | scored n | metric | score | unparsed |",
+        "|---|---|---|---|---|---|---|",
+    ]
     for r in rows:
         score = "" if r["score"] is None else f"{r['score']:.3f}"
-        lines.append(f"| {r['folder']} | {r['rows_in_file']} | {r['predictions']} | {r['scored_n']} | {r['metric']} "
-                     f"| {score} | {r['unparsed']} |")
+        lines.append(
+            f"| {r['folder']} | {r['rows_in_file']} | {r['predictions']} | {r['scored_n']} | {r['metric']} "
+            f"| {score} | {r['unparsed']} |"
+        )
     (args.out / "ecominstruct_coverage.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     sys.exit(0 if ok else 1)

@@ -3,7 +3,8 @@ training cost, and copies of the comparison reports written by `shoptune relevan
 
 Run:  .venv/bin/python benchmarks/relevance_report.py --runs runs/relevance/minilm-mhp runs/relevance/minilm-single \
           --reports runs/relevance/reports
-Writes benchmarks/results/relevance_runs.{json,md} and benchmarks/results/relevance_<comparison>.{md,json,png}.
+Writes benchmarks/results/relevance_runs.{json,md} and benchmarks/results/relevance_<comparison>.{md,json,png}
+(`--name relevance_matched` writes relevance_matched_runs.md, ... instead).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ def main() -> None:
     parser.add_argument("--reports", type=Path, nargs="*", default=[], help="folders of compare outputs")
     parser.add_argument("--split", default="test")
     parser.add_argument("--out", type=Path, default=OUT)
+    parser.add_argument("--name", default="relevance", help="file prefix, to keep a second study's results apart")
     args = parser.parse_args()
 
     args.out.mkdir(parents=True, exist_ok=True)
@@ -63,15 +65,15 @@ def main() -> None:
                 f"{f1['exact']:.3f} / {f1['partial']:.3f} / {f1['irrelevant']:.3f} |"
             )
         lines.append("")
-    (args.out / "relevance_runs.json").write_text(json.dumps(collected, indent=2))
-    (args.out / "relevance_runs.md").write_text("\n".join(lines) + "\n")
+    (args.out / f"{args.name}_runs.json").write_text(json.dumps(collected, indent=2))
+    (args.out / f"{args.name}_runs.md").write_text("\n".join(lines) + "\n")
     for folder in args.reports:
         for file in sorted(folder.glob("*")):
             if file.suffix == ".md":  # keep its image links pointing at the renamed copies
-                text = re.sub(r"\]\(([\w.-]+\.png)\)", r"](relevance_\1)", file.read_text())
-                (args.out / f"relevance_{file.name}").write_text(text)
+                text = re.sub(r"\]\(([\w.-]+\.png)\)", rf"]({args.name}_\1)", file.read_text())
+                (args.out / f"{args.name}_{file.name}").write_text(text)
             elif file.suffix in (".json", ".png"):
-                shutil.copy(file, args.out / f"relevance_{file.name}")
+                shutil.copy(file, args.out / f"{args.name}_{file.name}")
     print("\n".join(lines))
 
 

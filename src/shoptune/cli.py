@@ -305,9 +305,8 @@ def demo(
     sft_cfg = load_sft_config(
         cfg_path.parent / "sft_demo.yaml", {"data.build": None, "data.dir": str((out / "data").resolve())}
     )
-    err_console.print(
-        f"[bold]2/3 train[/]: LoRA on {len(sft_cfg.data.tasks)} tasks, holding out {', '.join(sft_cfg.data.holdout)}"
-    )
+    held_out = ", ".join(sft_cfg.data.holdout_tasks())
+    err_console.print(f"[bold]2/3 train[/]: LoRA on {len(sft_cfg.data.tasks)} tasks, holding out {held_out}")
     shutil.rmtree(out / "sft", ignore_errors=True)  # the demo always starts fresh
     summary = run_sft(sft_cfg, out / "sft", log=lambda m: err_console.print(m, markup=False))
     err_console.print(f"trained {summary['steps']} steps at {summary['tokens_per_s']:.0f} tokens/s")

@@ -13,9 +13,23 @@ FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "shopbench_sample.j
 @pytest.mark.real_model
 def test_eval_smollm2_on_shopbench_file(tmp_path):
     res = subprocess.run(
-        [sys.executable, "-m", "shoptune", "eval", "--model", "smollm2-135m-instruct",
-         "--tasks", f"shopbench:{FIXTURE}", "--out", str(tmp_path), "--batch-size", "4"],
-        capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "shoptune",
+            "eval",
+            "--model",
+            "smollm2-135m-instruct",
+            "--tasks",
+            f"shopbench:{FIXTURE}",
+            "--out",
+            str(tmp_path),
+            "--batch-size",
+            "4",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert res.returncode == 0, res.stderr[-2000:]
     metrics = json.loads((tmp_path / "metrics.json").read_text())

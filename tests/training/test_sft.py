@@ -26,13 +26,13 @@ def setup(tmp_path_factory, demo_data):
     return root, model_dir, data_dir
 
 
-def _config(root, model_dir, data_dir, **optim):
+def _config(root, model_dir, data_dir, holdout=("hd_query_ranking",), **optim):
     cfg = {
         "model": str(model_dir),
         "data": {
             "dir": str(data_dir),
             "tasks": ["hd_relevance_mc", "hd_query_product"],
-            "holdout": ["hd_query_ranking"],
+            "holdout": holdout if isinstance(holdout, dict) else list(holdout),
             "max_length": 128,
         },
         "mixture": {"strategy": "cap", "cap": 24},
@@ -92,6 +92,17 @@ def test_resume_after_crash_matches_uninterrupted_run(setup):
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
+def test_gradient_checkpointing_gives_the_same_weights(setup):
+    root, model_dir, data_dir = setup
+    plain = root / "full"
+    if not plain.exists():
+        run_sft(_config(root, model_dir, data_dir), plain, log=lambda m: None)
+    run_sft(_config(root, model_dir, data_dir, gradient_checkpointing=True), root / "ckpt", log=lambda m: None)
+    a = torch.load(_last_checkpoint(plain) / "trainable.pt")
+    b = torch.load(_last_checkpoint(root / "ckpt") / "trainable.pt")
+    assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
+
+
 def _last_checkpoint(run):
     return sorted((run / "checkpoints").glob("step-*"))[-1]
 
@@ -118,7 +129,10 @@ def test_heldout_comparison_reports_both_groups(setup):
 
     root, model_dir, data_dir = setup
     out = root / "run_eval"
-    run_sft(_config(root, model_dir, data_dir, epochs=1), out, log=lambda m: None)
+    # held-out tasks in a named group: the report gives the group its own row
+    run_sft(
+        _config(root, model_dir, data_dir, holdout={"ranking": ["hd_query_ranking"]}, epochs=1), out, log=lambda m: None
+    )
     seen: dict[str, list[int]] = {}
 
     def progress(name, total):
@@ -133,19 +147,34 @@ def test_heldout_comparison_reports_both_groups(setup):
         lo, hi = row["ci95"]
         assert lo <= row["delta"] <= hi
     assert (out / "eval" / "base" / "metrics.json").exists() and (out / "eval" / "tuned" / "predictions.jsonl").exists()
+    assert report["subgroups"]["ranking"]["delta"] == report["groups"]["held-out"]["delta"]
     assert "held-out mean" in (out / "eval" / "comparison.md").read_text()
+    assert "held-out: ranking" in (out / "eval" / "comparison.md").read_text()
     assert plot_base_vs_tuned(report, out / "eval" / "plot.png").stat().st_size > 1000
 
     # a second comparison reuses the base scores (checked row by row) and reports the same base numbers
-    again = compare_base_and_tuned(out / "adapter", out=root / "again", limit=6, log=lambda m: None,
-                                   base_from=out / "eval" / "base")
+    again = compare_base_and_tuned(
+        out / "adapter", out=root / "again", limit=6, log=lambda m: None, base_from=out / "eval" / "base"
+    )
     assert again["groups"]["held-in"]["base"] == report["groups"]["held-in"]["base"]
     assert again["tasks"] == report["tasks"]
     from shoptune.errors import ShoptuneError
 
     with pytest.raises(ShoptuneError, match="predictions for"):
-        compare_base_and_tuned(out / "adapter", out=root / "bad", limit=3, log=lambda m: None,
-                               base_from=out / "eval" / "base")
+        compare_base_and_tuned(
+            out / "adapter", out=root / "bad", limit=3, log=lambda m: None, base_from=out / "eval" / "base"
+        )
+
+
+def test_holdout_groups_are_validated(setup):
+    from shoptune.errors import ConfigError
+
+    root, model_dir, data_dir = setup
+    cfg = _config(root, model_dir, data_dir, holdout={"a": ["hd_query_ranking"], "b": ["hd_relevance_mc"]})
+    assert cfg.data.holdout_tasks() == ["hd_query_ranking", "hd_relevance_mc"]
+    assert cfg.data.holdout_groups() == {"a": ["hd_query_ranking"], "b": ["hd_relevance_mc"]}
+    with pytest.raises(ConfigError, match="listed more than once: hd_query_ranking"):
+        _config(root, model_dir, data_dir, holdout={"a": ["hd_query_ranking"], "b": ["hd_query_ranking"]})
 
 
 def test_answer_only_loss_equals_the_models_own_loss():

@@ -171,9 +171,30 @@ def compare_base_and_tuned(
                 "tasks": len(members),
                 **paired_delta(base, tuned, members),
             }
+    report["subgroups"] = subgroup_rows(run.get("holdout_groups") or {}, metrics, base, tuned)
     (out / "comparison.json").write_text(json.dumps(report, indent=2))
     (out / "comparison.md").write_text(comparison_markdown(report))
     return report
+
+
+def subgroup_rows(
+    groups: dict[str, list[str]],
+    metrics: dict[str, dict[str, Any]],
+    base: dict[str, np.ndarray],
+    tuned: dict[str, np.ndarray],
+) -> dict[str, dict[str, Any]]:
+    """One row per named held-out group of the config: mean task scores and the paired delta."""
+    rows = {}
+    for name, members in groups.items():
+        members = [t for t in members if t in base]
+        if members:
+            rows[name] = {
+                "base": float(np.mean([metrics["base"]["tasks"][t]["score"] for t in members])),
+                "tuned": float(np.mean([metrics["tuned"]["tasks"][t]["score"] for t in members])),
+                "tasks": len(members),
+                **paired_delta(base, tuned, members),
+            }
+    return rows
 
 
 def comparison_markdown(report: dict[str, Any]) -> str:
@@ -193,5 +214,10 @@ def comparison_markdown(report: dict[str, Any]) -> str:
         lines.append(
             f"| **{group} mean** | {group} | task mean | {r['tasks']} tasks | {r['base']:.3f} {ci(r['base_ci95'])} | "
             f"{r['tuned']:.3f} {ci(r['tuned_ci95'])} | {r['delta']:+.3f} {ci(r['ci95'])} |"
+        )
+    for name, r in report.get("subgroups", {}).items():
+        lines.append(
+            f"| **{HELD_OUT}: {name}** | {HELD_OUT} | task mean | {r['tasks']} tasks | {r['base']:.3f} | "
+            f"{r['tuned']:.3f} | {r['delta']:+.3f} {ci(r['ci95'])} |"
         )
     return "\n".join(lines) + "\n"

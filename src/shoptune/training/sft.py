@@ -63,10 +63,11 @@ def prepare_data(cfg: SFTConfig, out: Path, log: Log) -> TrainData:
     specs = task_specs(manifest, load_tasks())
     built = [t for t in manifest["tasks"] if t in specs and "derived_from" not in manifest["tasks"][t]]
     wanted = built if cfg.data.tasks == "all" else list(cfg.data.tasks)
-    unknown = [t for t in [*wanted, *cfg.data.holdout] if t not in manifest["tasks"]]
+    holdout = cfg.data.holdout_tasks()
+    unknown = [t for t in [*wanted, *holdout] if t not in manifest["tasks"]]
     if unknown:
         raise ConfigError(f"data.tasks/holdout: not in the data build {data_dir}: {', '.join(unknown)}")
-    names = [t for t in wanted if t not in cfg.data.holdout]
+    names = [t for t in wanted if t not in holdout]
     derived: dict[str, int] = {}
     if cfg.data.atomic:
         # Atomic tasks derived from a training task join the mixture; those of held-out tasks never do.
@@ -80,7 +81,7 @@ def prepare_data(cfg: SFTConfig, out: Path, log: Log) -> TrainData:
         derived = {t: manifest["tasks"][t]["counts"]["train"] for t in atomic}
         names += atomic
     train = {t: load_records(data_dir, t, "train") for t in names}
-    data = TrainData(specs, train, list(cfg.data.holdout), data_dir, derived)
+    data = TrainData(specs, train, holdout, data_dir, derived)
     empty = [t for t, recs in data.train.items() if not recs]
     for t in empty:
         del data.train[t]
@@ -96,6 +97,10 @@ def build_model(cfg: SFTConfig, log: Log):
     model, tokenizer = load_causal_lm(cfg.model)
     if tokenizer.pad_token_id is None:
         tokenizer.pad_token = tokenizer.eos_token
+    if cfg.optim.gradient_checkpointing:
+        # Non-reentrant checkpointing works with frozen embeddings (LoRA) and restores the RNG on recompute,
+        # so dropout masks and therefore the result are the same as without it.
+        model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     if cfg.lora.enabled:
         from peft import LoraConfig, get_peft_model
 
@@ -286,6 +291,7 @@ def save_adapter(model, tokenizer, cfg: SFTConfig, data: TrainData, out: Path) -
         "lora": cfg.lora.enabled,
         "trained_tasks": sorted(data.train),
         "holdout": data.holdout,
+        "holdout_groups": cfg.data.holdout_groups(),
         "data_dir": str(data.data_dir),
         "prompts": {
             t: {"kind": data.specs[t].kind.value, "template": data.specs[t].prompt} for t in sorted(data.train)
