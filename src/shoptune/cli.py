@@ -520,6 +520,8 @@ def experiments_heldout(
             "--base-from", help="Reuse another run's eval/base (same tasks, split, limit) instead of rescoring."
         ),
     ] = None,
+    only: Annotated[str | None, typer.Option("--only", help="Score one group alone: held-in or held-out.")] = None,
+    out: Annotated[Path | None, typer.Option("--out", help="Output folder (default RUN/eval).")] = None,
 ) -> None:
     """Zero-shot base vs tuned adapter on held-in and held-out tasks, with paired bootstrap CIs."""
     from shoptune.experiments.heldout import compare_base_and_tuned
@@ -535,7 +537,9 @@ def experiments_heldout(
             log=lambda m: err_console.print(m, markup=False),
             progress=bars,
             base_from=base_from,
+            only=only,
+            out=out,
         )
-    out = adapter.parent / "eval"
+    out = out or adapter.parent / "eval"
     console.print((out / "comparison.md").read_text())
     console.print(f"wrote {out / 'comparison.json'} ({len(report['tasks'])} tasks)")

@@ -160,6 +160,12 @@ def test_heldout_comparison_reports_both_groups(setup):
     assert again["tasks"] == report["tasks"]
     from shoptune.errors import ShoptuneError
 
+    # one group alone, written elsewhere
+    held_out = compare_base_and_tuned(out / "adapter", out=root / "only", limit=3, log=lambda m: None, only="held-out")
+    assert set(held_out["groups"]) == {"held-out"} and set(held_out["tasks"]) == {"hd_query_ranking"}
+    assert (root / "only" / "comparison.md").exists()
+    with pytest.raises(ShoptuneError, match="is not"):
+        compare_base_and_tuned(out / "adapter", out=root / "only", limit=3, log=lambda m: None, only="heldout")
     with pytest.raises(ShoptuneError, match="predictions for"):
         compare_base_and_tuned(
             out / "adapter", out=root / "bad", limit=3, log=lambda m: None, base_from=out / "eval" / "base"

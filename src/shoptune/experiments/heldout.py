@@ -103,12 +103,14 @@ def compare_base_and_tuned(
     log=print,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
     base_from: Path | None = None,
+    only: str | None = None,
 ) -> dict[str, Any]:
     """Evaluate the base model and base + adapter on the same items; write both runs and a comparison.
 
     ``progress(name, total)``, when given, returns the per-batch callback for that model's pass (a progress bar).
     ``base_from`` reuses a base-model eval folder (another run's ``eval/base``) instead of scoring the base again;
-    it must hold the same items in the same order, which is checked row by row.
+    it must hold the same items in the same order, which is checked row by row. ``only`` ("held-in" or
+    "held-out") scores that group alone, say to give the held-out tasks a larger sample.
     """
     from shoptune.models import load_causal_lm
     from shoptune.training.export import load_with_adapter
@@ -119,6 +121,13 @@ def compare_base_and_tuned(
 
     def group_of(task: str) -> str:
         return HELD_OUT if task in holdout else HELD_IN
+
+    if only is not None:
+        if only not in (HELD_IN, HELD_OUT):
+            raise ShoptuneError(f"only: {only!r} is not {HELD_IN!r} or {HELD_OUT!r}")
+        tasks = [t for t in tasks if group_of(t) == only]
+        if not tasks:
+            raise ShoptuneError(f"{adapter_dir}: the run has no {only} tasks")
 
     data_dir = Path(run["data_dir"])
     use_dir = data_dir if (data_dir / "manifest.json").exists() else None
