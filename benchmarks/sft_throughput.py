@@ -9,7 +9,7 @@ in its own subprocess so peak memory (max RSS) is measured separately.
 Useful tokens are the non-padding ones. MFU = achieved model FLOP/s (6 x params x all tokens processed,
 padding included, since the hardware computes them) / measured bf16 matmul peak of this machine.
 
-Run:  .venv/bin/python benchmarks/sft_throughput.py [--examples 96] [--max-length 320]
+Run:  .venv/bin/python benchmarks/sft_throughput.py [--examples 96] [--max-length 320] [--repeats 2]
 Writes benchmarks/results/sft_throughput.{json,md}.
 """
 
@@ -169,6 +169,7 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=320)
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--data-root", default=None)
+    parser.add_argument("--repeats", type=int, default=2, help="alternating rounds; each arm keeps its fastest")
     parser.add_argument("--mode", choices=["ours", "ours_ckpt", "baseline"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.mode:
@@ -176,7 +177,9 @@ def main() -> None:
         print("RESULT " + json.dumps(result))
         return
     results = {}
-    for mode in ("ours", "baseline", "ours_ckpt"):
+    # Arms alternate, --repeats rounds; each keeps its fastest round, so a burst of load on a shared machine
+    # during one arm's only run cannot decide the ratio.
+    for mode in [m for _ in range(args.repeats) for m in ("ours", "baseline", "ours_ckpt")]:
         cmd = [
             sys.executable,
             __file__,
@@ -195,7 +198,12 @@ def main() -> None:
             cmd, capture_output=True, text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"}, check=True
         )
         line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
-        results[mode] = json.loads(line[len("RESULT ") :])
+        result = json.loads(line[len("RESULT ") :])
+        result["rounds"] = results.get(mode, {}).get("rounds", 0) + 1
+        if mode not in results or result["useful_tokens_per_s"] > results[mode]["useful_tokens_per_s"]:
+            results[mode] = result
+        else:
+            results[mode]["rounds"] = result["rounds"]
     peak = bf16_peak_gflops() * 1e9
     for r in results.values():
         r["mfu"] = r["model_flops_per_s"] / peak
@@ -209,6 +217,8 @@ def main() -> None:
         "examples": args.examples,
         "max_length": args.max_length,
         "batch_size": args.batch_size,
+        "repeats": args.repeats,
+        "torch_threads": torch.get_num_threads(),
         "bf16_matmul_peak_gflops": peak / 1e9,
         "useful_tokens_per_s_ratio": ratio,
         "activation_checkpointing_vs_shoptune": ckpt_cost,
@@ -223,7 +233,8 @@ def main() -> None:
             f"{100 * r['mfu']:.1f}% |"
         )
     md.append(
-        f"\n{args.examples} examples, max length {args.max_length}, SmolLM2-135M + LoRA r=16, bf16 matmul peak "
+        f"\n{args.examples} examples, max length {args.max_length}, SmolLM2-135M + LoRA r=16, "
+        f"{torch.get_num_threads()} torch threads, fastest of {args.repeats} alternating rounds, bf16 matmul peak "
         f"{peak / 1e9:.0f} GFLOP/s measured in the same run. Useful-token throughput ratio: **{ratio:.2f}x**.\n"
         f"Activation checkpointing on the same batches: {ckpt_cost['rss_ratio']:.2f}x the peak RSS, "
         f"{ckpt_cost['speed_ratio']:.2f}x the tokens/s.\n"
