@@ -199,11 +199,8 @@ def main() -> None:
         )
         line = next(x for x in proc.stdout.splitlines() if x.startswith("RESULT "))
         result = json.loads(line[len("RESULT ") :])
-        result["rounds"] = results.get(mode, {}).get("rounds", 0) + 1
         if mode not in results or result["useful_tokens_per_s"] > results[mode]["useful_tokens_per_s"]:
             results[mode] = result
-        else:
-            results[mode]["rounds"] = result["rounds"]
     peak = bf16_peak_gflops() * 1e9
     for r in results.values():
         r["mfu"] = r["model_flops_per_s"] / peak
