@@ -31,3 +31,35 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip("../shared/data is not beside the repository")
     return SHARED_DATA
+
+
+def run_cli(*args: str | Path) -> tuple[int, str, str]:
+    """Run the real console entry point (`shoptune.cli.main`) in-process: (exit code, stdout, stderr).
+
+    In-process keeps a table of many bad inputs to seconds; it is the same `main()` the `shoptune` script calls,
+    so the one-line error handling is what a user sees.
+    """
+    import contextlib
+    import io
+    import sys
+
+    from shoptune import cli
+
+    out, err = io.StringIO(), io.StringIO()
+    argv = sys.argv
+    sys.argv = ["shoptune", *map(str, args)]
+    code = 0
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            cli.main()
+    except SystemExit as exc:
+        code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    finally:
+        sys.argv = argv
+    return code, out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def cli():
+    """`cli("eval", "--model", ...)` -> (exit code, stdout, stderr) through the real entry point."""
+    return run_cli

@@ -8,19 +8,25 @@ Example:
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from contextlib import contextmanager
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
+import click
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from shoptune import __version__
 from shoptune.cli_relevance import relevance_app, train_relevance
+from shoptune.cli_types import OnError, Split
+from shoptune.config import parse_set
 from shoptune.errors import ShoptuneError
+from shoptune.tasks.spec import TaskKind
 
 # Wide tables when piped (CI logs, files): rich would otherwise wrap at 80 columns.
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -42,7 +48,8 @@ app.add_typer(sources_app, name="sources")
 app.add_typer(models_app, name="models")
 
 OnErrorOpt = Annotated[
-    str, typer.Option("--on-error", help="raise: stop at the first bad row; skip: skip and count bad rows.")
+    OnError | None,
+    typer.Option("--on-error", help="raise: stop at the first bad row; skip: skip and count bad rows."),
 ]
 TaskDirOpt = Annotated[
     list[Path] | None, typer.Option("--task-dir", help="A folder of your own task YAMLs (repeatable).")
@@ -50,7 +57,18 @@ TaskDirOpt = Annotated[
 
 
 @app.callback(invoke_without_command=True)
-def _main(version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False) -> None:
+def _main(
+    version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of an unexpected error.")] = False,
+    allow_hub: Annotated[
+        bool,
+        typer.Option(
+            "--allow-hub", help="Let model names download from the Hugging Face Hub (default: local files only)."
+        ),
+    ] = False,
+) -> None:
+    if allow_hub:
+        os.environ["SHOPTUNE_ALLOW_HUB"] = "1"
     if version:
         console.print(f"shoptune {__version__}")
         raise typer.Exit()
@@ -61,12 +79,15 @@ def _main(version: Annotated[bool, typer.Option("--version", help="Print the ver
 def tasks_list(
     task_dir: TaskDirOpt = None,
     capability: Annotated[str | None, typer.Option(help="Only tasks of this capability.")] = None,
-    kind: Annotated[str | None, typer.Option(help="Only tasks of this kind.")] = None,
+    kind: Annotated[TaskKind | None, typer.Option(help="Only tasks of this kind.")] = None,
 ) -> None:
     """Show all registered tasks (built-in and from --task-dir) as a table."""
     from shoptune.tasks import load_tasks
 
     tasks = load_tasks(task_dir or [])
+    known = sorted({t.capability for t in tasks.values()})
+    if capability and capability not in known:
+        raise ShoptuneError(f"--capability {capability!r}: no task has it (capabilities: {', '.join(known)})")
     table = Table(title=f"{len(tasks)} tasks")
     for col in ("name", "capability", "kind", "lang", "metric", "source", "split"):
         table.add_column(col)
@@ -106,7 +127,7 @@ def tasks_show(name: str, task_dir: TaskDirOpt = None) -> None:
 def data_build(
     config: Annotated[Path, typer.Argument(help="Build config YAML (data_root, seed, tasks, ...).")],
     out: Annotated[Path, typer.Option("--out", help="Output folder (replaced atomically).")],
-    on_error: OnErrorOpt = "",
+    on_error: OnErrorOpt = None,
     tasks: Annotated[str | None, typer.Option(help="Comma-separated task names (overrides the config).")] = None,
     atomic: Annotated[
         bool | None, typer.Option("--atomic/--no-atomic", help="Derive chain-of-task atomic tasks.")
@@ -120,7 +141,7 @@ def data_build(
     from shoptune.data.build import build, load_build_config, select_tasks
 
     overrides = {
-        "on_error": on_error or None,
+        "on_error": on_error.value if on_error else None,
         "seed": seed,
         "atomic": atomic,
         "tasks": tasks.split(",") if tasks else None,
@@ -200,7 +221,7 @@ def data_validate(
     file: Annotated[Path, typer.Argument(help="The raw file (or folder) to check.")],
     source: Annotated[str, typer.Option("--source", help="Source adapter name (see `shoptune sources list`).")],
     view: Annotated[str | None, typer.Option(help="View to derive records with (default: the source's).")] = None,
-    on_error: OnErrorOpt = "raise",
+    on_error: OnErrorOpt = OnError.raise_,
 ) -> None:
     """Check a raw file against a source adapter; exit 0 and print row counts when it is valid."""
     from shoptune.data.errorlog import ErrorLog
@@ -208,7 +229,9 @@ def data_validate(
     from shoptune.data.sources.base import ViewContext
 
     adapter = _get_source(source)
-    log = ErrorLog(on_error="skip" if on_error == "skip" else "raise")
+    if view is not None and view not in adapter.views:
+        raise ShoptuneError(f"--view {view!r}: source {source!r} has no such view (views: {', '.join(adapter.views)})")
+    log = ErrorLog(on_error="skip" if on_error == OnError.skip else "raise")
     rows = adapter.read(file, log)
     table = Table(title=f"{file} ({source})")
     table.add_column("what")
@@ -286,11 +309,12 @@ def demo(
 ) -> None:
     """The embedded default on bundled demo data and models: build the tasks, run a short multi-task LoRA
     fine-tune of SmolLM2-135M, evaluate zero-shot vs tuned on held-in and held-out tasks, write a report."""
-    import shutil
-
     from shoptune.data.build import build, load_build_config
+    from shoptune.io import atomic_write_text, claim_output, remove_owned
+    from shoptune.training.sft import RUN_FOLDER_FILES
 
     cfg_path = config or _default_demo_config()
+    claim_output(out, "REPORT.md", "data", "sft")
     cfg = load_build_config(cfg_path)
     err_console.print(f"[bold]1/3 data[/]: building the demo tasks from {cfg.data_root}")
     manifest = build(cfg, out / "data")
@@ -307,7 +331,7 @@ def demo(
     )
     held_out = ", ".join(sft_cfg.data.holdout_tasks())
     err_console.print(f"[bold]2/3 train[/]: LoRA on {len(sft_cfg.data.tasks)} tasks, holding out {held_out}")
-    shutil.rmtree(out / "sft", ignore_errors=True)  # the demo always starts fresh
+    remove_owned(out / "sft", *RUN_FOLDER_FILES)  # the demo always starts fresh (only from its own run)
     summary = run_sft(sft_cfg, out / "sft", log=lambda m: err_console.print(m, markup=False))
     err_console.print(f"trained {summary['steps']} steps at {summary['tokens_per_s']:.0f} tokens/s")
     err_console.print("[bold]3/3 evaluate[/]: zero-shot base vs tuned adapter")
@@ -321,11 +345,12 @@ def demo(
         )
     plot = plot_base_vs_tuned(report, out / "sft" / "eval" / "comparison.png")
     text = (out / "sft" / "eval" / "comparison.md").read_text()
-    (out / "REPORT.md").write_text(
+    atomic_write_text(
+        out / "REPORT.md",
         "# shoptune demo\n\n"
         f"Multi-task LoRA of {sft_cfg.model} on the bundled demo data ({summary['steps']} steps, "
         f"{summary['train_tokens']} tokens, {summary['trainable_parameters']:,} trainable parameters).\n\n"
-        f"{text}\n![zero-shot vs tuned](sft/eval/comparison.png)\n"
+        f"{text}\n![zero-shot vs tuned](sft/eval/comparison.png)\n",
     )
     console.print(text)
     console.print(f"report: {out / 'REPORT.md'} (plot: {plot})")
@@ -341,15 +366,45 @@ def _default_demo_config() -> Path:
 
 
 def main() -> None:
-    """Console entry point: run the app, printing shoptune errors as one line (exit code 2)."""
+    """Console entry point: every failure is one line on stderr, never a traceback (unless --debug).
+
+    Exit codes: 0 done, 2 bad input or option (a usage error or a shoptune error), 1 an unexpected error,
+    130 interrupted.
+    """
+    debug = "--debug" in sys.argv[1:] or os.environ.get("SHOPTUNE_DEBUG") == "1"
     try:
-        app()
+        code = app(standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        _fail(exc.format_message(), exc.exit_code)
     except ShoptuneError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(2)
-    except FileNotFoundError as exc:
-        err_console.print(f"error: {exc}", markup=False, highlight=False, soft_wrap=True)
-        sys.exit(2)
+        _fail(str(exc), 2)
+    except (KeyboardInterrupt, click.exceptions.Abort):
+        _fail("interrupted", 130)
+    except OSError as exc:
+        if debug:
+            raise
+        _fail(_os_error(exc), 2)
+    except Exception as exc:
+        if debug:
+            raise
+        reason = str(exc).splitlines()[0] if str(exc) else ""
+        _fail(f"unexpected {type(exc).__name__}: {reason} (rerun as `shoptune --debug ...` for the traceback)", 1)
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _fail(message: str, code: int) -> None:
+    err_console.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    sys.exit(code)
+
+
+def _os_error(exc: OSError) -> str:
+    """`[Errno 2] No such file or directory: 'x'` as `x: no such file or directory`."""
+    if exc.filename is not None and exc.strerror:
+        return f"{exc.filename}: {exc.strerror.lower()}"
+    return str(exc)
 
 
 # ----------------------------------------------------------------------------------------------- eval
@@ -360,10 +415,10 @@ def eval_cmd(
     tasks: Annotated[list[str], typer.Option("--tasks", help="Task names, shopbench:PATH or ecominstruct:DIR.")],
     out: Annotated[Path, typer.Option("--out", help="Folder for metrics.json and predictions.jsonl.")],
     adapter: Annotated[Path | None, typer.Option("--adapter", help="A LoRA adapter folder to apply.")] = None,
-    batch_size: Annotated[int, typer.Option("--batch-size", help="Questions per forward pass.")] = 8,
-    limit: Annotated[int | None, typer.Option("--limit", help="At most N examples per task.")] = None,
-    shots: Annotated[int, typer.Option("--shots", help="k-shot examples from the task's train split.")] = 0,
-    split: Annotated[str, typer.Option("--split", help="Split of registered tasks to score.")] = "test",
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1, help="Questions per forward pass.")] = 8,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N examples per task.")] = None,
+    shots: Annotated[int, typer.Option("--shots", min=0, help="k-shot examples from the task's train split.")] = 0,
+    split: Annotated[Split, typer.Option("--split", help="Split of registered tasks to score.")] = Split.test,
     data: Annotated[Path | None, typer.Option("--data", help="A `shoptune data build` folder.")] = None,
     data_root: Annotated[Path | None, typer.Option("--data-root", help="Raw data, when --data is not given.")] = None,
     generate_choices: Annotated[
@@ -380,11 +435,16 @@ def eval_cmd(
     from shoptune.evaluation.collect import collect_items
     from shoptune.evaluation.lm import LMScorer
     from shoptune.evaluation.runner import evaluate, write_results
+    from shoptune.io import claim_output
     from shoptune.models import load_causal_lm
 
     specs = [*tasks, *ctx.args]  # `--tasks a b c` arrives as one option value plus extra arguments
+    # Everything that can be checked is checked before the model loads and the scoring starts.
+    claim_output(out, "metrics.json", "predictions.jsonl")
+    if adapter is not None:
+        check_adapter(adapter)
     items = collect_items(
-        specs, data=data, data_root=data_root, split=split, limit=limit, shots=shots, task_dirs=task_dir or []
+        specs, data=data, data_root=data_root, split=split.value, limit=limit, shots=shots, task_dirs=task_dir or []
     )
     with err_console.status(f"loading {model}"):
         lm, tokenizer = load_causal_lm(model)
@@ -401,6 +461,14 @@ def eval_cmd(
     write_results(result, out, extra={"model": model, "adapter": str(adapter) if adapter else None})
     print_metrics(result.metrics)
     console.print(f"wrote {out / 'metrics.json'} and {out / 'predictions.jsonl'}")
+
+
+def check_adapter(adapter: Path) -> None:
+    """--adapter must be a peft adapter folder: say so in one line instead of failing inside peft."""
+    if not adapter.is_dir():
+        raise ShoptuneError(f"--adapter {adapter}: no such folder")
+    if not (adapter / "adapter_config.json").is_file():
+        raise ShoptuneError(f"--adapter {adapter}: not a LoRA adapter folder (no adapter_config.json)")
 
 
 def print_metrics(metrics: dict) -> None:
@@ -434,7 +502,6 @@ def train_sft(
     set_: Annotated[list[str] | None, typer.Option("--set", help="Override a config key: optim.lr=1e-4")] = None,
 ) -> None:
     """Multi-task instruction tuning of a causal LM (LoRA or full fine-tuning)."""
-    import yaml
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -447,11 +514,7 @@ def train_sft(
     from shoptune.training.config import load_sft_config
     from shoptune.training.sft import run_sft
 
-    overrides = {}
-    for item in set_ or []:
-        key, _, value = item.partition("=")
-        overrides[key] = yaml.safe_load(value)
-    cfg = load_sft_config(config, overrides)
+    cfg = load_sft_config(config, parse_set(set_))
     with Progress(
         TextColumn("[bold]sft[/]"),
         BarColumn(),
@@ -507,12 +570,17 @@ def _model_bars():
         yield add
 
 
+class Group(StrEnum):
+    held_in = "held-in"
+    held_out = "held-out"
+
+
 @experiments_app.command("heldout")
 def experiments_heldout(
     run: Annotated[Path, typer.Argument(help="An SFT run folder (with adapter/) or an adapter folder.")],
-    limit: Annotated[int | None, typer.Option(help="At most N test examples per task.")] = 200,
-    batch_size: Annotated[int, typer.Option("--batch-size")] = 16,
-    split: Annotated[str, typer.Option(help="Split to score.")] = "test",
+    limit: Annotated[int | None, typer.Option(min=1, help="At most N test examples per task.")] = 200,
+    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 16,
+    split: Annotated[Split, typer.Option(help="Split to score.")] = Split.test,
     bf16: Annotated[bool, typer.Option("--bf16", help="bf16 autocast for both models (faster on CPU).")] = False,
     base_from: Annotated[
         Path | None,
@@ -520,7 +588,7 @@ def experiments_heldout(
             "--base-from", help="Reuse another run's eval/base (same tasks, split, limit) instead of rescoring."
         ),
     ] = None,
-    only: Annotated[str | None, typer.Option("--only", help="Score one group alone: held-in or held-out.")] = None,
+    only: Annotated[Group | None, typer.Option("--only", help="Score one group alone: held-in or held-out.")] = None,
     out: Annotated[Path | None, typer.Option("--out", help="Output folder (default RUN/eval).")] = None,
 ) -> None:
     """Zero-shot base vs tuned adapter on held-in and held-out tasks, with paired bootstrap CIs."""
@@ -532,12 +600,12 @@ def experiments_heldout(
             adapter,
             limit=limit,
             batch_size=batch_size,
-            split=split,
+            split=split.value,
             bf16=bf16,
             log=lambda m: err_console.print(m, markup=False),
             progress=bars,
             base_from=base_from,
-            only=only,
+            only=only.value if only else None,
             out=out,
         )
     out = out or adapter.parent / "eval"

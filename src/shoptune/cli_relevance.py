@@ -22,6 +22,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from rich.table import Table
 
+from shoptune.cli_types import OnError, Split
 from shoptune.errors import ShoptuneError
 
 console = Console(width=None if sys.stdout.isatty() else 160)
@@ -72,18 +73,12 @@ def train_relevance(
     ] = None,
 ) -> None:
     """Train one relevance model on all entity-pair tasks jointly (or one per task with --single-task)."""
-    import yaml
-
+    from shoptune.config import parse_set
     from shoptune.relevance.config import load_config
     from shoptune.relevance.recipe import train
 
     _quiet_transformers()
-    overrides: dict[str, Any] = {}
-    for item in set_ or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise ShoptuneError(f"--set expects KEY=VALUE, got {item!r}")
-        overrides[key.strip()] = yaml.safe_load(value)
+    overrides = parse_set(set_)
     if single_task:
         overrides["single_task"] = True
     cfg = load_config(config, overrides)
@@ -107,21 +102,27 @@ def eval_cmd(
     view: Annotated[str | None, typer.Option("--view", help="Pair view of the source (default: the source's).")] = None,
     task: Annotated[str | None, typer.Option("--task", help="Score the raw pairs as this task of the model.")] = None,
     data: Annotated[Path | None, typer.Option("--data", help="Or: a `shoptune data build` folder ...")] = None,
-    split: Annotated[str, typer.Option("--split", help="... and its split to score.")] = "test",
+    split: Annotated[Split, typer.Option("--split", help="... and its split to score.")] = Split.test,
     tasks: Annotated[
         str | None, typer.Option("--tasks", help="Comma-separated tasks of --data (default: all).")
     ] = None,
-    limit: Annotated[int | None, typer.Option("--limit", help="At most N pairs (per task with --data).")] = None,
-    on_error: Annotated[str, typer.Option("--on-error", help="raise or skip bad rows of a raw file.")] = "raise",
-    bootstrap: Annotated[int, typer.Option("--bootstrap", help="Bootstrap resamples for the CIs.")] = 1000,
+    limit: Annotated[
+        int | None, typer.Option("--limit", min=1, help="At most N pairs (per task with --data).")
+    ] = None,
+    on_error: Annotated[
+        OnError, typer.Option("--on-error", help="raise or skip bad rows of a raw file.")
+    ] = OnError.raise_,
+    bootstrap: Annotated[int, typer.Option("--bootstrap", min=10, help="Bootstrap resamples for the CIs.")] = 1000,
 ) -> None:
     """Score a raw file of any supported source (or a built split); writes metrics.json + predictions.jsonl."""
+    from shoptune.io import claim_output
     from shoptune.relevance.data import load_split, read_source_pairs, select_tasks
     from shoptune.relevance.ensemble import resolve_artifact
     from shoptune.relevance.evaluate import evaluate_pairs
     from shoptune.relevance.predict import artifact_info, load_predictor
 
     _quiet_transformers()
+    claim_output(out, "metrics.json", "predictions.jsonl")
     artifact = resolve_artifact(model)
     info = artifact_info(artifact)
     extra: dict[str, Any] = {
@@ -136,7 +137,7 @@ def eval_cmd(
         if input_ is None:
             raise ShoptuneError("--source needs --input FILE")
         chosen, view_name, params = map_source_task(info, source, view, task)
-        pairs = read_source_pairs(source, input_, chosen, view=view_name, params=params, on_error=on_error)
+        pairs = read_source_pairs(source, input_, chosen, view=view_name, params=params, on_error=on_error.value)
         if limit is not None:
             pairs = pairs[:limit]
         extra.update({"source": source, "view": view_name, "input": str(input_), "task": chosen})
@@ -145,8 +146,8 @@ def eval_cmd(
         names = select_tasks(data, tasks.split(",") if tasks else "all")
         known = set(info.get("tasks", []))
         names = [t for t in names if t in known] if not tasks else names
-        pairs = [p for t in names for p in load_split(data, t, split, limit)]
-        extra.update({"data": str(data), "split": split})
+        pairs = [p for t in names for p in load_split(data, t, split.value, limit)]
+        extra.update({"data": str(data), "split": split.value})
     predictor = load_predictor(artifact)
     with _bar("scoring") as bar:
         job = bar.add_task("scoring", total=len(pairs))
@@ -228,9 +229,10 @@ def predict_cmd(
     input_: Annotated[Path, typer.Option("--input", help=".jsonl / .csv / .parquet with left, right[, task].")],
     out: Annotated[Path, typer.Option("--out", help="Output .jsonl or .parquet.")],
     task: Annotated[str | None, typer.Option("--task", help="Task for rows without a task column.")] = None,
-    chunk: Annotated[int, typer.Option("--chunk", help="Pairs scored per chunk (memory stays flat).")] = 4096,
+    chunk: Annotated[int, typer.Option("--chunk", min=1, help="Pairs scored per chunk (memory stays flat).")] = 4096,
 ) -> None:
     """Score pairs from a file, streaming, with a progress bar."""
+    from shoptune.io import check_file_output
     from shoptune.relevance.data import iter_pair_file
     from shoptune.relevance.ensemble import resolve_artifact
     from shoptune.relevance.predict import load_predictor, stream_predictions
@@ -238,6 +240,11 @@ def predict_cmd(
     _quiet_transformers()
     if out.suffix not in (".jsonl", ".parquet"):
         raise ShoptuneError(f"{out}: --out must end in .jsonl or .parquet")
+    check_file_output(out)
+    if not input_.is_file():
+        raise ShoptuneError(f"--input {input_}: no such file")
+    if input_.resolve() == out.resolve():
+        raise ShoptuneError(f"--out {out}: is the --input file; choose another output")
     predictor = load_predictor(resolve_artifact(model))
     total = count_rows(input_)
     with _bar("predicting") as bar:
@@ -349,13 +356,14 @@ def compare_cmd(
     multi: Annotated[Path | None, typer.Option("--multi", help="multitask: the multi-task run.")] = None,
     single: Annotated[Path | None, typer.Option("--single", help="multitask: the single-task run.")] = None,
     ensemble: Annotated[Path | None, typer.Option("--ensemble", help="ensemble: the ensemble's eval folder.")] = None,
-    split: Annotated[str, typer.Option("--split", help="Which split's predictions to compare.")] = "test",
+    split: Annotated[Split, typer.Option("--split", help="Which split's predictions to compare.")] = Split.test,
     low_resource: Annotated[int, typer.Option("--low-resource", help="multitask: fewer training pairs = low.")] = 1000,
 ) -> None:
     """Compare runs on the same test pairs, with paired significance tests; writes Markdown + JSON."""
     from shoptune.relevance import compare as cmp
 
-    loaded = [cmp.load_run(p, split) for p in expand_runs(runs or [])]
+    split_name = split.value
+    loaded = [cmp.load_run(p, split_name) for p in expand_runs(runs or [])]
     if kind == Comparison.routing:
         _need(len(loaded) >= 2, "routing needs at least two --runs")
         cmp.compare_routing(loaded, out)
@@ -364,11 +372,13 @@ def compare_cmd(
     elif kind == Comparison.multitask:
         _need(multi is not None and single is not None, "multitask needs --multi RUN and --single RUN")
         assert multi is not None and single is not None
-        cmp.compare_multitask(cmp.load_run(multi, split), cmp.load_run(single, split), out, low_resource=low_resource)
+        cmp.compare_multitask(
+            cmp.load_run(multi, split_name), cmp.load_run(single, split_name), out, low_resource=low_resource
+        )
     else:
         _need(ensemble is not None and len(loaded) >= 1, "ensemble needs --ensemble EVAL and the members as --runs")
         assert ensemble is not None
-        cmp.compare_ensemble(cmp.load_run(ensemble, split), loaded, out)
+        cmp.compare_ensemble(cmp.load_run(ensemble, split_name), loaded, out)
     report = out / f"{kind.value.replace('-', '_')}.md"
     console.print(report.read_text(encoding="utf-8"))
     console.print(f"wrote {report} and {report.with_suffix('.json')}")

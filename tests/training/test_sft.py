@@ -8,6 +8,7 @@ import torch
 import yaml
 
 from shoptune.data.build import BuildConfig, build
+from shoptune.errors import ConfigError
 from shoptune.models.tiny import build_tiny_causal_lm
 from shoptune.training.config import load_sft_config
 from shoptune.training.examples import IGNORE, encode_example
@@ -87,8 +88,7 @@ def test_resume_after_crash_matches_uninterrupted_run(setup):
         run_sft(_config(root, model_dir, data_dir), root / "crashed", log=lambda m: None, stop_after=3)
     resumed = run_sft(_config(root, model_dir, data_dir), root / "crashed", resume=True, log=lambda m: None)
     assert resumed["steps"] == full["steps"]
-    a = torch.load(_last_checkpoint(root / "full") / "trainable.pt")
-    b = torch.load(_last_checkpoint(root / "crashed") / "trainable.pt")
+    a, b = _weights(root / "full"), _weights(root / "crashed")
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
@@ -98,13 +98,70 @@ def test_gradient_checkpointing_gives_the_same_weights(setup):
     if not plain.exists():
         run_sft(_config(root, model_dir, data_dir), plain, log=lambda m: None)
     run_sft(_config(root, model_dir, data_dir, gradient_checkpointing=True), root / "ckpt", log=lambda m: None)
-    a = torch.load(_last_checkpoint(plain) / "trainable.pt")
-    b = torch.load(_last_checkpoint(root / "ckpt") / "trainable.pt")
+    a, b = _weights(plain), _weights(root / "ckpt")
     assert a.keys() == b.keys() and all(torch.allclose(a[k], b[k], atol=1e-5) for k in a)
 
 
 def _last_checkpoint(run):
     return sorted((run / "checkpoints").glob("step-*"))[-1]
+
+
+def _weights(run):
+    from safetensors.torch import load_file
+
+    return load_file(str(_last_checkpoint(run) / "trainable.safetensors"))
+
+
+def test_resume_refuses_a_changed_config_naming_the_keys(setup):
+    """The issue's repro: cap 40, killed, then --resume with cap 8 and lr 1e-2 used to mix the two configs."""
+    root, model_dir, data_dir = setup
+    out = root / "changed"
+    with pytest.raises(KeyboardInterrupt):
+        run_sft(_config(root, model_dir, data_dir), out, log=lambda m: None, stop_after=2)
+    before = sorted(p.name for p in (out / "checkpoints").iterdir())
+    cfg = _config(root, model_dir, data_dir)
+    cfg.mixture.cap, cfg.optim.lr = 8, 1e-2
+    with pytest.raises(ConfigError) as err:
+        run_sft(cfg, out, resume=True, log=lambda m: None)
+    message = str(err.value)
+    assert "mixture.cap" in message and "optim.lr" in message and "optim.seed" not in message
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == before and not (out / "adapter").exists()
+    # Keys that do not change the trained weights may change: checkpoint and log intervals.
+    same = _config(root, model_dir, data_dir, checkpoint_every=3, log_every=2)
+    resumed = run_sft(same, out, resume=True, log=lambda m: None)
+    assert json.loads((out / "adapter" / "shoptune_run.json").read_text())["config"]["optim"]["lr"] == 5e-3
+    assert resumed["steps"] > 2
+
+
+def test_checkpoint_restores_python_numpy_and_torch_rng(tmp_path):
+    import random
+
+    import numpy as np
+
+    from shoptune.training.checkpoint import load_checkpoint, save_checkpoint
+
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.AdamW(model.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    random.seed(1), np.random.seed(1), torch.manual_seed(1)
+    path = save_checkpoint(tmp_path, 1, model, optimizer, scheduler, {"epoch": 0})
+    draws = (random.random(), float(np.random.rand()), float(torch.rand(1)))
+    random.seed(9), np.random.seed(9), torch.manual_seed(9)
+    assert load_checkpoint(path, model, optimizer, scheduler)["step"] == 1
+    assert (random.random(), float(np.random.rand()), float(torch.rand(1))) == draws
+
+
+def test_damaged_checkpoint_is_one_line_naming_it(tmp_path):
+    from shoptune.errors import ShoptuneError
+    from shoptune.training.checkpoint import load_checkpoint, save_checkpoint
+
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.AdamW(model.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    path = save_checkpoint(tmp_path, 1, model, optimizer, scheduler, {"epoch": 0})
+    (path / "optim.pt").write_bytes(b"not a pickle")
+    with pytest.raises(ShoptuneError, match="step-000001: damaged checkpoint"):
+        load_checkpoint(path, model, optimizer, scheduler)
 
 
 def test_merged_export_gives_same_logits(setup):

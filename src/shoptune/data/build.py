@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import random
-import shutil
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -35,6 +33,7 @@ from shoptune.data.sources.base import ViewContext
 from shoptune.data.splits import cap, grouped_split
 from shoptune.data.store import split_path, write_split
 from shoptune.errors import ConfigError, DataError
+from shoptune.io import atomic_write_json, claim_output, staging_dir
 from shoptune.records import InstructionExample, PairExample, Record
 from shoptune.tasks.atomic import AtomicTask, derive_atomic_tasks
 from shoptune.tasks.registry import load_tasks
@@ -199,13 +198,11 @@ def _label_counts(spec: TaskSpec, records: list[Record]) -> dict[str, int]:
 
 def build(cfg: BuildConfig, out: str | Path, progress: Progress | None = None) -> dict[str, Any]:
     """Build every selected task into `out`, atomically: on any failure `out` is left as it was."""
-    out = Path(out)
+    # Refuse a file or a folder of the user's own before reading a single source file.
+    out = claim_output(out, "manifest.json")
     specs = select_tasks(cfg)
     if not specs:
         raise ConfigError(f"no tasks to build: none selected, or their files are missing under {cfg.data_root}")
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     cache = RowCache(cfg.on_error)
     manifest: dict[str, Any] = {
         "shoptune_version": __version__,
@@ -216,7 +213,7 @@ def build(cfg: BuildConfig, out: str | Path, progress: Progress | None = None) -
         "sources": {},
         "tasks": {},
     }
-    try:
+    with staging_dir(out, kind="data-build", owned_files=("manifest.json",)) as tmp:
         for spec in specs:
             if progress:
                 progress(spec.name)
@@ -229,11 +226,7 @@ def build(cfg: BuildConfig, out: str | Path, progress: Progress | None = None) -
                     _write_task(tmp, atomic.spec, atomic.splits)
                     manifest["tasks"][atomic.spec.name] = _atomic_info(atomic)
         manifest["skipped_rows_total"] = sum(t["skipped_rows"] for t in manifest["tasks"].values())
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False), encoding="utf-8")
-        _swap_into_place(tmp, out)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        atomic_write_json(tmp / "manifest.json", manifest)
     return manifest
 
 
@@ -273,17 +266,15 @@ def task_specs(manifest: dict[str, Any], registry: dict[str, TaskSpec]) -> dict[
     return specs
 
 
-def _swap_into_place(tmp: Path, out: Path) -> None:
-    """Replace `out` by `tmp` with renames, so readers never see a half-written dataset."""
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        os.replace(out, old)
-    os.replace(tmp, out)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def read_manifest(directory: str | Path) -> dict[str, Any]:
+    """A data build's manifest, or one line naming the file when it is missing or damaged."""
     path = Path(directory) / "manifest.json"
-    if not path.exists():
+    if not path.is_file():
         raise DataError(path, 0, "-", "no manifest.json: not a shoptune data build folder")
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise DataError(path, 0, "-", f"not valid JSON ({exc}); rebuild with `shoptune data build`") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("tasks"), dict):
+        raise DataError(path, 0, "tasks", "missing or not a mapping; rebuild with `shoptune data build`")
+    return manifest

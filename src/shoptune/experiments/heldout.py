@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from shoptune.errors import ShoptuneError
 from shoptune.evaluation.collect import collect_items
 from shoptune.evaluation.lm import LMScorer
 from shoptune.evaluation.runner import EvalResult, evaluate, example_score, jsonable, write_results
-from shoptune.training.sft import RUN_FILE
+from shoptune.io import atomic_path, atomic_write_json, atomic_write_text, claim_output
 
 HELD_IN, HELD_OUT = "held-in", "held-out"
 
@@ -53,12 +54,10 @@ def load_scores(folder: Path, items: list[Any], base_model: str) -> tuple[dict[s
 
 def write_results_copy(src: Path, dst: Path) -> None:
     """Copy a reused eval folder next to the tuned one, so the run's eval/ stays self-contained."""
-    import shutil
-
     if src.resolve() != dst.resolve():
-        dst.mkdir(parents=True, exist_ok=True)
         for name in ("metrics.json", "predictions.jsonl"):
-            shutil.copyfile(src / name, dst / name)
+            with atomic_path(dst / name) as tmp:
+                shutil.copyfile(src / name, tmp)
 
 
 def paired_delta(
@@ -113,9 +112,10 @@ def compare_base_and_tuned(
     "held-out") scores that group alone, say to give the held-out tasks a larger sample.
     """
     from shoptune.models import load_causal_lm
-    from shoptune.training.export import load_with_adapter
+    from shoptune.training.export import load_with_adapter, read_run_file
 
-    run = json.loads((adapter_dir / RUN_FILE).read_text())
+    run = read_run_file(adapter_dir)
+    out = claim_output(out or adapter_dir.parent / "eval", "comparison.json", "base", "tuned")
     trained, holdout = list(run["trained_tasks"]), list(run["holdout"])
     tasks = tasks or [t for t in trained if "__" not in t] + holdout  # atomic tasks are training aids
 
@@ -132,7 +132,6 @@ def compare_base_and_tuned(
     data_dir = Path(run["data_dir"])
     use_dir = data_dir if (data_dir / "manifest.json").exists() else None
     items = collect_items(tasks, data=use_dir, data_root=data_root, split=split, limit=limit, group_of=group_of)
-    out = out or adapter_dir.parent / "eval"
     metrics: dict[str, dict[str, Any]] = {}
     scores: dict[str, dict[str, np.ndarray]] = {}
     if base_from is not None:
@@ -181,8 +180,8 @@ def compare_base_and_tuned(
                 **paired_delta(base, tuned, members),
             }
     report["subgroups"] = subgroup_rows(run.get("holdout_groups") or {}, metrics, base, tuned)
-    (out / "comparison.json").write_text(json.dumps(report, indent=2))
-    (out / "comparison.md").write_text(comparison_markdown(report))
+    atomic_write_json(out / "comparison.json", report)
+    atomic_write_text(out / "comparison.md", comparison_markdown(report))
     return report
 
 

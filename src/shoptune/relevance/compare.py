@@ -30,8 +30,9 @@ from scipy.stats import binomtest
 from shoptune.errors import ShoptuneError
 from shoptune.evaluation.bootstrap import bootstrap_distribution
 from shoptune.evaluation.metrics import encode_label_pairs
+from shoptune.io import atomic_path, atomic_write_json, atomic_write_text
 from shoptune.records import LABELS
-from shoptune.relevance.evaluate import STATISTICS, read_predictions, write_json
+from shoptune.relevance.evaluate import STATISTICS, read_predictions
 
 N_RESAMPLES = 1000
 
@@ -245,9 +246,8 @@ def run_scores(run: RunResult, tasks: Sequence[str]) -> dict[str, Any]:
 
 def write_report(out: str | Path, name: str, title: str, markdown: str, data: dict[str, Any]) -> Path:
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    (out / f"{name}.md").write_text(f"# {title}\n\n{markdown}\n", encoding="utf-8")
-    write_json(out / f"{name}.json", data)
+    atomic_write_text(out / f"{name}.md", f"# {title}\n\n{markdown}\n")
+    atomic_write_json(out / f"{name}.json", data)
     return out / f"{name}.md"
 
 
@@ -473,8 +473,8 @@ def _plot_deltas(result: dict[str, Any], sizes: dict[str, int], path: Path) -> P
     ax.set_xlabel("macro-F1: multi-task minus single-task (95% CI)")
     ax.set_title("Multi-task gain per task (training pairs in brackets)")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
     plt.close(fig)
     return path
 

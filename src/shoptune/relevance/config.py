@@ -13,9 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from shoptune.config import read_yaml, set_dotted
 from shoptune.errors import ConfigError
 from shoptune.tasks.registry import format_validation_error
 from shoptune.training.mixture import MixtureConfig
@@ -142,14 +142,8 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Re
         >>> cfg = load_config("configs/relevance_minilm.yaml", {"train.epochs": 1})  # doctest: +SKIP
     """
     path = Path(path)
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML ({exc})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: a relevance config must be a YAML mapping")
+    data = read_yaml(path)
+    resolved: dict[str, Any] = {}
     for key, value in (overrides or {}).items():
         if key in PATH_KEYS and isinstance(value, str):
             # Paths given on the command line are relative to where the command runs, not to the config file.
@@ -157,25 +151,13 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Re
             value = (
                 str(local.resolve()) if not local.is_absolute() and (key != "model.name" or local.exists()) else value
             )
-        set_dotted(data, key, value)
+        resolved[key] = value
+    set_dotted(data, resolved)
     try:
         cfg = RelevanceConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError(format_validation_error(str(path), exc)) from None
     return resolve_paths(cfg, path.resolve().parent)
-
-
-def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
-    """Set ``data["a"]["b"] = value`` for key ``"a.b"``, creating sections as needed.
-
-    >>> d = {}; set_dotted(d, "model.routing", "prefix"); d
-    {'model': {'routing': 'prefix'}}
-    """
-    *parents, last = key.split(".")
-    node = data
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[last] = value
 
 
 def resolve_paths(cfg: RelevanceConfig, base: Path) -> RelevanceConfig:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from shoptune.errors import ShoptuneError
-from shoptune.relevance.evaluate import write_json
+from shoptune.io import atomic_write_json, claim_output, staging_dir
 from shoptune.relevance.model import ARTIFACT_FILE, FORMAT_VERSION
 from shoptune.relevance.predict import EnsemblePredictor, artifact_info, combine_votes, vote
 
@@ -50,7 +50,9 @@ def build_ensemble(
     """
     if len(members) < 2:
         raise ShoptuneError("an ensemble needs at least two members")
-    out = Path(out).resolve()
+    if names is not None and len(names) != len(members):
+        raise ShoptuneError(f"--name: {len(names)} names for {len(members)} members; give one name per --member")
+    out = claim_output(Path(out).resolve(), ARTIFACT_FILE)
     resolved = [resolve_artifact(m).resolve() for m in members]
     infos = [artifact_info(p) for p in resolved]
     tasks = sorted(set.intersection(*(set(i.get("tasks", [])) for i in infos)))
@@ -59,9 +61,21 @@ def build_ensemble(
     labels = names or [_default_name(p) for p in resolved]
     if len(set(labels)) != len(labels):
         raise ShoptuneError(f"member names must be unique, got {list(labels)}")
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    with staging_dir(out, kind="relevance-ensemble", owned_files=(ARTIFACT_FILE,)) as tmp:
+        _write_ensemble(tmp, out, resolved, infos, labels, tasks, copy=copy)
+    return out
+
+
+def _write_ensemble(
+    tmp: Path,
+    out: Path,
+    resolved: list[Path],
+    infos: list[dict[str, Any]],
+    labels: Sequence[str],
+    tasks: list[str],
+    *,
+    copy: bool,
+) -> None:
     entries: list[dict[str, Any]] = []
     for i, (path, info, name) in enumerate(zip(resolved, infos, labels, strict=True)):
         if copy:
@@ -84,11 +98,7 @@ def build_ensemble(
         "tasks": tasks,
         "task_sources": sources,
     }
-    write_json(tmp / ARTIFACT_FILE, manifest)
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
-    return out
+    atomic_write_json(tmp / ARTIFACT_FILE, manifest)
 
 
 def _default_name(path: Path) -> str:

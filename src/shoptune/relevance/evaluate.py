@@ -13,7 +13,6 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,6 +28,7 @@ from shoptune.evaluation.metrics import (
     label_macro_f1_statistic,
     per_label_f1,
 )
+from shoptune.io import atomic_open, atomic_write_json
 from shoptune.records import LABELS
 from shoptune.relevance.data import Pair
 from shoptune.relevance.predict import Predictor, prediction_row
@@ -116,19 +116,10 @@ def evaluate_pairs(
 def write_outputs(out: str | Path, metrics: dict[str, Any], rows: Any) -> None:
     """metrics.json and predictions.jsonl, each written to a temp file and renamed (never half-written)."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f".predictions.jsonl.tmp-{os.getpid()}"
-    with tmp.open("w", encoding="utf-8") as fh:
+    with atomic_open(out / "predictions.jsonl") as fh:
         for row in rows:
             fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-    os.replace(tmp, out / "predictions.jsonl")
-    write_json(out / "metrics.json", metrics)
-
-
-def write_json(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(data, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_json(out / "metrics.json", metrics)
 
 
 def read_predictions(path: str | Path) -> list[dict[str, Any]]:

@@ -43,11 +43,22 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 from safetensors.torch import load_file, save_file
 
+from shoptune.config import refuse_changed_config
 from shoptune.errors import ConfigError, ShoptuneError
+from shoptune.io import (
+    MARKER,
+    atomic_write_json,
+    atomic_write_text,
+    claim_output,
+    clean_stale,
+    replace_dir,
+    staging_dir,
+    write_marker,
+)
 from shoptune.records import LABELS
 from shoptune.relevance.config import RelevanceConfig
 from shoptune.relevance.data import Pair, load_split, select_tasks, task_sources
-from shoptune.relevance.evaluate import evaluate_pairs, write_json
+from shoptune.relevance.evaluate import evaluate_pairs
 from shoptune.relevance.model import (
     ARTIFACT_FILE,
     RelevanceModel,
@@ -59,6 +70,7 @@ from shoptune.relevance.model import (
 )
 from shoptune.relevance.predict import load_predictor, use_bf16
 from shoptune.relevance.sampling import draw_epoch, length_batches
+from shoptune.training.checkpoint import rng_states, set_rng_states
 
 LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
 console = Console(stderr=True)
@@ -95,15 +107,11 @@ def train(
     ``resume`` continues from ``out/checkpoint``. ``stop_after`` stops after that many optimizer steps of this
     call, leaving a checkpoint exactly as a kill after a checkpoint would (used to test resuming).
     """
-    out = Path(out)
-    started_before = [name for name in ("model", "checkpoint", "single") if (out / name).exists()]
-    if started_before and not resume:
-        raise ShoptuneError(f"{out}: already holds a run ({', '.join(started_before)}); use --resume or a new --out")
-    out.mkdir(parents=True, exist_ok=True)
+    out = start_run_folder(cfg, Path(out), resume)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
     root, tasks = prepare_data(cfg, out, quiet=quiet)
-    (out / "config.yaml").write_text(yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False), encoding="utf-8")
+    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     if not cfg.single_task:
         return train_run(cfg, root, tasks, out, resume=resume, stop_after=stop_after, quiet=quiet)
     # Single-task baselines: the same recipe once per task, then one per-task artifact serving them all.
@@ -138,12 +146,28 @@ def train(
         "tasks": tasks,
         "task_sources": task_sources(root, tasks),
     }
-    write_json(model_dir / ARTIFACT_FILE, manifest)
+    atomic_write_json(model_dir / ARTIFACT_FILE, manifest)
     summaries = [json.loads((out / "single" / t / "run.json").read_text()) for t in tasks]
     summary = run_summary(cfg, tasks, None, summaries=summaries)
     evaluate_run(cfg, root, tasks, out, quiet=quiet)
-    write_json(out / "run.json", summary)
+    atomic_write_json(out / "run.json", summary)
     return model_dir
+
+
+#: Files by which a relevance run folder of older shoptune versions (before the marker file) is recognised.
+RUN_FOLDER_FILES = ("run.json", "config.yaml", "train_log.jsonl", "checkpoint", "model", "single")
+
+
+def start_run_folder(cfg: RelevanceConfig, out: Path, resume: bool) -> Path:
+    """Check --out before any work: new, empty, or a relevance run (then only with --resume)."""
+    claim_output(out, *RUN_FOLDER_FILES)
+    started_before = [name for name in ("model", "checkpoint", "single") if (out / name).exists()]
+    if started_before and not resume:
+        raise ShoptuneError(f"{out}: already holds a run ({', '.join(started_before)}); use --resume or a new --out")
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / MARKER).exists():
+        write_marker(out, "relevance-run")
+    return out
 
 
 # ============================================================================================ 1-2. data
@@ -266,7 +290,7 @@ def train_run(
     }
     lengths = {t: [len(f["input_ids"]) for f in fs] for t, fs in features.items()}
     plans, realised = plan_epochs(cfg, lengths)
-    write_json(out / "sampling.json", {"strategy": cfg.mixture.model_dump(mode="json"), "epochs": realised})
+    atomic_write_json(out / "sampling.json", {"strategy": cfg.mixture.model_dump(mode="json"), "epochs": realised})
     flat = [(epoch, b) for epoch, plan in enumerate(plans) for b in plan]
     optimizer, scheduler = build_optimizer(cfg, model, len(flat))
     state = TrainState()
@@ -322,13 +346,10 @@ def train_run(
         return out / "model"
     model.eval()
     artifact = out / "model"
-    tmp = out / f".model.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    save_model(model, tokenizer, tmp)
-    shutil.rmtree(artifact, ignore_errors=True)
-    os.replace(tmp, artifact)
+    with staging_dir(artifact, kind="relevance-model", owned_files=(ARTIFACT_FILE,)) as tmp:
+        save_model(model, tokenizer, tmp)
     summary = run_summary(cfg, tasks, model, state=state, pools=pools)
-    write_json(out / "run.json", summary)
+    atomic_write_json(out / "run.json", summary)
     if evaluate:
         evaluate_run(cfg, root, tasks, out, quiet=quiet)
     shutil.rmtree(ckpt, ignore_errors=True)
@@ -389,46 +410,62 @@ def save_checkpoint(
     state: TrainState,
 ) -> None:
     """Trainable weights, optimizer, schedule, RNG states and progress, swapped into place atomically."""
+    clean_stale(path)
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
+    try:
+        _write_checkpoint(tmp, cfg, model, optimizer, scheduler, state)
+        replace_dir(tmp, path)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_checkpoint(
+    tmp: Path,
+    cfg: RelevanceConfig,
+    model: RelevanceModel,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    state: TrainState,
+) -> None:
     save_file({k: v.contiguous() for k, v in model.trainable_state().items()}, str(tmp / "trainable.safetensors"))
     torch.save(
         {
             "optimizer": optimizer.state_dict(),
             "scheduler": scheduler.state_dict(),
-            "torch_rng": torch.get_rng_state(),
-            "python_rng": random.getstate(),
+            "rng": rng_states(),
         },
         tmp / "optimizer.pt",
     )
     meta = {"config": _config_key(cfg), "state": {**state.__dict__, "losses": state.losses[-200:]}}
-    (tmp / "state.json").write_text(json.dumps(meta), encoding="utf-8")
-    old = path.with_name(f".{path.name}.old-{os.getpid()}")
-    if path.exists():
-        os.replace(path, old)
-    os.replace(tmp, path)
-    shutil.rmtree(old, ignore_errors=True)
+    atomic_write_json(tmp / "state.json", meta, indent=None)
 
 
 def load_checkpoint(
     path: Path, cfg: RelevanceConfig, model: RelevanceModel, optimizer: torch.optim.Optimizer, scheduler: Any
 ) -> TrainState:
-    meta = json.loads((path / "state.json").read_text(encoding="utf-8"))
-    if meta["config"] != _config_key(cfg):
-        raise ShoptuneError(f"{path}: checkpoint was written by a different config; resume with the same config")
-    weights = load_file(str(path / "trainable.safetensors"))
+    try:
+        meta = json.loads((path / "state.json").read_text(encoding="utf-8"))
+        weights = load_file(str(path / "trainable.safetensors"))
+        blob = torch.load(path / "optimizer.pt", weights_only=False)
+    except Exception as exc:  # truncated file, bad JSON, bad pickle: the same to the user
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ShoptuneError(f"{path}: damaged checkpoint ({reason}); delete it to start the run over") from None
+    refuse_changed_config(path, meta.get("config", {}), _config_key(cfg))
     missing, unexpected = model.load_state_dict(weights, strict=False)
     trainable = set(model.trainable_state())
     if trainable - set(weights) or unexpected:
         raise ShoptuneError(
             f"{path}: checkpoint does not match the model (missing {sorted(trainable - set(weights))[:3]})"
         )
-    blob = torch.load(path / "optimizer.pt", weights_only=False)
     optimizer.load_state_dict(blob["optimizer"])
     scheduler.load_state_dict(blob["scheduler"])
-    torch.set_rng_state(blob["torch_rng"])
-    random.setstate(blob["python_rng"])
+    if "rng" in blob:
+        set_rng_states(blob["rng"])
+    else:  # checkpoints of shoptune <= 0.1
+        torch.set_rng_state(blob["torch_rng"])
+        random.setstate(blob["python_rng"])
     return TrainState(**meta["state"])
 
 

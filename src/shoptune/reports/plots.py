@@ -11,6 +11,8 @@ from typing import Any
 
 import matplotlib
 
+from shoptune.io import atomic_path
+
 matplotlib.use("Agg")  # no display on servers and CI
 import matplotlib.pyplot as plt  # noqa: E402
 
@@ -41,7 +43,7 @@ def plot_base_vs_tuned(report: dict[str, Any], path: Path) -> Path:
     ax.legend()
     ax.set_title("Zero-shot vs multi-task LoRA")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format=path.suffix.lstrip(".") or "png")
     plt.close(fig)
     return path

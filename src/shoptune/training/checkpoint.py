@@ -1,4 +1,8 @@
-"""Training checkpoints: written atomically (temp folder, then rename), newest kept, resumable.
+"""SFT training checkpoints: written atomically (temp folder, then swapped in), newest kept, resumable.
+
+A checkpoint holds the trainable weights (safetensors), the optimizer and schedule, the loop state and the
+Python, NumPy and torch RNG states, so a resumed run draws the same dropout masks and samples as one that was
+never stopped.
 
 Example:
     >>> latest_checkpoint(Path("runs/sft/checkpoints"))  # doctest: +SKIP
@@ -9,33 +13,52 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+from safetensors.torch import load_file, save_file
+
+from shoptune.errors import ShoptuneError
+from shoptune.io import atomic_write_json, clean_stale, replace_dir
 
 
 def _trainable_state(model) -> dict[str, torch.Tensor]:
     # Only what training changes: LoRA weights (or everything in full fine-tuning). Small and enough to resume.
-    return {name: p.detach().clone() for name, p in model.named_parameters() if p.requires_grad}
+    return {name: p.detach().contiguous().clone() for name, p in model.named_parameters() if p.requires_grad}
+
+
+def rng_states() -> dict[str, Any]:
+    """Every RNG a training step draws from."""
+    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+
+
+def set_rng_states(states: dict[str, Any]) -> None:
+    random.setstate(states["python"])
+    np.random.set_state(states["numpy"])
+    torch.set_rng_state(states["torch"])
 
 
 def save_checkpoint(folder: Path, step: int, model, optimizer, scheduler, state: dict[str, Any], keep: int = 2) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"step-{step:06d}"
-    tmp = folder / f".step-{step:06d}.tmp-{os.getpid()}"
+    clean_stale(final)
+    tmp = folder / f".{final.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
-    torch.save(_trainable_state(model), tmp / "trainable.pt")
-    torch.save(
-        {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "torch_rng": torch.get_rng_state()},
-        tmp / "optim.pt",
-    )
-    (tmp / "state.json").write_text(json.dumps({**state, "step": step}, indent=2))
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    try:
+        save_file(_trainable_state(model), str(tmp / "trainable.safetensors"))
+        torch.save(
+            {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_states()},
+            tmp / "optim.pt",
+        )
+        atomic_write_json(tmp / "state.json", {**state, "step": step})
+        replace_dir(tmp, final)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     for old in sorted(folder.glob("step-*"))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
@@ -47,17 +70,31 @@ def latest_checkpoint(folder: Path) -> Path | None:
 
 
 def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any]:
-    """Restore weights, optimizer, scheduler and RNG; return the saved loop state."""
-    trainable = torch.load(path / "trainable.pt", weights_only=True)
+    """Restore weights, optimizer, scheduler and RNGs; return the saved loop state.
+
+    A damaged checkpoint is one line naming it (delete that folder to resume from the one before).
+    """
+    try:
+        state = json.loads((path / "state.json").read_text(encoding="utf-8"))
+        weights = path / "trainable.safetensors"
+        trainable = load_file(str(weights)) if weights.exists() else torch.load(path / "trainable.pt")
+        optim = torch.load(path / "optim.pt", weights_only=False)
+    except Exception as exc:  # any damage (truncated file, bad JSON, bad pickle) means the same to the user
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ShoptuneError(
+            f"{path}: damaged checkpoint ({reason}); delete this folder to resume from an earlier one"
+        ) from None
     params = dict(model.named_parameters())
     missing = [name for name in trainable if name not in params]
     if missing:
-        raise ValueError(f"{path}: checkpoint does not match the model (e.g. {missing[0]})")
+        raise ShoptuneError(f"{path}: checkpoint does not match the model (e.g. {missing[0]})")
     with torch.no_grad():
         for name, value in trainable.items():
             params[name].copy_(value)
-    optim = torch.load(path / "optim.pt", weights_only=False)
     optimizer.load_state_dict(optim["optimizer"])
     scheduler.load_state_dict(optim["scheduler"])
-    torch.set_rng_state(optim["torch_rng"])
-    return json.loads((path / "state.json").read_text())
+    if "rng" in optim:
+        set_rng_states(optim["rng"])
+    else:  # checkpoints of shoptune <= 0.1 kept the torch RNG only
+        torch.set_rng_state(optim["torch_rng"])
+    return state

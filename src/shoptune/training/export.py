@@ -7,21 +7,38 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
 from shoptune.errors import ConfigError
+from shoptune.io import claim_output, staging_dir
 from shoptune.training.sft import RUN_FILE
 
 
+def read_run_file(adapter_dir: Path) -> dict:
+    """The ``shoptune_run.json`` of an adapter written by `shoptune train sft`, or one line naming the problem."""
+    path = adapter_dir / RUN_FILE
+    if not path.is_file():
+        raise ConfigError(f"{adapter_dir}: not an adapter written by `shoptune train sft` (no {RUN_FILE})")
+    try:
+        run = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ConfigError(f"{path}: damaged ({exc})") from None
+    missing = [k for k in ("base_model", "trained_tasks", "holdout") if not isinstance(run, dict) or k not in run]
+    if missing:
+        raise ConfigError(f"{path}: field {missing[0]!r} missing; not written by `shoptune train sft`")
+    return run
+
+
 def base_model_of(adapter_dir: Path) -> str:
-    run_file = adapter_dir / RUN_FILE
-    if run_file.exists():
-        return json.loads(run_file.read_text())["base_model"]
-    config = adapter_dir / "adapter_config.json"
-    if config.exists():
-        return json.loads(config.read_text())["base_model_name_or_path"]
+    for name, key in ((RUN_FILE, "base_model"), ("adapter_config.json", "base_model_name_or_path")):
+        path = adapter_dir / name
+        if path.is_file():
+            try:
+                value = json.loads(path.read_text(encoding="utf-8"))[key]
+            except (UnicodeDecodeError, json.JSONDecodeError, KeyError, TypeError):
+                raise ConfigError(f"{path}: damaged or not written by shoptune/peft (no {key!r})") from None
+            return str(value)
     raise ConfigError(f"{adapter_dir}: not an adapter folder (no {RUN_FILE} or adapter_config.json)")
 
 
@@ -38,16 +55,17 @@ def load_with_adapter(adapter_dir: Path, base: str | None = None):
 
 
 def export_merged(adapter_dir: Path, out: Path, base: str | None = None) -> Path:
-    """Merge the adapter into the base weights and write model + tokenizer atomically."""
+    """Merge the adapter into the base weights and write model + tokenizer atomically.
+
+    ``out`` must be new, empty or an earlier export (checked before the model is loaded).
+    """
+    claim_output(out, RUN_FILE)
+    base_model_of(adapter_dir)  # a folder that is not an adapter fails here, before the slow load
     model, tokenizer = load_with_adapter(adapter_dir, base)
     merged = model.merge_and_unload()
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    merged.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    if (adapter_dir / RUN_FILE).exists():
-        shutil.copy(adapter_dir / RUN_FILE, tmp / RUN_FILE)
-    if out.exists():
-        shutil.rmtree(out)
-    os.replace(tmp, out)
+    with staging_dir(out, kind="merged-model", owned_files=(RUN_FILE)) as tmp:
+        merged.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        if (adapter_dir / RUN_FILE).exists():
+            shutil.copy(adapter_dir / RUN_FILE, tmp / RUN_FILE)
     return out

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
-import shutil
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -25,9 +23,11 @@ from typing import Any
 
 import torch
 
+from shoptune.config import refuse_changed_config
 from shoptune.data.build import build, load_build_config, read_manifest, task_specs
 from shoptune.data.store import load_records
 from shoptune.errors import ConfigError
+from shoptune.io import MARKER, atomic_write_json, claim_output, staging_dir, write_marker
 from shoptune.records import Record
 from shoptune.tasks import TaskSpec, load_tasks
 from shoptune.training.batching import collate, length_grouped
@@ -181,10 +181,7 @@ def run_sft(
     stop_after: int | None = None,
 ) -> dict[str, Any]:
     """Train; returns the run summary. `stop_after` simulates a crash after that many steps (tests)."""
-    out = Path(out)
-    if out.exists() and not resume and (out / "checkpoints").exists():
-        raise ConfigError(f"{out}: a run already exists there; pass --resume to continue it or choose another --out")
-    out.mkdir(parents=True, exist_ok=True)
+    out = start_run_folder(cfg, Path(out), resume)
     random.seed(cfg.optim.seed)
     torch.manual_seed(cfg.optim.seed)
     data = prepare_data(cfg, out, log)
@@ -274,38 +271,66 @@ def run_sft(
         "derived_atomic_tasks": data.derived,
         "adapter": str(adapter_dir),
     }
-    _write_json(out / "mixture.json", mixtures)
-    _write_json(out / "summary.json", summary)
+    atomic_write_json(out / "mixture.json", mixtures)
+    atomic_write_json(out / "summary.json", summary)
     return summary
 
 
 def save_adapter(model, tokenizer, cfg: SFTConfig, data: TrainData, out: Path) -> Path:
     """Adapter (or full model) + tokenizer with its chat template + the prompt templates it was trained on."""
     final = out / "adapter"
-    tmp = out / f".adapter.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    model.save_pretrained(tmp)
-    tokenizer.save_pretrained(tmp)
-    run = {
-        "base_model": cfg.model,
-        "lora": cfg.lora.enabled,
-        "trained_tasks": sorted(data.train),
-        "holdout": data.holdout,
-        "holdout_groups": cfg.data.holdout_groups(),
-        "data_dir": str(data.data_dir),
-        "prompts": {
-            t: {"kind": data.specs[t].kind.value, "template": data.specs[t].prompt} for t in sorted(data.train)
-        },
-        "config": cfg.model_dump(mode="json"),
-    }
-    _write_json(tmp / RUN_FILE, run)
-    if final.exists():
-        shutil.rmtree(final)
-    os.replace(tmp, final)
+    with staging_dir(final, kind="sft-adapter", owned_files=(RUN_FILE,)) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        run = {
+            "base_model": cfg.model,
+            "lora": cfg.lora.enabled,
+            "trained_tasks": sorted(data.train),
+            "holdout": data.holdout,
+            "holdout_groups": cfg.data.holdout_groups(),
+            "data_dir": str(data.data_dir),
+            "prompts": {
+                t: {"kind": data.specs[t].kind.value, "template": data.specs[t].prompt} for t in sorted(data.train)
+            },
+            "config": cfg.model_dump(mode="json"),
+        }
+        atomic_write_json(tmp / RUN_FILE, run)
     return final
 
 
-def _write_json(path: Path, value: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(value, indent=2, ensure_ascii=False), encoding="utf-8")
-    os.replace(tmp, path)
+# ------------------------------------------------------------------------------------------ run folder
+#: Files by which an SFT run folder of older shoptune versions (before the marker file) is recognised.
+RUN_FOLDER_FILES = ("train_log.jsonl", "summary.json", "checkpoints")
+#: Keys that may change between a run and its resumption: they do not change what is trained.
+RESUMABLE_KEYS = {"optim": ("checkpoint_every", "log_every"), "eval": None}
+
+
+def run_key(cfg: SFTConfig) -> dict[str, Any]:
+    """The config as far as it decides the trained weights (what --resume must not change)."""
+    data = cfg.model_dump(mode="json")
+    for section, keys in RESUMABLE_KEYS.items():
+        if keys is None:
+            data.pop(section, None)
+        else:
+            for key in keys:
+                data[section].pop(key, None)
+    return data
+
+
+def start_run_folder(cfg: SFTConfig, out: Path, resume: bool) -> Path:
+    """Check --out before any work: a new or empty folder, or an SFT run (then only with --resume, same config)."""
+    claim_output(out, *RUN_FOLDER_FILES)
+    if not resume and (out / "checkpoints").exists():
+        raise ConfigError(f"{out}: a run already exists there; pass --resume to continue it or choose another --out")
+    saved = out / "config.json"
+    if resume and saved.is_file():
+        try:
+            previous = json.loads(saved.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            raise ConfigError(f"{saved}: damaged; cannot check the config of the run to resume") from None
+        refuse_changed_config(out, previous.get("run_key", {}), run_key(cfg))
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / MARKER).exists():
+        write_marker(out, "sft-run")
+    atomic_write_json(saved, {"run_key": run_key(cfg), "config": cfg.model_dump(mode="json")})
+    return out
