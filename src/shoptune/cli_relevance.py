@@ -274,15 +274,13 @@ def count_rows(path: Path) -> int | None:
 def write_stream(stream: Any, out: Path) -> int:
     """Write (pair, probs) rows as JSON lines or Parquet, via a temp file renamed into place."""
     import json
-    import os
 
+    from shoptune.io import atomic_path
     from shoptune.records import LABELS
     from shoptune.relevance.predict import prediction_row
 
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     n = 0
-    try:
+    with atomic_path(out) as tmp:
         if out.suffix == ".jsonl":
             with tmp.open("w", encoding="utf-8") as fh:
                 for pair, probs in stream:
@@ -316,9 +314,6 @@ def write_stream(stream: Any, out: Path) -> int:
                         buffer = []
                 if buffer or n == 0:
                     writer.write_table(pa.Table.from_pylist(buffer, schema=schema))
-        os.replace(tmp, out)
-    finally:
-        tmp.unlink(missing_ok=True)
     return n
 
 
