@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from shoptune.data.sources import list_sources
@@ -52,3 +54,19 @@ def test_duplicate_task_name_is_rejected(tmp_path):
     (tmp_path / "dup.yaml").write_text(TASK.format(capability="x").replace("my_task", "hd_query_product"))
     with pytest.raises(ConfigError, match="already defined"):
         load_tasks([tmp_path])
+
+
+FIXTURE_TASKS = Path(__file__).resolve().parents[1] / "fixtures" / "tasks_bad_metric"
+
+
+def test_unknown_metric_names_file_and_key():
+    with pytest.raises(ConfigError) as info:
+        load_tasks([FIXTURE_TASKS])
+    message = str(info.value)
+    assert message.startswith(f"{FIXTURE_TASKS / 'bad_metric.yaml'}: key 'metric': unknown metric 'f1'")
+    assert "\n" not in message and "Value error" not in message
+
+
+def test_metric_spellings_of_the_registry_are_accepted(tmp_path):
+    (tmp_path / "mine.yaml").write_text(TASK.format(capability="x").replace("metric: accuracy", "metric: [hit rate@3]"))
+    assert load_tasks([tmp_path])["my_task"].metric == ["hit rate@3"]

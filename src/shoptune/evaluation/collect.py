@@ -12,10 +12,11 @@ from pathlib import Path
 
 from shoptune.data.build import BuildConfig, RowCache, build_task
 from shoptune.data.store import load_records
-from shoptune.errors import ConfigError
+from shoptune.errors import ConfigError, ShoptuneError
 from shoptune.evaluation.items import EvalItem, items_from_records, load_ecominstruct, load_shopbench
+from shoptune.evaluation.metrics import get_metric
 from shoptune.records import Record
-from shoptune.tasks import load_tasks
+from shoptune.tasks import SPLITS, load_tasks
 
 
 def default_data_root() -> Path:
@@ -55,7 +56,9 @@ def collect_items(
     """All items, in the order the specs were given and, within a spec, in file order.
 
     ``group_of(task)`` overrides the aggregation group (e.g. "held-in" / "held-out" for a tuned model).
+    Bad options, bad rows and metrics that cannot run here all fail now, before any model is loaded.
     """
+    check_options(split=split, limit=limit, shots=shots)
     registry = None
     cache = None
     items: list[EvalItem] = []
@@ -84,4 +87,16 @@ def collect_items(
         items += items_from_records(task, chosen, shots=shot_examples, group=group_of(spec) if group_of else None)
     if not items:
         raise ConfigError("nothing to evaluate: the given tasks have no examples in that split")
+    for name in dict.fromkeys(name for item in items for name in item.metrics):
+        get_metric(name).check()  # e.g. jp-bleu without MeCab: say so now, not after scoring every row
     return items
+
+
+def check_options(*, split: str, limit: int | None, shots: int) -> None:
+    """One line naming the option, for Python callers (`--limit 0` is not "no examples")."""
+    if limit is not None and limit < 1:
+        raise ShoptuneError(f"limit must be >= 1, got {limit}")
+    if shots < 0:
+        raise ShoptuneError(f"shots must be >= 0, got {shots}")
+    if split not in SPLITS:
+        raise ShoptuneError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")

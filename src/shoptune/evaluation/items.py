@@ -10,6 +10,7 @@ Example:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import iter_jsonl
 from shoptune.errors import DataError
+from shoptune.evaluation.metrics import METRICS
 from shoptune.records import InstructionExample, PairExample, Record
 from shoptune.tasks.prompts import first_index, pair_as_instruction, render_prompt, render_target
 from shoptune.tasks.spec import TaskSpec
@@ -121,20 +123,40 @@ SHOPBENCH_KINDS = {
     "named_entity_recognition": "ner",
     "generation": "generation",
 }
+#: The metrics (ShopBench spellings) that can score each kind's parsed answer. Any other pairing, e.g. ndcg on
+#: a retrieval row, would only fail inside the metric, after every row had been put to the model.
+SHOPBENCH_METRICS = {
+    "multiple_choice": ("accuracy",),
+    "retrieval": ("hit rate@3",),
+    "ranking": ("ndcg",),
+    "ner": ("micro f1",),
+    "generation": ("rougel", "bleu", "jp-bleu", "sent-transformer", "accuracy"),
+}
 _OPTION_LINE = re.compile(r"^\s*(\d+)\s*[.)]\s+\S", re.MULTILINE)
+# Rating questions list no options: "Evaluate the review on a scale of 1 to 5" (KDD Cup 2024 development set).
+_SCALE = re.compile(r"\bscale\s+(?:of|from)\s+(\d)\s+to\s+(\d)\b", re.IGNORECASE)
 
 
 def _mc_choices(prompt: str) -> list[str]:
-    """The option numbers a ShopBench multiple-choice prompt lists (0-based, consecutive)."""
-    numbers = sorted({int(m) for m in _OPTION_LINE.findall(prompt)})
-    count = 0
-    while count in numbers:
-        count += 1
-    return [str(i) for i in range(count if count >= 2 else 4)]
+    """The option numbers a ShopBench multiple-choice prompt offers: the last run of lines numbered 0, 1, 2, ...
+    (earlier numbered lines, e.g. in a product description, are not options), else the points of a
+    "scale of 1 to 5"; [] when it offers none."""
+    run: list[int] = []
+    for number in map(int, _OPTION_LINE.findall(prompt)):
+        if number == 0:
+            run = [0]
+        elif run and number == run[-1] + 1:
+            run.append(number)
+    if len(run) >= 2:
+        return [str(i) for i in run]
+    scale = _SCALE.search(prompt)
+    if scale and int(scale[1]) < int(scale[2]):
+        return [str(i) for i in range(int(scale[1]), int(scale[2]) + 1)]
+    return []
 
 
 def load_shopbench(path: str | Path, log: ErrorLog | None = None) -> list[EvalItem]:
-    """Read a ShopBench (KDD Cup 2024 / Shopping MMLU) JSON-lines file unchanged."""
+    """Read a ShopBench (KDD Cup 2024 / Shopping MMLU) JSON-lines file unchanged, checking every row."""
     log = log or ErrorLog()
     items = []
     for row in iter_jsonl(path, log=log):
@@ -148,21 +170,33 @@ def load_shopbench(path: str | Path, log: ErrorLog | None = None) -> list[EvalIt
 
 
 def _shopbench_item(row: dict[str, Any], path: Path) -> EvalItem:
+    def bad(field: str, message: str) -> DataError:
+        return DataError(path, row["_row"], field, message)
+
     for key in ("input_field", "output_field", "task_type", "metric"):
         if key not in row:
-            raise DataError(path, row["_row"], key, "missing field")
+            raise bad(key, "missing field")
     task_type = str(row["task_type"]).strip()
     if task_type not in SHOPBENCH_KINDS:
-        raise DataError(path, row["_row"], "task_type", f"unknown task type {task_type!r}")
-    kind = SHOPBENCH_KINDS[task_type]
-    prompt, target = str(row["input_field"]), row["output_field"]
-    # A file mixes tasks: score each task_name separately, as the official evaluation does.
-    task = str(row.get("task_name") or path.stem)
-    group = str(row.get("track") or "shopbench")
-    metric = str(row["metric"]).strip().lower()
+        raise bad("task_type", f"unknown task type {task_type!r}; known: {', '.join(SHOPBENCH_KINDS)}")
+    # The official scorer treats is_multiple_choice rows as multiple choice whatever their task_type.
+    kind = "multiple_choice" if row.get("is_multiple_choice") is True else SHOPBENCH_KINDS[task_type]
+    prompt, target = row["input_field"], row["output_field"]
+    if not isinstance(prompt, str) or not prompt.strip():
+        raise bad("input_field", "expected the prompt as a non-empty string")
+    if not isinstance(row["metric"], str):
+        raise bad("metric", f"expected a metric name, got {row['metric']!r}")
+    # The spelling is kept (it is what metrics.json and predictions.jsonl report); the registry knows them all.
+    metric = row["metric"].strip().lower()
+    if metric not in METRICS:
+        raise bad("metric", f"unknown metric {row['metric']!r}; known: {', '.join(sorted(METRICS))}")
+    fits = SHOPBENCH_METRICS[kind]
+    if METRICS[metric].name not in {METRICS[name].name for name in fits}:
+        row_kind = "multiple-choice" if kind == "multiple_choice" else task_type
+        raise bad("metric", f"metric {metric!r} does not fit a {row_kind} row (use {', '.join(fits)})")
     base = dict(
-        task=task,
-        group=group,
+        task=str(row.get("task_name") or path.stem),  # a file mixes tasks: each is scored on its own
+        group=str(row.get("track") or "shopbench"),
         kind=kind,
         prompt=prompt,
         target=target,
@@ -170,13 +204,47 @@ def _shopbench_item(row: dict[str, Any], path: Path) -> EvalItem:
         max_new_tokens=MAX_NEW_TOKENS[kind],
         meta={"source_row": row["_row"]},
     )
-    if kind == "multiple_choice" or row.get("is_multiple_choice") is True:
-        return EvalItem(**{**base, "kind": "multiple_choice", "target": int(target)}, choices=_mc_choices(prompt))
-    if kind in ("retrieval", "ranking"):
-        if not isinstance(target, list):
-            raise DataError(path, row["_row"], "output_field", f"{task_type} expects a list")
-        return EvalItem(**base, n_items=len(target) if kind == "ranking" else 0)
-    return EvalItem(**base)
+    if kind == "multiple_choice":
+        choices = _mc_choices(prompt)
+        if not choices:
+            raise bad(
+                "input_field",
+                "multiple-choice prompt lists no options (expected lines '0. ...', '1. ...' or 'on a scale of 1 to 5')",
+            )
+        answer = _option_number(target)
+        if answer is None:
+            raise bad("output_field", f"multiple-choice answer must be an option number (an integer), got {target!r}")
+        if str(answer) not in choices:
+            shown = f"{choices[0]}-{choices[-1]}"
+            raise bad("output_field", f"answer {answer} is not one of the options listed in input_field ({shown})")
+        return EvalItem(**{**base, "target": answer}, choices=choices)
+    _check_target(kind, target, bad)
+    return EvalItem(**base, n_items=len(target) if kind == "ranking" else 0)
+
+
+def _option_number(value: Any) -> int | None:
+    """An answer as an option number: an int, or a string of digits ("2"); None for anything else."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().isdecimal():
+        return int(value.strip())
+    return None
+
+
+def _check_target(kind: str, target: Any, bad: Callable[[str, str], DataError]) -> None:
+    """The target shape each kind's metric reads; anything else would fail inside the metric after scoring."""
+    is_list = isinstance(target, list)
+    ints = is_list and all(isinstance(t, int) and not isinstance(t, bool) for t in target)
+    if kind == "retrieval" and not (target and ints):
+        raise bad("output_field", f"retrieval expects a non-empty list of item numbers, got {target!r}")
+    numbers = is_list and all(isinstance(t, int | float) and not isinstance(t, bool) for t in target)
+    if kind == "ranking" and not (target and numbers):
+        raise bad("output_field", f"ranking expects a non-empty list of per-item gains, got {target!r}")
+    if kind == "ner" and not (is_list and all(isinstance(t, str) for t in target)):
+        raise bad("output_field", f"named_entity_recognition expects a list of strings, got {target!r}")
+    references = is_list and target and all(isinstance(t, str) for t in target)
+    if kind == "generation" and not (isinstance(target, str) or references):
+        raise bad("output_field", f"generation expects a string or a list of strings, got {target!r}")
 
 
 # ------------------------------------------------------------------------------------------ EcomInstruct folders

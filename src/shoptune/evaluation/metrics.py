@@ -471,6 +471,10 @@ def _zero(target: Any) -> float:
     return 0.0
 
 
+def _ready() -> None:
+    """The default load-time check: the metric needs nothing beyond the base install."""
+
+
 @dataclass(frozen=True)
 class Metric:
     """How a task metric scores one example and aggregates a task.
@@ -478,7 +482,9 @@ class Metric:
     ``score(prediction, target)`` gives a row: a float for mean metrics, a (tp, fp, fn) tuple for pooled
     F1, a (prediction, target) pair for label metrics. ``unparsed(target)`` is the row of an unparsed answer.
     ``encode`` stacks rows into an array whose first axis is the example, and ``statistic(array, axis)``
-    reduces that axis; ``aggregate`` and ``ci`` both go through them.
+    reduces that axis; ``aggregate`` and ``ci`` both go through them. ``check()`` raises
+    MetricDependencyError when the metric cannot run here; callers run it when the data is loaded, so a missing
+    tokenizer stops the run before any model is loaded rather than after every row was scored.
 
     >>> m = METRICS["micro f1"]
     >>> rows = [m.score_parsed(Parsed(["a"], True), ["a", "b"]), m.score_parsed(Parsed(None, False), ["c"])]
@@ -491,6 +497,7 @@ class Metric:
     unparsed: Callable[[Any], Any] = _zero
     encode: Callable[[Sequence[Any]], np.ndarray] = _values
     statistic: Callable[..., np.ndarray] = np.mean
+    check: Callable[[], None] = _ready
 
     def score_parsed(self, parsed: Parsed[Any], target: Any) -> Any:
         """The row of a parsed answer; the ``unparsed`` row when the answer did not parse."""
@@ -542,13 +549,21 @@ def _ecom_rouge_l_of(prediction: str | Sequence[str], target: str | Sequence[str
     return _ecom_rouge_l(text, target)
 
 
+def _check_jp_bleu() -> None:
+    _bleu("ja-mecab", False)  # builds the MeCab tokenizer once (cached): raises if it is not installed
+
+
+def _check_minilm() -> None:
+    minilm_model_dir()  # finds the model package without loading torch or the model
+
+
 def make_sent_transformer_metric(embed: Embedder | None = None, name: str = "sent_transformer") -> Metric:
     """The sent-transformer metric with an injected ``embed`` (tests pass a fake; None loads MiniLM lazily)."""
 
     def score(prediction: str, target: str | Sequence[str]) -> float:
         return sent_transformer_similarity(prediction, target, embed=embed)
 
-    return Metric(name=name, score=score)
+    return Metric(name=name, score=score, check=_check_minilm if embed is None else _ready)
 
 
 _ECOM_MICRO = Metric(
@@ -562,7 +577,7 @@ _CANONICAL: tuple[Metric, ...] = (
     Metric("micro_f1", ner_counts, unparsed=_ner_unparsed, encode=_count_rows, statistic=micro_f1_statistic),
     Metric("rouge_l", rouge_l),
     Metric("bleu", bleu),
-    Metric("jp_bleu", jp_bleu),
+    Metric("jp_bleu", jp_bleu, check=_check_jp_bleu),
     make_sent_transformer_metric(),
     Metric(
         "macro_f1",

@@ -10,7 +10,6 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from shoptune.evaluation.parsing import (
     parse_ranking,
     parse_retrieval,
 )
+from shoptune.io import atomic_write_text, refuse_dir
 from shoptune.tasks.prompts import chat_prompt
 
 Progress = Callable[[int], None]
@@ -58,7 +58,9 @@ def parse_answer(item: EvalItem, raw: str) -> Parsed[Any]:
     """Read a generated answer the way the item's kind expects it (conservatively: else UNPARSED)."""
     kind = item.kind
     if kind == "multiple_choice":
-        return parse_multiple_choice(raw, len(item.choices) if item.choices else None)
+        # The answer is the option's number as the prompt lists it (0-3, or 1-5 on a rating scale).
+        parsed = parse_multiple_choice(raw)
+        return parsed if not item.choices or str(parsed.value) in item.choices else UNPARSED
     if kind == "classification":
         if item.labels:
             index = parse_multiple_choice(raw, len(item.labels))
@@ -81,6 +83,8 @@ def _choice_answer(item: EvalItem, logprobs: Sequence[float]) -> tuple[str, Pars
     best = int(np.argmax(logprobs))
     raw = item.choices[best] if item.choices else str(best)
     value: Any = item.labels[best] if item.kind == "classification" and item.labels else best
+    if item.kind == "multiple_choice" and raw.isdecimal():
+        value = int(raw)  # the option's number, which is what the target holds ("5" on a 1-5 scale is not index 5)
     return raw, Parsed(value=value, ok=True)
 
 
@@ -123,24 +127,16 @@ def score(
     dists: dict[str, np.ndarray] = {}
     task_group: dict[str, str] = {}
     for t_index, (task, preds) in enumerate(sorted(by_task.items())):
-        headline = preds[0].item.metrics[0]
-        metric = get_metric(headline)
-        rows = [p.rows[headline] for p in preds]
-        dist = bootstrap_distribution(
-            metric.encode(rows), metric.statistic, n_resamples=n_resamples, seed=seed + t_index
-        )
+        summary, values, statistic = _task_score(preds)
+        dist = bootstrap_distribution(values, statistic, n_resamples=n_resamples, seed=seed + t_index)
         dists[task] = dist
         task_group[task] = preds[0].item.group
         tasks[task] = {
-            "metric": headline,
-            "score": metric.aggregate(rows),
+            **summary,
             "n": len(preds),
             "ci95": _interval(dist),
             "unparsed": sum(not p.parsed.ok for p in preds),
             "group": task_group[task],
-            "extra": {
-                name: get_metric(name).aggregate([p.rows[name] for p in preds]) for name in preds[0].item.metrics[1:]
-            },
         }
     groups: dict[str, Any] = {}
     group_dists: dict[str, np.ndarray] = {}
@@ -158,6 +154,30 @@ def score(
         "tasks": tasks,
     }
     return EvalResult(predictions, metrics)
+
+
+def _task_score(preds: Sequence[Prediction]) -> tuple[dict[str, Any], np.ndarray, Callable[..., Any]]:
+    """A task's score, plus the encoded rows and the statistic that its bootstrap resamples.
+
+    Each row is scored with its own headline metric (a ShopBench row names it: a translation task scores most
+    rows with bleu and a Japanese one with jp-bleu). When every row shares it, the metric aggregates the task
+    as before (pooled micro-F1, macro-F1, ...); when the rows mix metrics, the task score is the mean of the
+    per-row scores, as in the official KDD Cup 2024 scorer.
+    """
+    names = [p.item.metrics[0] for p in preds]
+    metrics = [get_metric(name) for name in names]
+    if len({m.name for m in metrics}) == 1:  # "rougel" and "rouge_l" rows are one metric
+        metric = metrics[0]
+        rows = [p.rows[name] for p, name in zip(preds, names, strict=True)]
+        # Secondary metrics (e.g. macro_f1 beside accuracy), where every row was scored with them.
+        shared = [n for n in preds[0].item.metrics[1:] if all(n in p.rows for p in preds)]
+        extra = {name: get_metric(name).aggregate([p.rows[name] for p in preds]) for name in shared}
+        summary = {"metric": names[0], "score": metric.aggregate(rows), "extra": extra}
+        return summary, metric.encode(rows), metric.statistic
+    values = np.asarray([example_score(p.rows[name]) for p, name in zip(preds, names, strict=True)])
+    counts = {name: names.count(name) for name in dict.fromkeys(names)}
+    summary = {"metric": "mean of " + ", ".join(counts), "score": float(values.mean()), "extra": {}}
+    return {**summary, "row_metrics": counts}, values, np.mean
 
 
 def _interval(dist: np.ndarray) -> list[float]:
@@ -200,7 +220,6 @@ def jsonable(value: Any) -> Any:
 def write_results(result: EvalResult, out: str | Path, extra: dict[str, Any] | None = None) -> None:
     """Write metrics.json and predictions.jsonl (one row per input item, in input order) atomically."""
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     lines = []
     for p in result.predictions:
         headline = p.item.metrics[0]
@@ -221,11 +240,8 @@ def write_results(result: EvalResult, out: str | Path, extra: dict[str, Any] | N
                 ensure_ascii=False,
             )
         )
-    _atomic_write(out / "predictions.jsonl", "\n".join(lines) + "\n")
-    _atomic_write(out / "metrics.json", json.dumps({**result.metrics, **(extra or {})}, indent=2, ensure_ascii=False))
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
+    metrics = json.dumps({**result.metrics, **(extra or {})}, indent=2, ensure_ascii=False)
+    for name in ("predictions.jsonl", "metrics.json"):
+        refuse_dir(out / name)  # both checked before either is written: never one new file beside one old
+    atomic_write_text(out / "predictions.jsonl", "\n".join(lines) + "\n")
+    atomic_write_text(out / "metrics.json", metrics)

@@ -25,7 +25,8 @@ def format_validation_error(source: str, error: ValidationError) -> str:
     parts = []
     for item in error.errors():
         key = ".".join(str(p) for p in item["loc"]) or "(root)"
-        parts.append(f"{source}: key '{key}': {item['msg']}")
+        # Pydantic prefixes a validator's own message with "Value error, "; the message says enough.
+        parts.append(f"{source}: key '{key}': {item['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)
 
 

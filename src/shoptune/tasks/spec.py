@@ -118,6 +118,7 @@ class TaskSpec(_Strict):
     label_derivation: str = ""
     #: Jinja template over the example's fields (instruction, input, options, ...). Empty -> kind default.
     prompt: str = ""
+    #: Names in the evaluation metric registry (``shoptune.evaluation.metrics.METRICS``); the first is the headline.
     metric: list[str]
     tags: list[str] = Field(default_factory=list)
     #: Extra aggregation groups besides the capability (e.g. a ShopBench track).
@@ -129,6 +130,20 @@ class TaskSpec(_Strict):
     @classmethod
     def _metric_list(cls, value: Any) -> Any:
         return [value] if isinstance(value, str) else value
+
+    @field_validator("metric")
+    @classmethod
+    def _known_metrics(cls, value: list[str]) -> list[str]:
+        # Checked when the YAML is read: an unknown name would otherwise fail only after the model scored every
+        # example. Imported here: the evaluation package imports the task specs.
+        from shoptune.evaluation.metrics import METRICS
+
+        if not value:
+            raise ValueError("give at least one metric")
+        for name in value:
+            if name not in METRICS:
+                raise ValueError(f"unknown metric {name!r}; known: {', '.join(sorted(METRICS))}")
+        return value
 
     @model_validator(mode="after")
     def _predefined_needs_files(self) -> TaskSpec:
