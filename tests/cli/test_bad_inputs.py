@@ -451,6 +451,44 @@ CASES: list[tuple[str, Argv, tuple[str, ...]]] = [
     ),
 ]
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+SHOPBENCH_BAD = {
+    "mc_answer_not_a_number": "row 2, field 'output_field': multiple-choice answer must be an option number",
+    "unknown_metric": "row 2, field 'metric': unknown metric",
+    "retrieval_int_target": "row 2, field 'output_field': retrieval expects a non-empty list",
+    "mc_answer_outside_options": "row 2, field 'output_field': answer 7 is not one of the options",
+    "mc_no_options": "row 2, field 'input_field': multiple-choice prompt lists no options",
+}
+# ShopBench files are checked row by row before the model loads: a model that does not exist is never reached.
+CASES += [
+    (
+        f"shopbench-{name}",
+        lambda w, t, name=name: [
+            "eval",
+            "--model",
+            "no-such-model",
+            "--tasks",
+            f"shopbench:{FIXTURES / 'shopbench_bad' / name}.jsonl",
+            "--out",
+            t / "o",
+        ],
+        (f"{name}.jsonl", message),
+    )
+    for name, message in SHOPBENCH_BAD.items()
+]
+CASES += [
+    (
+        "task-yaml-unknown-metric",
+        lambda w, t: ["tasks", "list", "--task-dir", FIXTURES / "tasks_bad_metric"],
+        ("bad_metric.yaml", "key 'metric'", "unknown metric"),
+    ),
+    (
+        "eval-missing-shopbench-file",
+        lambda w, t: ["eval", "--model", "no-such-model", "--tasks", f"shopbench:{t / 'nope.jsonl'}", "--out", t / "o"],
+        ("nope.jsonl",),
+    ),
+]
+
 
 @pytest.mark.parametrize(("argv", "expected"), [(c[1], c[2]) for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_naming_it(world, tmp_path, argv: Argv, expected: tuple[str, ...]) -> None:
