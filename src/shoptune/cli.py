@@ -16,10 +16,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import click
 import typer
 from rich.console import Console
 from rich.table import Table
+
+# typer vendors click (0.29+): its exceptions, not the click package's, are what a parse error raises.
+from typer._click import exceptions as click_errors
 
 from shoptune import __version__
 from shoptune.cli_relevance import relevance_app, train_relevance
@@ -374,14 +376,14 @@ def main() -> None:
     debug = "--debug" in sys.argv[1:] or os.environ.get("SHOPTUNE_DEBUG") == "1"
     try:
         code = app(standalone_mode=False)
-    except click.exceptions.NoArgsIsHelpError as exc:
+    except click_errors.NoArgsIsHelpError as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except click.ClickException as exc:
+    except click_errors.ClickException as exc:
         _fail(exc.format_message(), exc.exit_code)
     except ShoptuneError as exc:
         _fail(str(exc), 2)
-    except (KeyboardInterrupt, click.exceptions.Abort):
+    except (KeyboardInterrupt, typer.Abort):
         _fail("interrupted", 130)
     except OSError as exc:
         if debug:
@@ -512,9 +514,10 @@ def train_sft(
     )
 
     from shoptune.training.config import load_sft_config
-    from shoptune.training.sft import run_sft
+    from shoptune.training.sft import check_run_folder, run_sft
 
     cfg = load_sft_config(config, parse_set(set_))
+    check_run_folder(cfg, out, resume)
     with Progress(
         TextColumn("[bold]sft[/]"),
         BarColumn(),

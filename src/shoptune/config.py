@@ -14,7 +14,6 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from shoptune.errors import ConfigError
-from shoptune.tasks.registry import format_validation_error
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -46,7 +45,7 @@ def parse_set(items: list[str] | None, option: str = "--set") -> dict[str, Any]:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ConfigError(f"{option} {item!r}: expected KEY=VALUE, e.g. {option} optim.lr=1e-4")
+            raise ConfigError(f"{option} {item!r}: expected KEY=VALUE, e.g. {option} section.key=value")
         if any(not part for part in key.split(".")):
             raise ConfigError(f"{option} {item!r}: {key!r} is not a dotted key such as optim.lr")
         try:
@@ -112,10 +111,21 @@ def refuse_changed_config(where: str | Path, saved: dict[str, Any], current: dic
 def load_config(path: str | Path, model: type[M], overrides: dict[str, Any] | None = None) -> M:
     """Read, override and validate a config; validation errors name the file and the dotted key."""
     data = set_dotted(read_yaml(path), overrides or {})
+    return validate_config(model, data, path, overrides)
+
+
+def validate_config(model: type[M], data: dict[str, Any], path: str | Path, overrides: dict[str, Any] | None) -> M:
+    """Validate; each problem names the dotted key and where it came from: the file, or the --set that set it."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(str(path), exc)) from None
+        parts = []
+        for item in exc.errors():
+            key = ".".join(str(p) for p in item["loc"]) or "(root)"
+            touched = [o for o in overrides or {} if key == o or key.startswith(f"{o}.") or o.startswith(f"{key}.")]
+            source = f"--set {touched[0]}" if touched else str(path)
+            parts.append(f"{source}: key '{key}': {item['msg']}")
+        raise ConfigError("; ".join(parts)) from None
 
 
 def resolve_path(base: Path, value: str) -> str:

@@ -1,5 +1,6 @@
 """EcomInstruct adapter: EcomGPT's exact prompts and gold answers per task type, and every bad input."""
 
+import gzip
 import json
 import subprocess
 import sys
@@ -349,3 +350,44 @@ def test_cli_validate_accepts_a_task_folder(tmp_path):
     )
     assert res.returncode == 0, res.stderr
     assert "valid" in res.stdout
+
+
+@pytest.mark.parametrize(
+    ("encode", "expected"),
+    [
+        (
+            lambda text: text.encode("cp1252"),
+            "meta-info.json: row 3, field '-': wrong encoding: line 3 is not valid utf-8 (byte 0xe9",
+        ),
+        (
+            lambda text: text.encode("utf-16"),
+            "meta-info.json: file, field '-': wrong encoding: looks like UTF-16 text (byte order mark FF FE)",
+        ),
+        (
+            lambda text: text.encode("utf-16-le"),
+            "meta-info.json: file, field '-': wrong encoding: looks like UTF-16 text without a byte order mark",
+        ),
+        (
+            lambda text: gzip.compress(text.encode()),
+            "meta-info.json: file, field '-': not utf-8 text: looks like gzip-compressed data; "
+            "name it meta-info.json.gz",
+        ),
+    ],
+    ids=["cp1252", "utf16-bom", "utf16-nobom", "gzip"],
+)
+def test_meta_info_in_another_encoding_is_one_line(tmp_path, encode, expected):
+    # Before: UnicodeDecodeError escaped read_json (cp1252, UTF-16 BOM, gzip) or misread as JSON (UTF-16 no BOM).
+    folder = _bad(tmp_path)
+    meta = {**LENOVO_META, "defi": "Named Entity Recognition, café"}
+    text = json.dumps(meta, indent=4).replace("\\u00e9", "\u00e9")  # only the "é" is not ASCII
+    (folder / "meta-info.json").write_bytes(encode(text))
+    with pytest.raises(DataError) as info:
+        get_source("ecominstruct").read(folder, ErrorLog("skip"))
+    assert expected in str(info.value) and "\n" not in str(info.value)
+
+
+def test_test_json_in_utf16_says_so(tmp_path):
+    folder = _bad(tmp_path)
+    (folder / "test.json").write_bytes(GOOD_LINE.encode("utf-16"))
+    with pytest.raises(DataError, match=r"test\.json: file, field '-': wrong encoding: looks like UTF-16 text"):
+        get_source("ecominstruct").read(folder, ErrorLog("skip"))

@@ -1,5 +1,6 @@
 """ECInstruct QPR labels: validation of the ESCI letter lists and the gains helper."""
 
+import gzip
 import json
 
 import pytest
@@ -57,3 +58,50 @@ def test_bad_files(tmp_path, data, expected):
 def test_demo_subset_reads(demo_data):
     rows = get_source("esci_labels").read(demo_data / "ecinstruct_qpr_test_labels" / "label.json", ErrorLog())
     assert len(rows) == 100 and all(r["gains"] for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (
+            '[["E", "S"],\n ["S", "é"]]'.encode("cp1252"),
+            "row 2, field '-': wrong encoding: line 2 is not valid utf-8 (byte 0xe9: invalid continuation byte); "
+            "looks like Latin-1 / Windows-1252 text; save it as UTF-8",
+        ),
+        (
+            '[["E", "S"]]'.encode("utf-16"),
+            "file, field '-': wrong encoding: looks like UTF-16 text (byte order mark FF FE), expected utf-8 text; "
+            "save it as UTF-8",
+        ),
+        (
+            '[["E", "S"]]'.encode("utf-16-be"),
+            "file, field '-': wrong encoding: looks like UTF-16 text without a byte order mark (every other byte is "
+            "NUL), expected utf-8 text; save it as UTF-8",
+        ),
+        (
+            gzip.compress(b'[["E", "S"]]'),
+            "file, field '-': not utf-8 text: looks like gzip-compressed data; name it label.json.gz",
+        ),
+    ],
+    ids=["cp1252", "utf16-bom", "utf16-nobom", "gzip-named-json"],
+)
+def test_non_utf8_files_are_one_line(tmp_path, raw, expected):
+    # Before: UnicodeDecodeError from read_json (or, for UTF-16 without a BOM, a misleading invalid-JSON error).
+    path = tmp_path / "label.json"
+    path.write_bytes(raw)
+    with pytest.raises(DataError) as info:
+        get_source("esci_labels").read(path, ErrorLog("skip"))
+    assert str(info.value) == f"{path}: {expected}"
+
+
+def test_gzipped_label_file_reads_and_a_corrupt_one_is_one_line(tmp_path):
+    good = tmp_path / "label.json.gz"
+    good.write_bytes(gzip.compress(json.dumps([["E", "S"]] * 3000).encode(), mtime=0))
+    assert len(get_source("esci_labels").read(good, ErrorLog())) == 3000
+    data = bytearray(good.read_bytes())
+    data[len(data) // 2 :] = bytes(len(data) - len(data) // 2)
+    bad = tmp_path / "bad.json.gz"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(DataError) as info:
+        get_source("esci_labels").read(bad, ErrorLog())
+    assert str(info.value).startswith(f"{bad}: ") and "gzip" in str(info.value) and "\n" not in str(info.value)

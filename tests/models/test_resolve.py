@@ -25,15 +25,18 @@ from shoptune.models import (
     ModelKindError,
     ModelNotFoundError,
     ResolvedModel,
+    allow_hub,
     bundled_models,
     bundled_names,
     cache_root,
     cached_model_dir,
     detect_kind,
     gguf_cache,
+    hub_allowed,
     is_cached,
     load_causal_lm,
     load_encoder_tokenizer,
+    local_only,
     registry,
     resolve_model,
 )
@@ -178,6 +181,7 @@ def test_unusable_local_paths_raise_model_not_found(tmp_path: Path, make, messag
 
 
 def test_offline_uncached_hub_id_names_the_id_and_suggests_bundled(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SHOPTUNE_ALLOW_HUB", "1")  # downloads allowed, but HF_HUB_OFFLINE forbids them
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelNotFoundError) as err:
         resolve_model("HuggingFaceTB/SmolLM2-135M-Instruct")
@@ -187,11 +191,19 @@ def test_offline_uncached_hub_id_names_the_id_and_suggests_bundled(monkeypatch: 
     assert all(name in message for name in bundled_names())
 
 
-def test_online_hub_id_passes_through(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_hub_id_passes_through_only_when_allowed(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
+    monkeypatch.setenv("SHOPTUNE_ALLOW_HUB", "0")
+    with pytest.raises(ModelNotFoundError, match="hub downloads are off: pass --allow-hub"):
+        resolve_model("some-org/some-model")
+    allow_hub()  # what the CLI's --allow-hub calls (it sets SHOPTUNE_ALLOW_HUB, restored by monkeypatch)
+    assert hub_allowed()
     resolved = resolve_model("some-org/some-model")
     assert resolved == ResolvedModel("some-org/some-model", "some-org/some-model", "unknown", "hub")
+    assert not local_only(resolved)
+    allow_hub(False)
+    assert not hub_allowed() and local_only(resolved)
 
 
 def test_offline_hub_id_in_hub_cache_resolves(tmp_path: Path, tiny_lm: Path, monkeypatch: pytest.MonkeyPatch) -> None:

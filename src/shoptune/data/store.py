@@ -14,7 +14,12 @@ import json
 from pathlib import Path
 
 import datasets
+import pyarrow as pa
+import pyarrow.parquet as pq
+from datasets.exceptions import DatasetGenerationError
+from pydantic import ValidationError
 
+from shoptune.errors import DataError
 from shoptune.records import InstructionExample, PairExample, Record
 
 # Per-file "Creating parquet" bars would drown the build's own progress bar.
@@ -99,13 +104,49 @@ def split_path(root: str | Path, task: str, split: str) -> Path:
 
 
 def load_dataset_split(root: str | Path, task: str, split: str) -> datasets.Dataset:
-    """The split as an HF Dataset (columns as in the Parquet file)."""
+    """The split as an HF Dataset (columns as in the Parquet file).
+
+    A damaged or foreign file is a DataError naming it (row 0), not pyarrow's or datasets' traceback.
+    """
     path = split_path(root, task, split)
     if not path.exists():
         raise FileNotFoundError(f"{path}: no such built split (run `shoptune data build` first)")
-    return datasets.Dataset.from_parquet(str(path))
+    check_parquet(path)
+    try:
+        return datasets.Dataset.from_parquet(str(path))
+    except (pa.ArrowException, OSError, DatasetGenerationError) as exc:
+        raise parquet_error(path, exc) from None
+
+
+def check_parquet(path: str | Path) -> None:
+    """Open a Parquet file's footer (cheap): DataError naming the file when it is not readable Parquet."""
+    try:
+        pq.ParquetFile(str(path)).close()
+    except (pa.ArrowException, OSError) as exc:
+        raise parquet_error(path, exc) from None
+
+
+def parquet_error(path: str | Path, exc: BaseException) -> DataError:
+    """One-line DataError for an unreadable Parquet file (datasets wraps the reader's error: unwrap it)."""
+    cause = (exc.__cause__ or exc.__context__) if isinstance(exc, DatasetGenerationError) else exc
+    reason = (str(cause or exc).splitlines() or [type(exc).__name__])[0]
+    return DataError(path, 0, "-", f"not a readable Parquet file ({reason}); rebuild it with `shoptune data build`")
 
 
 def load_records(root: str | Path, task: str, split: str) -> list[Record]:
-    """The split as validated shoptune records."""
-    return [from_row(row) for row in load_dataset_split(root, task, split)]
+    """The split as validated shoptune records; a row that is not a valid record names the file, row and field."""
+    path = split_path(root, task, split)
+    out: list[Record] = []
+    for number, row in enumerate(load_dataset_split(root, task, split), start=1):
+        try:
+            out.append(from_row(row))
+        except KeyError as exc:
+            raise DataError(path, 0, str(exc.args[0]), "missing column; rebuild with `shoptune data build`") from None
+        except json.JSONDecodeError as exc:
+            field = "metadata" if row.get("metadata") == exc.doc else "output"
+            raise DataError(path, number, field, f"invalid JSON ({exc.msg})") from None
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first.get("loc", ())) or "-"
+            raise DataError(path, number, field, first["msg"]) from None
+    return out

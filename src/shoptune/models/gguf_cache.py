@@ -22,7 +22,6 @@ Example:
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import logging
 import os
@@ -35,6 +34,9 @@ from pathlib import Path
 import torch
 from filelock import FileLock
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
+
+from shoptune.models.checksum import check_sha256
+from shoptune.models.registry import hub_offline
 
 __all__ = [
     "CACHE_ENV",
@@ -134,8 +136,12 @@ def load_gguf(
         >>> model, tok = load_gguf("SmolLM2-135M-Instruct.Q4_1.gguf")  # doctest: +SKIP
     """
     path = Path(gguf_file)
-    model = AutoModelForCausalLM.from_pretrained(str(path.parent), gguf_file=path.name, dtype=dtype)
-    tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name)
+    # A local folder: nothing may ever be looked up on the hub.
+    with hub_offline():
+        model = AutoModelForCausalLM.from_pretrained(
+            str(path.parent), gguf_file=path.name, dtype=dtype, local_files_only=True
+        )
+        tokenizer = AutoTokenizer.from_pretrained(str(path.parent), gguf_file=path.name, local_files_only=True)
     if getattr(model, "hf_quantizer", None) is not None:
         # The weights are already plain tensors; the leftover GGUF quantization_config would make
         # save_pretrained write a config that from_pretrained then tries to "dequantise" again.
@@ -160,7 +166,8 @@ def convert_gguf(gguf_file: Path, out_dir: Path) -> None:
     model.save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     if tokenizer.chat_template:
-        reloaded = AutoTokenizer.from_pretrained(str(out_dir))
+        with hub_offline():
+            reloaded = AutoTokenizer.from_pretrained(str(out_dir), local_files_only=True)
         if reloaded.chat_template != tokenizer.chat_template:
             raise RuntimeError(f"chat template of {gguf_file.name} was lost when saving the tokenizer")
 
@@ -170,6 +177,7 @@ def ensure_converted(
     sources: Sequence[Path],
     *,
     sha256: str | None = None,
+    sha256_hint: str = "",
     converter: Converter | None = None,
     track_mtime: bool = False,
     lock_timeout: float = _LOCK_TIMEOUT_S,
@@ -177,7 +185,10 @@ def ensure_converted(
     """Return the cached safetensors directory for a GGUF model, converting it first if needed.
 
     ``sources`` is one GGUF file, or the ordered chunks of a split one (concatenated into a temporary file
-    before converting). ``sha256``, when given, is checked against the whole GGUF file. ``converter``
+    before converting). ``sha256``, when given, is checked against the whole GGUF file before converting (so
+    once per conversion, not per load); a mismatch is a one-line
+    :class:`~shoptune.models.checksum.ModelChecksumError` naming the file, both digests and ``sha256_hint``
+    (e.g. the pip command that reinstalls it). ``converter``
     defaults to :func:`convert_gguf` (looked up at call time, so tests can monkeypatch it). A cache whose
     marker disagrees with the sources' name or size (or mtime, with ``track_mtime=True``) is converted again.
     Bundled packages leave mtime untracked: a fresh virtualenv reinstalls the same file with a new mtime, and
@@ -206,7 +217,8 @@ def ensure_converted(
             logger.info("converting %s from GGUF to safetensors (once) into %s", name, final)
             gguf_file = _whole_gguf(sources, work)
             if sha256 is not None:
-                _check_sha256(gguf_file, sha256)
+                label = None if len(sources) == 1 else f"{sources[0]} (+{len(sources) - 1} more parts, joined)"
+                check_sha256(gguf_file, sha256, label=label, hint=sha256_hint)
             (converter or convert_gguf)(gguf_file, out)
             seconds = time.perf_counter() - started
             marker = {"name": name, "sources": source_fingerprint(sources), "seconds": round(seconds, 1)}
@@ -229,15 +241,6 @@ def _whole_gguf(sources: Sequence[Path], work: Path) -> Path:
             with part.open("rb") as chunk:
                 shutil.copyfileobj(chunk, out, length=1 << 20)
     return joined
-
-
-def _check_sha256(path: Path, expected: str) -> None:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    if digest.hexdigest() != expected.lower():
-        raise ValueError(f"{path.name}: sha256 {digest.hexdigest()} does not match the expected {expected}")
 
 
 def _publish(out: Path, final: Path, sources: Sequence[Path], track_mtime: bool) -> None:

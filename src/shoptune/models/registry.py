@@ -13,8 +13,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import importlib.util
+import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -22,14 +25,19 @@ from typing import Literal
 from shoptune.errors import ShoptuneError
 
 __all__ = [
+    "ALLOW_HUB_ENV",
     "BUNDLED",
     "BundledSpec",
     "ModelKind",
     "ModelKindError",
     "ModelNotFoundError",
     "ModelSource",
+    "allow_hub",
     "bundled_names",
+    "check_bundled_files",
     "get_bundled",
+    "hub_allowed",
+    "hub_offline",
     "locate_bundled",
     "not_found",
     "package_dir",
@@ -37,6 +45,63 @@ __all__ = [
 
 ModelKind = Literal["causal_lm", "encoder", "unknown"]
 ModelSource = Literal["bundled", "local", "hub"]
+
+#: Set to 1 to let model names download from the Hugging Face Hub (the CLI's ``--allow-hub``).
+ALLOW_HUB_ENV = "SHOPTUNE_ALLOW_HUB"
+_TRUE = {"1", "true", "yes", "on"}
+
+
+def allow_hub(enabled: bool = True) -> None:
+    """Let (``True``) or stop (``False``) model names downloading from the Hugging Face Hub, for this process.
+
+    Off by default: a name that is neither bundled, nor a local path, nor already in the local hub cache is an
+    error instead of a download (so a typo never reaches the network). Sets :data:`ALLOW_HUB_ENV`, so child
+    processes inherit the choice.
+
+    Example:
+        >>> allow_hub(); hub_allowed()
+        True
+        >>> allow_hub(False); hub_allowed()
+        False
+    """
+    os.environ[ALLOW_HUB_ENV] = "1" if enabled else "0"
+
+
+def hub_allowed() -> bool:
+    """Whether hub downloads are allowed (:func:`allow_hub` or ``SHOPTUNE_ALLOW_HUB=1``), read at call time.
+
+    Example:
+        >>> os.environ.pop(ALLOW_HUB_ENV, None) and None; hub_allowed()
+        False
+    """
+    return os.environ.get(ALLOW_HUB_ENV, "").strip().lower() in _TRUE
+
+
+@contextlib.contextmanager
+def hub_offline(enabled: bool = True) -> Iterator[None]:
+    """Hold huggingface_hub in offline mode for the block (when ``enabled``), whatever ``HF_HUB_OFFLINE`` says.
+
+    ``local_files_only=True`` alone is not enough: huggingface_hub 2.x still builds request headers for a
+    local-only lookup of a hub id, and doing so fetches its "agent harnesses" registry from the Hub once a
+    day. transformers and sentence-transformers read the same flag, so the whole load stays off the network.
+
+    Example:
+        >>> with hub_offline():
+        ...     import huggingface_hub.constants
+        ...     huggingface_hub.constants.HF_HUB_OFFLINE
+        True
+    """
+    if not enabled:
+        yield
+        return
+    from huggingface_hub import constants
+
+    previous = constants.HF_HUB_OFFLINE
+    constants.HF_HUB_OFFLINE = True
+    try:
+        yield
+    finally:
+        constants.HF_HUB_OFFLINE = previous
 
 
 class ModelNotFoundError(ShoptuneError, ValueError):
@@ -70,6 +135,8 @@ class BundledSpec:
     chunks: tuple[tuple[str, str], ...] = ()
     chunk_packages: tuple[str, ...] = ()
     sha256: str | None = None  # of the whole GGUF file, checked after assembling chunks
+    #: ``hf_dir`` layout: (file inside the model directory, sha256) of every file loading reads.
+    file_sha256: tuple[tuple[str, str], ...] = ()
     hub_id: str | None = None  # the upstream hub repo, so an offline hub id can point at this name
 
     @property
@@ -97,6 +164,7 @@ BUNDLED: dict[str, BundledSpec] = {
             version="0.1.2",
             layout="gguf",
             relpath="SmolLM2-135M-Instruct.Q4_1.gguf",
+            sha256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53",
             hub_id="HuggingFaceTB/SmolLM2-135M-Instruct",
             description="SmolLM2-135M-Instruct (Q4_1 GGUF, dequantised to float32 safetensors once)",
         ),
@@ -108,6 +176,21 @@ BUNDLED: dict[str, BundledSpec] = {
             version="0.1.0",
             layout="hf_dir",
             relpath="model",
+            file_sha256=(
+                ("model.safetensors", "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"),
+                ("config.json", "953f9c0d463486b10a6871cc2fd59f223b2c70184f49815e7efbcab5d8908b41"),
+                ("tokenizer.json", "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"),
+                ("tokenizer_config.json", "acb92769e8195aabd29b7b2137a9e6d6e25c476a4f15aa4355c233426c61576b"),
+                ("special_tokens_map.json", "303df45a03609e4ead04bc3dc1536d0ab19b5358db685b6f3da123d05ec200e3"),
+                ("vocab.txt", "07eced375cec144d27c900241f3e339478dec958f92fddbc551f295c992038a3"),
+                ("modules.json", "84e40c8e006c9b1d6c122e02cba9b02458120b5fb0c87b746c41e0207cf642cf"),
+                ("sentence_bert_config.json", "fc1993fde0a95c24ec6c022539d41cf6e2f7c9721e5415d6fb6897472a9cd4b7"),
+                (
+                    "config_sentence_transformers.json",
+                    "061ca9d39661d6c6d6de5ba27f79a1cd5770ea247f8d46412a68a498dc5ac9f3",
+                ),
+                ("1_Pooling/config.json", "4be450dde3b0273bb9787637cfbd28fe04a7ba6ab9d36ac48e92b11e350ffc23"),
+            ),
             hub_id="sentence-transformers/all-MiniLM-L6-v2",
             description="sentence-transformers/all-MiniLM-L6-v2 (384-d sentence embeddings, BERT encoder)",
         ),
@@ -186,9 +269,25 @@ def not_found(spec: str, reason: str) -> ModelNotFoundError:
         close = close or [n for n in bundled_names() if wanted and n.startswith(wanted)][:1]
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return ModelNotFoundError(
-        f"cannot resolve model {spec!r}: {reason}{hint}. Bundled models: {', '.join(bundled_names())}; "
-        "or pass a local directory with config.json, or a .gguf file."
+        f"cannot resolve model {spec!r}: {reason}{hint}. Bundled models (`shoptune models list`): "
+        f"{', '.join(bundled_names())}; or pass a local directory with config.json, or a .gguf file."
     )
+
+
+def check_bundled_files(spec: BundledSpec, directory: Path) -> None:
+    """Check every pinned file of an ``hf_dir`` bundled model: present, and its sha256 as pinned.
+
+    Hashes are remembered per file version (:mod:`shoptune.models.checksum`), so only the first load after an
+    install pays for hashing. Raises :class:`ModelNotFoundError` for a missing file and
+    :class:`~shoptune.models.checksum.ModelChecksumError` (naming the file and both digests) for a changed one.
+    """
+    from shoptune.models.checksum import check_sha256
+
+    for relpath, digest in spec.file_sha256:
+        target = directory / relpath
+        if not target.is_file():
+            raise not_found(spec.name, f"{target} is missing; reinstall with `{spec.install_command}`")
+        check_sha256(target, digest, hint=f"reinstall with `{spec.install_command}`")
 
 
 def locate_bundled(spec: BundledSpec) -> list[Path]:

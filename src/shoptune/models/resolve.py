@@ -5,8 +5,14 @@ Resolution order, first match wins:
 1. a bundled name (:data:`shoptune.models.registry.BUNDLED`, case-insensitive);
 2. an existing local path: a directory with ``config.json``, a ``.gguf`` file, or a directory holding exactly
    one ``.gguf`` (GGUF files are converted once into the shoptune cache, see :mod:`.gguf_cache`);
-3. a Hugging Face hub id, passed through unchanged. Offline (``HF_HUB_OFFLINE=1``) it must already be in the
-   hub cache, otherwise :class:`ModelNotFoundError` says so before transformers fails less clearly.
+3. a Hugging Face hub id already in the local hub cache;
+4. only with hub downloads allowed (:func:`~shoptune.models.registry.allow_hub`, the CLI's ``--allow-hub``, or
+   ``SHOPTUNE_ALLOW_HUB=1``): any other hub id, passed through to ``from_pretrained`` to download.
+
+Offline by default: every ``from_pretrained`` here gets ``local_files_only=True`` unless downloads are allowed
+and the name is a hub id, so a typo such as ``smollm2`` is a one-line :class:`ModelNotFoundError` (with a
+"did you mean") and never a network request. With downloads allowed but ``HF_HUB_OFFLINE=1``, an uncached hub
+id is the same kind of error, before transformers fails less clearly.
 
 Example:
     >>> resolve_model("minilm-l6").source  # doctest: +SKIP
@@ -26,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from huggingface_hub import try_to_load_from_cache
+from huggingface_hub.errors import HFValidationError
 from transformers import (
     AutoModel,
     AutoModelForCausalLM,
@@ -46,7 +53,10 @@ from shoptune.models.registry import (
     ModelKindError,
     ModelNotFoundError,
     ModelSource,
+    check_bundled_files,
     get_bundled,
+    hub_allowed,
+    hub_offline,
     locate_bundled,
     not_found,
 )
@@ -62,6 +72,7 @@ __all__ = [
     "load_causal_lm",
     "load_encoder_tokenizer",
     "load_sentence_transformer",
+    "local_only",
     "resolve_model",
 ]
 
@@ -138,6 +149,7 @@ def resolve_model(spec: str) -> ResolvedModel:
 def _resolve_bundled(spec: BundledSpec) -> ResolvedModel:
     if spec.layout == "hf_dir":
         (directory,) = locate_bundled(spec)
+        check_bundled_files(spec, directory)
         return ResolvedModel(spec.name, str(directory), spec.kind, "bundled", origin=str(directory))
     try:
         sources = locate_bundled(spec)
@@ -145,7 +157,8 @@ def _resolve_bundled(spec: BundledSpec) -> ResolvedModel:
         if gguf_cache.is_cached(spec.name):  # the package was removed, but its conversion is still usable
             return ResolvedModel(spec.name, str(gguf_cache.cached_model_dir(spec.name)), spec.kind, "bundled")
         raise
-    path = gguf_cache.ensure_converted(spec.name, sources, sha256=spec.sha256)
+    hint = f"reinstall with `{spec.install_command}`"
+    path = gguf_cache.ensure_converted(spec.name, sources, sha256=spec.sha256, sha256_hint=hint)
     return ResolvedModel(spec.name, str(path), spec.kind, "bundled", origin=str(sources[0]))
 
 
@@ -174,12 +187,34 @@ def _local_cache_name(gguf: Path) -> str:
 
 
 def _resolve_hub(repo_id: str) -> ResolvedModel:
-    cached = try_to_load_from_cache(repo_id, "config.json")
+    try:
+        cached = try_to_load_from_cache(repo_id, "config.json")  # reads the local hub cache only
+    except HFValidationError:
+        raise not_found(repo_id, "not a bundled name, an existing local path, or a valid hub id") from None
     config = Path(cached) if isinstance(cached, str) else None
+    if config is None and not hub_allowed():
+        raise not_found(
+            repo_id,
+            "not a bundled name, an existing local path, or a model in the local Hugging Face cache "
+            "(hub downloads are off: pass --allow-hub or set SHOPTUNE_ALLOW_HUB=1 to download it)",
+        )
     if config is None and _hub_offline():
         raise not_found(repo_id, "hub id not in the local hub cache and HF_HUB_OFFLINE=1")
     kind = _kind_of(config) if config is not None else "unknown"
     return ResolvedModel(repo_id, repo_id, kind, "hub")
+
+
+def local_only(resolved: ResolvedModel) -> bool:
+    """Whether loading ``resolved`` must stay on local files (``local_files_only=True``).
+
+    Everything but a hub id with downloads allowed: bundled and local models are folders, and a hub id is
+    served from the local hub cache unless :func:`~shoptune.models.registry.hub_allowed`.
+
+    Example:
+        >>> local_only(ResolvedModel("minilm-l6", "/site-packages/m", "encoder", "bundled"))
+        True
+    """
+    return resolved.source != "hub" or not hub_allowed()
 
 
 def _hub_offline() -> bool:
@@ -233,8 +268,12 @@ def load_causal_lm(
     resolved = resolve_model(spec)
     if resolved.kind == "encoder":
         raise ModelKindError(f"{spec!r} is an encoder model, not a causal LM; use load_encoder_tokenizer()")
-    model = AutoModelForCausalLM.from_pretrained(resolved.path, dtype=dtype, **model_kwargs)
-    tokenizer = AutoTokenizer.from_pretrained(resolved.path)
+    offline = model_kwargs.pop("local_files_only", local_only(resolved))
+    with hub_offline(offline):
+        model = AutoModelForCausalLM.from_pretrained(
+            resolved.path, dtype=dtype, local_files_only=offline, **model_kwargs
+        )
+        tokenizer = AutoTokenizer.from_pretrained(resolved.path, local_files_only=offline)
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
         tokenizer.pad_token = tokenizer.eos_token
     return model, tokenizer
@@ -254,8 +293,10 @@ def load_encoder_tokenizer(
         384
     """
     resolved = resolve_model(spec)
-    model = auto_class.from_pretrained(resolved.path, dtype=dtype, **model_kwargs)
-    tokenizer = AutoTokenizer.from_pretrained(resolved.path)
+    offline = model_kwargs.pop("local_files_only", local_only(resolved))
+    with hub_offline(offline):
+        model = auto_class.from_pretrained(resolved.path, dtype=dtype, local_files_only=offline, **model_kwargs)
+        tokenizer = AutoTokenizer.from_pretrained(resolved.path, local_files_only=offline)
     return model, tokenizer
 
 
@@ -273,7 +314,9 @@ def load_sentence_transformer(spec: str, *, device: str = "cpu") -> SentenceTran
     resolved = resolve_model(spec)
     if resolved.kind == "causal_lm":
         raise ModelKindError(f"{spec!r} is a causal LM, not a sentence encoder")
-    return SentenceTransformer(resolved.path, device=device)
+    offline = local_only(resolved)
+    with hub_offline(offline):
+        return SentenceTransformer(resolved.path, device=device, local_files_only=offline)
 
 
 def bundled_models() -> list[BundledModel]:

@@ -13,11 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shoptune.config import read_yaml, set_dotted
-from shoptune.errors import ConfigError
-from shoptune.tasks.registry import format_validation_error
+from shoptune.config import read_yaml, set_dotted, validate_config
 from shoptune.training.mixture import MixtureConfig
 
 Family = Literal["cross_encoder", "decoder"]
@@ -153,10 +151,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Re
             )
         resolved[key] = value
     set_dotted(data, resolved)
-    try:
-        cfg = RelevanceConfig.model_validate(data)
-    except ValidationError as exc:
-        raise ConfigError(format_validation_error(str(path), exc)) from None
+    cfg = validate_config(RelevanceConfig, data, path, resolved)
     return resolve_paths(cfg, path.resolve().parent)
 
 

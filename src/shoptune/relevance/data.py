@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shoptune.errors import ConfigError, ShoptuneError
+from shoptune.errors import ConfigError, DataError, ShoptuneError
 from shoptune.records import LABELS, PairExample
 
 
@@ -34,10 +34,28 @@ class Pair:
 
 # --------------------------------------------------------------------------------------------- built data
 def read_build_manifest(root: str | Path) -> dict[str, Any]:
+    """The ``manifest.json`` of a built data folder (``{"tasks": {}}`` when there is none).
+
+    A manifest that is not UTF-8 JSON, or lacks the ``tasks`` object, is a DataError naming the file.
+    """
+    from shoptune.data.readers import read_json
+
     path = Path(root) / "manifest.json"
     if not path.is_file():
         return {"tasks": {}}
-    return json.loads(path.read_text(encoding="utf-8"))
+    try:
+        manifest = read_json(path)
+    except DataError as error:
+        raise DataError(
+            path, error.row, error.field, f"{error.message}; rebuild it with `shoptune data build`"
+        ) from None
+    if not isinstance(manifest, dict):
+        raise DataError(path, 0, "-", f"expected a JSON object, got {type(manifest).__name__}")
+    tasks = manifest.get("tasks")
+    if not isinstance(tasks, dict) or not all(isinstance(info, dict) for info in tasks.values()):
+        what = "missing key" if tasks is None else "expected an object of task name -> task info"
+        raise DataError(path, 0, "tasks", f"{what}; rebuild it with `shoptune data build`")
+    return manifest
 
 
 def pair_tasks(root: str | Path) -> list[str]:
@@ -53,9 +71,16 @@ def pair_tasks(root: str | Path) -> list[str]:
 
 
 def _is_pair_split(task_dir: Path) -> bool:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
-    return "left" in pq.read_schema(str(task_dir / "train.parquet")).names
+    from shoptune.data.store import parquet_error
+
+    path = task_dir / "train.parquet"
+    try:
+        return "left" in pq.read_schema(str(path)).names
+    except (pa.ArrowException, OSError) as exc:
+        raise parquet_error(path, exc) from None
 
 
 def select_tasks(root: str | Path, wanted: Sequence[str] | str, exclude: Sequence[str] = ()) -> list[str]:
@@ -98,12 +123,15 @@ def task_sources(root: str | Path, tasks: Sequence[str]) -> dict[str, dict[str, 
 
 def load_split(root: str | Path, task: str, split: str, limit: int | None = None, seed: int = 0) -> list[Pair]:
     """One built split as pairs; ``limit`` keeps a seeded subsample (in file order) so caps are reproducible."""
-    from shoptune.data.store import load_dataset_split
+    from shoptune.data.store import load_dataset_split, split_path
 
     try:
         rows = load_dataset_split(root, task, split)
     except FileNotFoundError as exc:
         raise ShoptuneError(str(exc)) from None
+    missing = [c for c in ("left", "right", "label") if c not in rows.column_names]
+    if missing:
+        raise DataError(split_path(root, task, split), 0, missing[0], "missing column: not a pair task's split")
     index = list(range(len(rows)))
     if limit is not None and len(index) > limit:
         index = sorted(random.Random(f"{seed}:{task}:{split}").sample(index, limit))
@@ -171,14 +199,27 @@ def read_source_pairs(
 
 
 # --------------------------------------------------------------------------------------------- pair files
+#: Pair-file formats ``iter_pair_file`` reads (by the file name's last one or two suffixes).
+PAIR_FORMATS = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".csv", ".csv.gz", ".parquet")
+
+
 def iter_pair_file(path: str | Path, default_task: str | None = None) -> Iterator[Pair]:
-    """Stream pairs from a .jsonl / .csv / .parquet file with columns left, right[, task][, label][, id]."""
+    """Stream pairs from a .jsonl / .csv (gzip optional) or .parquet file: left, right[, task][, label][, id].
+
+    Every bad input stops with one line naming the file and row: bytes that are not UTF-8 (saying what the file
+    looks like: UTF-16, gzip under a plain name, ...), a damaged gzip or Parquet file, invalid JSON, a
+    missing field, an unknown label. Errors that only surface while streaming are converted the same way.
+    """
     path = Path(path)
     if not path.is_file():
         raise ShoptuneError(f"{path}: input file not found")
     suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
     rows = _rows(path, suffix.lower())
     for number, row in enumerate(rows, start=1):
+        if not isinstance(row, dict):
+            raise DataError(
+                path, number, "-", f"expected a JSON object with 'left' and 'right', got {type(row).__name__}"
+            )
         left, right = row.get("left"), row.get("right")
         if not isinstance(left, str) or not isinstance(right, str) or not left.strip() or not right.strip():
             raise ShoptuneError(f"{path}: row {number}: needs non-empty text fields 'left' and 'right'")
@@ -191,27 +232,46 @@ def iter_pair_file(path: str | Path, default_task: str | None = None) -> Iterato
         yield Pair(str(row.get("id") or number), str(task), left, right, label)
 
 
-def _rows(path: Path, suffix: str) -> Iterator[dict[str, Any]]:
-    if suffix in (".jsonl", ".json", ".jsonl.gz"):
-        import gzip
+def _rows(path: Path, suffix: str) -> Iterator[Any]:
+    from shoptune.data.readers import gzip_damage, stream_lines
 
-        opener = gzip.open if suffix.endswith(".gz") else open
-        with opener(path, "rt", encoding="utf-8") as fh:
-            for number, line in enumerate(fh, start=1):
-                if line.strip():
-                    try:
-                        yield json.loads(line)
-                    except json.JSONDecodeError as exc:
-                        raise ShoptuneError(f"{path}: line {number}: invalid JSON ({exc.msg})") from None
-    elif suffix == ".csv":
+    if suffix in (".jsonl", ".json", ".jsonl.gz", ".json.gz"):
+        for number, line in stream_lines(path):
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except json.JSONDecodeError as exc:
+                    damage = gzip_damage(path, number)  # garbage from a damaged gzip body, not a bad line?
+                    raise damage or DataError(
+                        path, number, "-", f"invalid JSON ({exc.msg} at column {exc.colno})"
+                    ) from None
+                except RecursionError:
+                    raise DataError(path, number, "-", "invalid JSON (nested too deeply)") from None
+    elif suffix in (".csv", ".csv.gz"):
         import csv
 
-        with path.open(encoding="utf-8", newline="") as fh:
-            yield from csv.DictReader(fh)
+        reader = csv.DictReader(line for _, line in stream_lines(path))
+        try:
+            yield from reader
+        except csv.Error as exc:
+            damage = gzip_damage(path, reader.line_num)
+            raise damage or DataError(path, reader.line_num, "-", f"unreadable CSV ({exc})") from None
     elif suffix == ".parquet":
-        import pyarrow.parquet as pq
-
-        for batch in pq.ParquetFile(str(path)).iter_batches(batch_size=1024):
-            yield from batch.to_pylist()
+        yield from _parquet_rows(path)
     else:
-        raise ShoptuneError(f"{path}: unsupported input format {suffix!r} (use .jsonl, .csv or .parquet)")
+        raise ShoptuneError(f"{path}: unsupported input format {suffix!r} (use {', '.join(PAIR_FORMATS)})")
+
+
+def _parquet_rows(path: Path) -> Iterator[dict[str, Any]]:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    done = 0
+    try:
+        for batch in pq.ParquetFile(str(path)).iter_batches(batch_size=1024):
+            rows = batch.to_pylist()
+            done += len(rows)
+            yield from rows
+    except (pa.ArrowException, OSError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(path, done + 1 if done else 0, "-", f"not a readable Parquet file ({reason})") from None

@@ -23,10 +23,18 @@ from typing import Any, Literal, Protocol
 import numpy as np
 import torch
 
-from shoptune.errors import ShoptuneError
+from shoptune.errors import DataError, ShoptuneError
 from shoptune.records import LABELS
 from shoptune.relevance.data import Pair
-from shoptune.relevance.model import RelevanceModel, collate, encode_pairs, load_model, read_artifact
+from shoptune.relevance.model import (
+    ARTIFACT_FILE,
+    EXTRAS_FILE,
+    RelevanceModel,
+    collate,
+    encode_pairs,
+    load_model,
+    read_artifact,
+)
 from shoptune.relevance.sampling import length_batches
 
 Progress = Callable[[int], None]
@@ -125,7 +133,7 @@ class PerTaskPredictor:
 
     def member(self, task: str) -> ModelPredictor:
         if task not in self._loaded:
-            model, tok = load_model(self.members[task])
+            model, tok = _load_model(self.members[task])
             self._loaded[task] = ModelPredictor(model, tok, **self.kwargs)
         return self._loaded[task]
 
@@ -199,6 +207,77 @@ def check_tasks(pairs: Iterable[Pair], known: Sequence[str]) -> None:
 
 
 # --------------------------------------------------------------------------------------------- loading
+#: Keys each artifact kind's ``relevance.json`` must have, with the JSON type they hold.
+ARTIFACT_KEYS: dict[str, dict[str, type]] = {
+    "model": {"family": str, "routing": str, "tasks": list, "base_model": str},
+    "per_task": {"members": dict},
+    "ensemble": {"members": list},
+}
+
+
+def read_artifact_checked(path: str | Path) -> dict[str, Any]:
+    """The ``relevance.json`` of an artifact folder, checked: one line naming the file when it is broken.
+
+    Broken means: not UTF-8 JSON, not an object, an unknown ``kind``, a key of that kind missing or of the
+    wrong type, a member entry without its path, or (kind ``model``) the weight files it points to missing.
+
+    Example:
+        >>> read_artifact_checked("runs/rel/model")["kind"]  # doctest: +SKIP
+        'model'
+    """
+    from shoptune.data.readers import read_json
+
+    path = Path(path)
+    file = path / ARTIFACT_FILE
+    if not file.is_file():
+        return read_artifact(path)  # its message: "not a relevance model folder (no relevance.json)"
+    meta = read_json(file)
+    if not isinstance(meta, dict):
+        raise DataError(file, 0, "-", f"expected a JSON object, got {type(meta).__name__}")
+    if meta.get("format") != "shoptune-relevance":
+        raise DataError(file, 0, "format", "not a shoptune relevance artifact (expected 'shoptune-relevance')")
+    kind = meta.get("kind")
+    if kind not in ARTIFACT_KEYS:
+        raise DataError(
+            file, 0, "kind", f"unknown artifact kind {kind!r} (expected one of: {', '.join(ARTIFACT_KEYS)})"
+        )
+    for key, kind_type in ARTIFACT_KEYS[kind].items():
+        if key not in meta:
+            raise DataError(file, 0, key, f"missing key (a {kind} artifact needs: {', '.join(ARTIFACT_KEYS[kind])})")
+        if not isinstance(meta[key], kind_type) or not meta[key]:
+            raise DataError(file, 0, key, f"expected a non-empty {_json_type(kind_type)}, got {meta[key]!r:.60}")
+    if kind == "model":
+        if not all(isinstance(t, str) for t in meta["tasks"]):
+            raise DataError(file, 0, "tasks", "expected a list of task names")
+        for needed in ("backbone/config.json", EXTRAS_FILE):
+            if not (path / needed).is_file():
+                raise DataError(path / needed, 0, "-", f"file not found (the model folder {path} is incomplete)")
+    elif kind == "per_task":
+        for task, rel in meta["members"].items():
+            if not isinstance(rel, str) or not rel:
+                raise DataError(file, 0, f"members.{task}", f"expected a member folder path, got {rel!r:.60}")
+    else:
+        for i, member in enumerate(meta["members"]):
+            if not isinstance(member, dict) or not isinstance(member.get("path"), str) or not member["path"]:
+                raise DataError(file, 0, f"members.{i}.path", f"expected a member folder path, got {member!r:.60}")
+    return meta
+
+
+def _json_type(kind_type: type) -> str:
+    return {str: "string", list: "list", dict: "object"}[kind_type]
+
+
+def _load_model(path: Path) -> tuple[RelevanceModel, Any]:
+    """load_model with the folder's damaged weight files reported as one line naming the folder."""
+    from safetensors import SafetensorError
+
+    try:
+        return load_model(path)
+    except (OSError, SafetensorError) as exc:
+        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
+        raise ShoptuneError(f"{path}: cannot load the relevance model ({reason})") from None
+
+
 def load_predictor(path: str | Path, *, max_tokens: int = 2048, bf16: Bf16 = "auto") -> Predictor:
     """A predictor for any relevance artifact folder: a model, a per-task collection or an ensemble.
 
@@ -207,21 +286,21 @@ def load_predictor(path: str | Path, *, max_tokens: int = 2048, bf16: Bf16 = "au
         ['hd_query_product', 'wands_query_class']
     """
     path = Path(path)
-    meta = read_artifact(path)
-    kind = meta.get("kind")
+    meta = read_artifact_checked(path)
+    kind = meta["kind"]
     if kind == "model":
-        model, tok = load_model(path)
+        model, tok = _load_model(path)
         return ModelPredictor(model, tok, max_tokens=max_tokens, bf16=bf16)
     if kind == "per_task":
         members = {task: member_path(path, rel) for task, rel in meta["members"].items()}
+        for member in members.values():
+            read_artifact_checked(member)  # a broken member fails now, not half way through scoring
         return PerTaskPredictor(members, max_tokens=max_tokens, bf16=bf16)
-    if kind == "ensemble":
-        paths = [member_path(path, m["path"]) for m in meta["members"]]
-        return EnsemblePredictor(
-            [load_predictor(p, max_tokens=max_tokens, bf16=bf16) for p in paths],
-            [m.get("name", str(p)) for m, p in zip(meta["members"], paths, strict=True)],
-        )
-    raise ShoptuneError(f"{path}: unknown artifact kind {kind!r}")
+    paths = [member_path(path, m["path"]) for m in meta["members"]]
+    return EnsemblePredictor(
+        [load_predictor(p, max_tokens=max_tokens, bf16=bf16) for p in paths],
+        [m.get("name", str(p)) for m, p in zip(meta["members"], paths, strict=True)],
+    )
 
 
 def member_path(root: Path, rel: str) -> Path:
@@ -233,17 +312,17 @@ def member_path(root: Path, rel: str) -> Path:
 def artifact_info(path: str | Path) -> dict[str, Any]:
     """The manifest of an artifact, with ``task_sources`` gathered from its members when it has none."""
     path = Path(path)
-    meta = read_artifact(path)
-    if meta.get("kind") == "model":
+    meta = read_artifact_checked(path)
+    if meta["kind"] == "model":
         return meta
-    sources: dict[str, Any] = dict(meta.get("task_sources", {}))
+    sources: dict[str, Any] = dict(meta.get("task_sources") or {})
     paths = (
         [member_path(path, r) for r in meta["members"].values()]
         if meta["kind"] == "per_task"
         else [member_path(path, m["path"]) for m in meta["members"]]
     )
     for p in paths:
-        for task, src in artifact_info(p).get("task_sources", {}).items():
+        for task, src in (artifact_info(p).get("task_sources") or {}).items():
             sources.setdefault(task, src)
     return {**meta, "task_sources": sources}
 

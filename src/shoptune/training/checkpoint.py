@@ -69,10 +69,11 @@ def latest_checkpoint(folder: Path) -> Path | None:
     return done[-1] if done else None
 
 
-def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any]:
-    """Restore weights, optimizer, scheduler and RNGs; return the saved loop state.
+def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any]]:
+    """The loop state, trainable weights and optimizer blob of a checkpoint.
 
-    A damaged checkpoint is one line naming it (delete that folder to resume from the one before).
+    A damaged checkpoint is one line naming it (delete that folder to resume from the one before); `--resume`
+    reads it before loading the model, so the user hears of it at once.
     """
     try:
         state = json.loads((path / "state.json").read_text(encoding="utf-8"))
@@ -84,6 +85,12 @@ def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any]:
         raise ShoptuneError(
             f"{path}: damaged checkpoint ({reason}); delete this folder to resume from an earlier one"
         ) from None
+    return state, trainable, optim
+
+
+def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any]:
+    """Restore weights, optimizer, scheduler and RNGs; return the saved loop state."""
+    state, trainable, optim = read_checkpoint(path)
     params = dict(model.named_parameters())
     missing = [name for name in trainable if name not in params]
     if missing:

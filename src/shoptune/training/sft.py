@@ -31,7 +31,7 @@ from shoptune.io import MARKER, atomic_write_json, claim_output, staging_dir, wr
 from shoptune.records import Record
 from shoptune.tasks import TaskSpec, load_tasks
 from shoptune.training.batching import collate, length_grouped
-from shoptune.training.checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint
+from shoptune.training.checkpoint import latest_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
 from shoptune.training.config import SFTConfig
 from shoptune.training.examples import Sequence, answer_only_loss, encode_record
 from shoptune.training.mixture import epoch_plan, realised_mixture
@@ -317,7 +317,7 @@ def run_key(cfg: SFTConfig) -> dict[str, Any]:
     return data
 
 
-def start_run_folder(cfg: SFTConfig, out: Path, resume: bool) -> Path:
+def check_run_folder(cfg: SFTConfig, out: Path, resume: bool) -> None:
     """Check --out before any work: a new or empty folder, or an SFT run (then only with --resume, same config)."""
     claim_output(out, *RUN_FOLDER_FILES)
     if not resume and (out / "checkpoints").exists():
@@ -329,6 +329,15 @@ def start_run_folder(cfg: SFTConfig, out: Path, resume: bool) -> Path:
         except (UnicodeDecodeError, json.JSONDecodeError):
             raise ConfigError(f"{saved}: damaged; cannot check the config of the run to resume") from None
         refuse_changed_config(out, previous.get("run_key", {}), run_key(cfg))
+    latest = latest_checkpoint(out / "checkpoints") if resume else None
+    if latest is not None:
+        read_checkpoint(latest)
+
+
+def start_run_folder(cfg: SFTConfig, out: Path, resume: bool) -> Path:
+    """``check_run_folder``, then mark the folder as an SFT run and record the config it trains with."""
+    check_run_folder(cfg, out, resume)
+    saved = out / "config.json"
     out.mkdir(parents=True, exist_ok=True)
     if not (out / MARKER).exists():
         write_marker(out, "sft-run")
