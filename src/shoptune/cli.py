@@ -374,6 +374,9 @@ def main() -> None:
     130 interrupted.
     """
     debug = "--debug" in sys.argv[1:] or os.environ.get("SHOPTUNE_DEBUG") == "1"
+    if "--allow-hub" not in sys.argv[1:] and os.environ.get("SHOPTUNE_ALLOW_HUB") != "1":
+        # Offline for the whole process, not only for shoptune's own loaders: nothing reaches the network.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         code = app(standalone_mode=False)
     except click_errors.NoArgsIsHelpError as exc:
@@ -453,7 +456,7 @@ def eval_cmd(
         if adapter is not None:
             from peft import PeftModel
 
-            lm = PeftModel.from_pretrained(lm, str(adapter))
+            lm = PeftModel.from_pretrained(lm, str(adapter), local_files_only=True)
     scorer = LMScorer(lm, tokenizer, batch_size=batch_size, bf16=bf16)
     with Progress(
         *Progress.get_default_columns()[:1], BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=err_console

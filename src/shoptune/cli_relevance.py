@@ -51,6 +51,8 @@ def _bar(label: str) -> Progress:
         TimeRemainingColumn(),
         console=err_console,
         transient=False,
+        # Bars are for people watching: piped to a log, a bar's frames would only bury the messages.
+        disable=not err_console.is_terminal,
     )
 
 
@@ -115,6 +117,7 @@ def eval_cmd(
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=10, help="Bootstrap resamples for the CIs.")] = 1000,
 ) -> None:
     """Score a raw file of any supported source (or a built split); writes metrics.json + predictions.jsonl."""
+    from shoptune.data.errorlog import ErrorLog
     from shoptune.io import claim_output
     from shoptune.relevance.data import load_split, read_source_pairs, select_tasks
     from shoptune.relevance.ensemble import resolve_artifact
@@ -137,10 +140,13 @@ def eval_cmd(
         if input_ is None:
             raise ShoptuneError("--source needs --input FILE")
         chosen, view_name, params = map_source_task(info, source, view, task)
-        pairs = read_source_pairs(source, input_, chosen, view=view_name, params=params, on_error=on_error.value)
+        log = ErrorLog(on_error=on_error.value)
+        pairs = read_source_pairs(source, input_, chosen, view=view_name, params=params, log=log)
         if limit is not None:
             pairs = pairs[:limit]
         extra.update({"source": source, "view": view_name, "input": str(input_), "task": chosen})
+        extra.update({"skipped_rows": log.skipped, "skipped_examples": log.examples})
+        report_skipped(log)
     else:
         assert data is not None
         names = select_tasks(data, tasks.split(",") if tasks else "all")
@@ -156,6 +162,17 @@ def eval_cmd(
         )
     print_metrics(metrics)
     console.print(f"wrote {out / 'metrics.json'} and {out / 'predictions.jsonl'}")
+
+
+def report_skipped(log: Any) -> None:
+    """Say how many bad rows `--on-error skip` skipped, with the first few, instead of hiding them."""
+    if not log.skipped:
+        return
+    err_console.print(f"skipped {log.skipped} bad rows (counted in metrics.json as skipped_rows):", markup=False)
+    for message in log.examples:
+        err_console.print(f"  skipped: {message}", markup=False, highlight=False)
+    if log.skipped > len(log.examples):
+        err_console.print(f"  ... and {log.skipped - len(log.examples)} more", markup=False)
 
 
 def map_source_task(
@@ -232,6 +249,8 @@ def predict_cmd(
     chunk: Annotated[int, typer.Option("--chunk", min=1, help="Pairs scored per chunk (memory stays flat).")] = 4096,
 ) -> None:
     """Score pairs from a file, streaming, with a progress bar."""
+    import itertools
+
     from shoptune.io import check_file_output
     from shoptune.relevance.data import iter_pair_file
     from shoptune.relevance.ensemble import resolve_artifact
@@ -245,13 +264,16 @@ def predict_cmd(
         raise ShoptuneError(f"--input {input_}: no such file")
     if input_.resolve() == out.resolve():
         raise ShoptuneError(f"--out {out}: is the --input file; choose another output")
-    predictor = load_predictor(resolve_artifact(model))
+    artifact = resolve_artifact(model)
+    # Read the first pair before the model loads: a wrong encoding, format or field is reported at once.
+    pairs = iter_pair_file(input_, task)
+    first = next(pairs, None)
+    rows = itertools.chain([first], pairs) if first is not None else iter(())
+    predictor = load_predictor(artifact)
     total = count_rows(input_)
     with _bar("predicting") as bar:
         job = bar.add_task("predict", total=total)
-        stream = stream_predictions(
-            predictor, iter_pair_file(input_, task), chunk=chunk, progress=lambda n: bar.advance(job, n)
-        )
+        stream = stream_predictions(predictor, rows, chunk=chunk, progress=lambda n: bar.advance(job, n))
         written = write_stream(stream, out)
     console.print(f"wrote {written} predictions to {out}")
 
@@ -261,9 +283,13 @@ def count_rows(path: Path) -> int | None:
     if not path.is_file():
         return None
     if path.suffix == ".parquet":
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        return pq.ParquetFile(str(path)).metadata.num_rows
+        try:
+            return pq.ParquetFile(str(path)).metadata.num_rows
+        except (pa.ArrowException, OSError):  # the reader names the damage; the bar just has no total
+            return None
     if path.suffix in (".jsonl", ".csv"):
         with path.open("rb") as fh:
             lines = sum(1 for line in fh if line.strip())

@@ -6,6 +6,7 @@ Each case is (id, a function of (world, tmp) returning the argv, the substrings 
 
 from __future__ import annotations
 
+import gzip
 import json
 from collections.abc import Callable
 from pathlib import Path
@@ -489,6 +490,195 @@ CASES += [
     ),
 ]
 
+PAIRS = json.dumps({"left": "red shirt", "right": "red shirt", "task": "alpha"}) + "\n"
+DEMO = Path(__file__).resolve().parents[2] / "demo" / "data"
+
+
+def _damaged_gzip(tmp: Path) -> Path:
+    body = "".join(json.dumps({"left": f"shirt {i}", "right": f"red {i}", "task": "alpha"}) + "\n" for i in range(3000))
+    data = bytearray(gzip.compress(body.encode()))
+    data[len(data) // 2] ^= 0xFF  # flip a byte mid-stream: zlib fails part-way through the file
+    return _file(tmp, "pairs.jsonl.gz", bytes(data))
+
+
+def _meta_info_cp1252(tmp: Path) -> Path:
+    import shutil
+
+    task = tmp / "EN-Lenovo-NER-NER"
+    shutil.copytree(DEMO / "ecominstruct_v1_test" / "Lenovo" / "tasks" / task.name, task)
+    meta = json.loads((task / "meta-info.json").read_text(encoding="utf-8"))
+    meta["defi"] = "@CAFE@ " + str(meta.get("defi", ""))
+    text = json.dumps(meta, indent=1).replace("@CAFE@", "Café")  # one Windows-1252 byte, the rest ASCII
+    (task / "meta-info.json").write_bytes(text.encode("cp1252"))
+    return task
+
+
+def _broken_artifact(world: dict, tmp: Path) -> Path:
+    import shutil
+
+    model = tmp / "model"
+    shutil.copytree(world["rel"] / "model", model)
+    (model / "relevance.json").write_text('{"format": "shoptune-relevance", "kind": ')
+    return model
+
+
+# Files in the wrong encoding or damaged, found before the model loads.
+CASES += [
+    (
+        "predict-utf16",
+        lambda w, t: [
+            "relevance",
+            "predict",
+            "--model",
+            w["rel"],
+            "--input",
+            _file(t, "p.jsonl", PAIRS.encode("utf-16")),
+            "--out",
+            t / "o.jsonl",
+        ],
+        ("p.jsonl", "UTF-16"),
+    ),
+    (
+        "predict-utf16-no-bom",
+        lambda w, t: [
+            "relevance",
+            "predict",
+            "--model",
+            w["rel"],
+            "--input",
+            _file(t, "p.jsonl", PAIRS.encode("utf-16-le")),
+            "--out",
+            t / "o.jsonl",
+        ],
+        ("p.jsonl", "UTF-16", "without a byte order mark"),
+    ),
+    (
+        "predict-gzip-under-jsonl",
+        lambda w, t: [
+            "relevance",
+            "predict",
+            "--model",
+            w["rel"],
+            "--input",
+            _file(t, "p.jsonl", gzip.compress(PAIRS.encode())),
+            "--out",
+            t / "o.jsonl",
+        ],
+        ("p.jsonl", "gzip", "p.jsonl.gz"),
+    ),
+    (
+        "predict-cp1252-csv",
+        lambda w, t: [
+            "relevance",
+            "predict",
+            "--model",
+            w["rel"],
+            "--input",
+            _file(t, "p.csv", "left,right,task\ncafé,café,alpha\n".encode("cp1252")),
+            "--out",
+            t / "o.jsonl",
+        ],
+        ("p.csv", "line 2", "utf-8"),
+    ),
+    (
+        "predict-damaged-gzip",
+        lambda w, t: ["relevance", "predict", "--model", w["rel"], "--input", _damaged_gzip(t), "--out", t / "o.jsonl"],
+        ("pairs.jsonl.gz", "corrupt gzip"),
+    ),
+    (
+        "predict-broken-relevance-json",
+        lambda w, t: [
+            "relevance",
+            "predict",
+            "--model",
+            _broken_artifact(w, t),
+            "--input",
+            _pairs_jsonl(t),
+            "--out",
+            t / "o.jsonl",
+        ],
+        ("relevance.json", "invalid JSON"),
+    ),
+    (
+        "predict-broken-parquet",
+        lambda w, t: [
+            "relevance",
+            "predict",
+            "--model",
+            w["rel"],
+            "--input",
+            _file(t, "p.parquet", b"PAR1 nope"),
+            "--out",
+            t / "o.jsonl",
+        ],
+        ("p.parquet", "Parquet"),
+    ),
+    (
+        "validate-esci-utf16",
+        lambda w, t: [
+            "data",
+            "validate",
+            "--source",
+            "esci_labels",
+            _file(t, "label.json", '[["E", "S"]]'.encode("utf-16")),
+        ],
+        ("label.json", "UTF-16"),
+    ),
+    (
+        "validate-esci-gzip-named-json",
+        lambda w, t: [
+            "data",
+            "validate",
+            "--source",
+            "esci_labels",
+            _file(t, "label.json", gzip.compress(b'[["E", "S"]]')),
+        ],
+        ("label.json", "label.json.gz"),
+    ),
+    (
+        "validate-ecominstruct-meta-info-cp1252",
+        lambda w, t: ["data", "validate", "--source", "ecominstruct", _meta_info_cp1252(t)],
+        ("meta-info.json", "utf-8"),
+    ),
+    (
+        "validate-home-depot-utf16",
+        lambda w, t: [
+            "data",
+            "validate",
+            "--source",
+            "home_depot",
+            _file(
+                t,
+                "train.csv",
+                (DEMO / "home_depot_search_relevance" / "train.csv").read_bytes().decode("latin-1").encode("utf-16"),
+            ),
+        ],
+        ("train.csv", "UTF-16"),
+    ),
+    (
+        "relevance-eval-broken-manifest",
+        lambda w, t: ["relevance", "eval", "--model", w["rel"], "--data", _broken_manifest(t), "--out", t / "o"],
+        ("manifest.json",),
+    ),
+    (
+        "eval-misspelled-model",
+        lambda w, t: [
+            "eval",
+            "--model",
+            "smollm2",
+            "--tasks",
+            "hd_relevance_mc",
+            "--data",
+            w["data"],
+            "--limit",
+            "1",
+            "--out",
+            t / "o",
+        ],
+        ("smollm2", "--allow-hub", "smollm2-135m-instruct"),
+    ),
+]
+
 
 @pytest.mark.parametrize(("argv", "expected"), [(c[1], c[2]) for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_naming_it(world, tmp_path, argv: Argv, expected: tuple[str, ...]) -> None:
@@ -562,3 +752,19 @@ def test_os_errors_name_the_file(tmp_path) -> None:
 def test_help_and_version_still_exit_zero() -> None:
     assert run_cli("--version")[0] == 0
     assert run_cli("eval", "--help")[0] == 0
+
+
+def test_relevance_eval_on_error_skip_reports_and_counts_the_skipped_rows(world, tmp_path) -> None:
+    from relevance.test_resume_and_cli import HD_CSV
+
+    csv = tmp_path / "train.csv"
+    bad = HD_CSV + '"7","100006","Ryobi Drill","drill","very relevant"\r\n'
+    csv.write_bytes(bad.encode("latin-1"))
+    argv = ["relevance", "eval", "--model", world["rel"], "--source", "home_depot", "--input", csv]
+    code, _, err = run_cli(*argv, "--out", tmp_path / "strict")
+    assert code == 2 and "row 7" in err and "relevance" in err
+    code, _, err = run_cli(*argv, "--on-error", "skip", "--out", tmp_path / "o")
+    assert code == 0, err
+    assert "skipped 1 bad rows" in err and "row 7" in err
+    metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())
+    assert metrics["skipped_rows"] == 1 and "row 7" in metrics["skipped_examples"][0]

@@ -292,9 +292,10 @@ def minilm_model_dir() -> Path:
 @functools.lru_cache(maxsize=1)
 def _minilm() -> Any:
     # Imported here: sentence-transformers pulls in torch, which scoring other metrics should not pay for.
-    from sentence_transformers import SentenceTransformer
+    from shoptune.models import load_sentence_transformer
 
-    return SentenceTransformer(str(minilm_model_dir()))
+    minilm_model_dir()  # a missing package is the metric's own one-line error
+    return load_sentence_transformer("minilm-l6")  # the pinned bundled files, checked by sha256
 
 
 def default_embed(texts: list[str]) -> np.ndarray:

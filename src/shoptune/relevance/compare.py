@@ -17,7 +17,6 @@ Example:
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ from typing import Any
 import numpy as np
 from scipy.stats import binomtest
 
+from shoptune.data.readers import read_json
 from shoptune.errors import ShoptuneError
 from shoptune.evaluation.bootstrap import bootstrap_distribution
 from shoptune.evaluation.metrics import encode_label_pairs
@@ -67,7 +67,9 @@ def load_run(path: str | Path, split: str = "test", name: str | None = None) -> 
     meta: dict[str, Any] = {}
     for info in (path / "run.json", found.parent / "metrics.json"):
         if info.is_file():
-            data = json.loads(info.read_text(encoding="utf-8"))
+            data = read_json(info)
+            if not isinstance(data, dict):
+                raise ShoptuneError(f"{info}: expected a JSON object")
             meta.update({k: v for k, v in data.items() if k not in ("tasks", "overall", "mean_over_tasks")})
     rows = {}
     for row in read_predictions(found):

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from shoptune.data.errorlog import ErrorLog
 from shoptune.errors import ConfigError, DataError, ShoptuneError
 from shoptune.records import LABELS, PairExample
 
@@ -149,13 +150,15 @@ def read_source_pairs(
     params: dict[str, Any] | None = None,
     on_error: str = "raise",
     seed: int = 13,
+    log: ErrorLog | None = None,
 ) -> list[Pair]:
     """Read a raw file with a source adapter, unchanged, and derive pairs with its (default) pair view.
+
+    Pass ``log`` to learn which rows ``on_error="skip"`` skipped (``log.skipped``, ``log.examples``).
 
     Example:
         >>> pairs = read_source_pairs("home_depot", "train.csv", "hd_query_product")  # doctest: +SKIP
     """
-    from shoptune.data.errorlog import ErrorLog
     from shoptune.data.sources import get_source
     from shoptune.data.sources.base import ViewContext
 
@@ -170,7 +173,8 @@ def read_source_pairs(
     if info.record_type != "pair":
         pair_views = sorted(v for v, i in adapter.views.items() if i.record_type == "pair")
         raise ShoptuneError(f"view {source}:{view_name} yields {info.record_type} records; pair views: {pair_views}")
-    log = ErrorLog(on_error="skip" if on_error == "skip" else "raise")
+    if log is None:
+        log = ErrorLog(on_error="skip" if on_error == "skip" else "raise")
     rows = adapter.read(Path(path), log)
     ctx = ViewContext(
         task=task,

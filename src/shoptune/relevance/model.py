@@ -375,8 +375,11 @@ def load_model(path: str | Path) -> tuple[RelevanceModel, PreTrainedTokenizerBas
         raise ShoptuneError(f"{path}: a {meta.get('kind')} artifact, not a single model (use load_predictor)")
     fields = {k: v for k, v in meta.items() if k in ModelInfo.__dataclass_fields__}
     info = ModelInfo(**fields)
-    backbone: PreTrainedModel = AutoModel.from_pretrained(str(path / "backbone"), dtype=torch.float32)
-    tokenizer = AutoTokenizer.from_pretrained(str(path / "backbone"))
+    # A saved artifact is always local: a missing backbone folder must not be looked up on the hub.
+    backbone: PreTrainedModel = AutoModel.from_pretrained(
+        str(path / "backbone"), dtype=torch.float32, local_files_only=True
+    )
+    tokenizer = AutoTokenizer.from_pretrained(str(path / "backbone"), local_files_only=True)
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
         tokenizer.pad_token = tokenizer.eos_token
     model = RelevanceModel(backbone, info, head_dropout=0.0)
@@ -398,8 +401,10 @@ def read_artifact(path: str | Path) -> dict[str, Any]:
     file = Path(path) / ARTIFACT_FILE
     if not file.is_file():
         raise ShoptuneError(f"{path}: not a relevance model folder (no {ARTIFACT_FILE})")
-    meta = json.loads(file.read_text(encoding="utf-8"))
-    if meta.get("format") != "shoptune-relevance":
+    from shoptune.data.readers import read_json  # damaged JSON or bytes: one line naming the file
+
+    meta = read_json(file)
+    if not isinstance(meta, dict) or meta.get("format") != "shoptune-relevance":
         raise ShoptuneError(f"{file}: not a shoptune relevance artifact")
     return meta
 

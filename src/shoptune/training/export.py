@@ -50,8 +50,9 @@ def load_with_adapter(adapter_dir: Path, base: str | None = None):
     from shoptune.models import load_causal_lm
 
     model, _ = load_causal_lm(base or base_model_of(adapter_dir))
-    tokenizer = AutoTokenizer.from_pretrained(str(adapter_dir))
-    return PeftModel.from_pretrained(model, str(adapter_dir)), tokenizer
+    # An adapter folder is local: a typo in its path must not become a hub lookup.
+    tokenizer = AutoTokenizer.from_pretrained(str(adapter_dir), local_files_only=True)
+    return PeftModel.from_pretrained(model, str(adapter_dir), local_files_only=True), tokenizer
 
 
 def export_merged(adapter_dir: Path, out: Path, base: str | None = None) -> Path:
