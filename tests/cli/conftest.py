@@ -44,6 +44,7 @@ def world(tmp_path_factory, demo_data) -> dict[str, Path]:
     rel_yaml = root / "relevance.yaml"
     rel_yaml.write_text(yaml.safe_dump(rel_cfg.model_dump(mode="json")))
     train(rel_cfg, root / "rel", quiet=True)
+    train(rel_cfg, root / "rel-killed", quiet=True, stop_after=1)  # a checkpoint to resume from
     return {
         "root": root,
         "lm": lm,
@@ -54,6 +55,7 @@ def world(tmp_path_factory, demo_data) -> dict[str, Path]:
         "adapter": root / "sft" / "adapter",
         "rel_yaml": rel_yaml,
         "rel": root / "rel",
+        "rel_killed": root / "rel-killed",
         "pairs": pairs,
         "demo_config": Path(__file__).resolve().parents[2] / "configs" / "data_demo.yaml",
     }

@@ -680,6 +680,44 @@ CASES += [
 ]
 
 
+def _damaged_relevance_checkpoint(world: dict, tmp: Path) -> Path:
+    import shutil
+
+    run = tmp / "rel-killed"
+    shutil.copytree(world["rel_killed"], run)
+    (run / "checkpoint" / "trainable.safetensors").write_bytes(b"\x00" * 10)
+    return run
+
+
+def _copy(src: Path, tmp: Path) -> Path:
+    import shutil
+
+    return Path(shutil.copytree(src, tmp / src.name))
+
+
+CASES += [
+    (
+        "relevance-resume-damaged-checkpoint",
+        lambda w, t: ["train", "relevance", w["rel_yaml"], "--out", _damaged_relevance_checkpoint(w, t), "--resume"],
+        ("checkpoint", "damaged checkpoint"),
+    ),
+    (
+        "relevance-resume-changed-config",
+        lambda w, t: [
+            "train",
+            "relevance",
+            w["rel_yaml"],
+            "--out",
+            _copy(w["rel_killed"], t),
+            "--resume",
+            "--set",
+            "train.lr=0.5",
+        ],
+        ("train.lr", "changed config"),
+    ),
+]
+
+
 @pytest.mark.parametrize(("argv", "expected"), [(c[1], c[2]) for c in CASES], ids=[c[0] for c in CASES])
 def test_bad_input_is_one_line_naming_it(world, tmp_path, argv: Argv, expected: tuple[str, ...]) -> None:
     code, out, err = run_cli(*argv(world, tmp_path))

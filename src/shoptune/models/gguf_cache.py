@@ -35,6 +35,7 @@ import torch
 from filelock import FileLock
 from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from shoptune.io import replace_dir
 from shoptune.models.checksum import check_sha256
 from shoptune.models.registry import hub_offline
 
@@ -245,16 +246,11 @@ def _whole_gguf(sources: Sequence[Path], work: Path) -> Path:
 
 def _publish(out: Path, final: Path, sources: Sequence[Path], track_mtime: bool) -> None:
     """Move the finished conversion into place with an atomic rename."""
-    if final.exists():
-        if _valid_cache(final, sources, track_mtime):
-            return  # a writer outside our lock got there first; its result is as good as ours
-        # A stale cache (older source) or a foreign directory: move it aside first, because rename cannot
-        # replace a non-empty directory. Readers may briefly find no cache, but never a half-written one.
-        trash = Path(tempfile.mkdtemp(prefix=f".{final.name}.old-", dir=final.parent))
-        os.rename(final, trash / final.name)
-        shutil.rmtree(trash, ignore_errors=True)
+    if final.exists() and _valid_cache(final, sources, track_mtime):
+        return  # a writer outside our lock got there first; its result is as good as ours
     try:
-        os.rename(out, final)
+        # A stale cache (older source) is swapped out in one exchange: readers never find no cache.
+        replace_dir(out, final)
     except OSError:
         # rename fails when another writer published in between; fine if what it published is valid.
         if not _valid_cache(final, sources, track_mtime):

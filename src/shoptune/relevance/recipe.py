@@ -164,6 +164,10 @@ def start_run_folder(cfg: RelevanceConfig, out: Path, resume: bool) -> Path:
     started_before = [name for name in ("model", "checkpoint", "single") if (out / name).exists()]
     if started_before and not resume:
         raise ShoptuneError(f"{out}: already holds a run ({', '.join(started_before)}); use --resume or a new --out")
+    if resume and (out / "checkpoint").is_dir():
+        read_checkpoint(out / "checkpoint", cfg)  # damage or a changed config is reported before any work
+    for sub in sorted((out / "single").glob("*/checkpoint")) if resume else []:
+        read_checkpoint(sub, cfg)
     out.mkdir(parents=True, exist_ok=True)
     if not (out / MARKER).exists():
         write_marker(out, "relevance-run")
@@ -442,9 +446,8 @@ def _write_checkpoint(
     atomic_write_json(tmp / "state.json", meta, indent=None)
 
 
-def load_checkpoint(
-    path: Path, cfg: RelevanceConfig, model: RelevanceModel, optimizer: torch.optim.Optimizer, scheduler: Any
-) -> TrainState:
+def read_checkpoint(path: Path, cfg: RelevanceConfig) -> tuple[dict[str, Any], dict[str, torch.Tensor], Any]:
+    """A checkpoint's state, weights and optimizer blob; one line when it is damaged or from another config."""
     try:
         meta = json.loads((path / "state.json").read_text(encoding="utf-8"))
         weights = load_file(str(path / "trainable.safetensors"))
@@ -453,6 +456,13 @@ def load_checkpoint(
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise ShoptuneError(f"{path}: damaged checkpoint ({reason}); delete it to start the run over") from None
     refuse_changed_config(path, meta.get("config", {}), _config_key(cfg))
+    return meta, weights, blob
+
+
+def load_checkpoint(
+    path: Path, cfg: RelevanceConfig, model: RelevanceModel, optimizer: torch.optim.Optimizer, scheduler: Any
+) -> TrainState:
+    meta, weights, blob = read_checkpoint(path, cfg)
     missing, unexpected = model.load_state_dict(weights, strict=False)
     trainable = set(model.trainable_state())
     if trainable - set(weights) or unexpected:
