@@ -61,18 +61,10 @@ def atomic_open(path: str | Path, mode: str = "w", encoding: str | None = "utf-8
     >>> p.read_text()
     '{}\\n'
     """
-    path = Path(path)
-    refuse_dir(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _temp_path(path)
-    try:
-        with open(tmp, mode, encoding=None if "b" in mode else encoding) as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with atomic_path(path) as tmp, open(tmp, mode, encoding=None if "b" in mode else encoding) as fh:
+        yield fh
+        fh.flush()
+        os.fsync(fh.fileno())  # on disk before the rename makes it visible
 
 
 @contextlib.contextmanager

@@ -56,6 +56,6 @@ def world(tmp_path_factory, demo_data) -> dict[str, Path]:
         "rel_yaml": rel_yaml,
         "rel": root / "rel",
         "rel_killed": root / "rel-killed",
-        "pairs": pairs,
+        "pairs_build": pairs,
         "demo_config": Path(__file__).resolve().parents[2] / "configs" / "data_demo.yaml",
     }

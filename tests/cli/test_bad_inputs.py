@@ -1,13 +1,17 @@
 """Bad inputs walked through the real entry point (`shoptune.cli.main`): each ends in a non-zero exit and one
 line that names the file, row, field, key or option, never a traceback, and nothing is scored or written first.
 
-Each case is (id, a function of (world, tmp) returning the argv, the substrings the error must contain).
+A case is a command line as a user types it, with ``{placeholders}``: a key of the ``world`` fixture (a tiny LM,
+an SFT run, a relevance run, a data build) or a bad input that ``MAKERS`` creates in the test's folder.
 """
 
 from __future__ import annotations
 
 import gzip
 import json
+import shlex
+import shutil
+import string
 from collections.abc import Callable
 from pathlib import Path
 
@@ -15,712 +19,257 @@ import pytest
 
 from conftest import run_cli
 
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+DEMO = Path(__file__).resolve().parents[2] / "demo" / "data"
+PAIRS = json.dumps({"left": "red shirt", "right": "red shirt", "task": "alpha"}) + "\n"
 
-def _user_dir(tmp: Path) -> Path:
-    d = tmp / "d"
+
+def _user_dir(w: dict, t: Path) -> Path:
+    d = t / "d"
     d.mkdir(exist_ok=True)
     (d / "notes.txt").write_text("x")
     return d
 
 
-def _file(tmp: Path, name: str = "f.txt", data: bytes = b"mine") -> Path:
-    path = tmp / name
+def _file(t: Path, name: str = "f.txt", data: bytes = b"mine") -> Path:
+    path = t / name
     path.write_bytes(data)
     return path
 
 
-def _broken_manifest(tmp: Path) -> Path:
-    d = tmp / "build"
-    d.mkdir()
-    (d / "manifest.json").write_text('{"tasks": {')
-    return d
+def _dir(t: Path, name: str) -> Path:
+    (t / name).mkdir()
+    return t / name
 
 
-def _corrupt_checkpoint(world: dict, tmp: Path) -> Path:
-    import shutil
+def _broken_manifest(w: dict, t: Path) -> Path:
+    _file(_dir(t, "build"), "manifest.json", b'{"tasks": {')
+    return t / "build"
 
-    run = tmp / "killed"
-    shutil.copytree(world["sft_killed"], run)
-    last = sorted((run / "checkpoints").glob("step-*"))[-1]
-    (last / "optim.pt").write_bytes(b"\x00garbage")
+
+def _damaged_sft_checkpoint(w: dict, t: Path) -> Path:
+    run = Path(shutil.copytree(w["sft_killed"], t / "killed"))
+    _file(sorted((run / "checkpoints").glob("step-*"))[-1], "optim.pt", b"\x00garbage")
     return run
 
 
-def _not_an_adapter(tmp: Path) -> Path:
-    d = tmp / "adapter"
-    d.mkdir()
-    return d
+def _damaged_relevance_checkpoint(w: dict, t: Path) -> Path:
+    run = Path(shutil.copytree(w["rel_killed"], t / "rel-killed"))
+    _file(run / "checkpoint", "trainable.safetensors", b"\x00" * 10)
+    return run
 
 
-def _corrupt_parquet(world: dict, tmp: Path) -> Path:
-    import shutil
-
-    data = tmp / "data"
-    shutil.copytree(world["data"], data)
-    (data / "tasks" / "hd_relevance_mc" / "test.parquet").write_bytes(b"PAR1 not really")
+def _corrupt_parquet(w: dict, t: Path) -> Path:
+    data = Path(shutil.copytree(w["data"], t / "data"))
+    _file(data / "tasks" / "hd_relevance_mc", "test.parquet", b"PAR1 not really")
     return data
 
 
-def _pairs_jsonl(tmp: Path) -> Path:
-    path = tmp / "pairs.jsonl"
-    path.write_text(json.dumps({"left": "red shirt", "right": "red shirt", "task": "alpha"}) + "\n")
-    return path
+def _broken_artifact(w: dict, t: Path) -> Path:
+    model = Path(shutil.copytree(w["rel"] / "model", t / "model"))
+    _file(model, "relevance.json", b'{"format": "shoptune-relevance", "kind": ')
+    return model
 
 
-Argv = Callable[[dict, Path], list]
-CASES: list[tuple[str, Argv, tuple[str, ...]]] = [
-    # ------------------------------------------------------------------ outputs shoptune does not own
-    (
-        "build-into-user-folder",
-        lambda w, t: ["data", "build", w["demo_config"], "--out", _user_dir(t)],
-        ("d", "did not write"),
-    ),
-    (
-        "build-onto-a-file",
-        lambda w, t: ["data", "build", w["demo_config"], "--out", _file(t)],
-        ("f.txt", "not a folder"),
-    ),
-    ("export-into-user-folder", lambda w, t: ["export", w["adapter"], "--out", _user_dir(t)], ("d", "did not write")),
-    ("export-onto-a-file", lambda w, t: ["export", w["adapter"], "--out", _file(t)], ("f.txt", "not a folder")),
-    (
-        "eval-out-is-a-file",
-        lambda w, t: ["eval", "--model", w["lm"], "--tasks", "hd_relevance_mc", "--data", w["data"], "--out", _file(t)],
-        ("--out", "f.txt"),
-    ),
-    (
-        "sft-into-user-folder",
-        lambda w, t: ["train", "sft", w["sft_yaml"], "--out", _user_dir(t)],
-        ("--out", "did not write"),
-    ),
-    (
-        "relevance-into-user-folder",
-        lambda w, t: ["train", "relevance", w["rel_yaml"], "--out", _user_dir(t)],
-        ("--out", "did not write"),
-    ),
+def _damaged_gzip(w: dict, t: Path) -> Path:
+    body = "".join(json.dumps({"left": f"shirt {i}", "right": f"red {i}", "task": "alpha"}) + "\n" for i in range(3000))
+    data = bytearray(gzip.compress(body.encode()))
+    data[len(data) // 2] ^= 0xFF  # flip a byte mid-stream: zlib fails part-way through the file
+    return _file(t, "pairs.jsonl.gz", bytes(data))
+
+
+def _meta_info_cp1252(w: dict, t: Path) -> Path:
+    task = Path(shutil.copytree(DEMO / "ecominstruct_v1_test" / "Lenovo" / "tasks" / "EN-Lenovo-NER-NER", t / "task"))
+    meta = json.loads((task / "meta-info.json").read_text(encoding="utf-8"))
+    meta["defi"] = "@CAFE@ " + str(meta.get("defi", ""))
+    text = json.dumps(meta, indent=1).replace("@CAFE@", "Café")  # one Windows-1252 byte, the rest ASCII
+    _file(task, "meta-info.json", text.encode("cp1252"))
+    return task
+
+
+HD_TRAIN = DEMO / "home_depot_search_relevance" / "train.csv"
+Maker = Callable[[dict, Path], Path]
+MAKERS: dict[str, Maker] = {
+    "user_dir": _user_dir,
+    "a_file": lambda w, t: _file(t),
+    "out_dir_named_jsonl": lambda w, t: _dir(t, "o.jsonl"),
+    "empty_dir": lambda w, t: _dir(t, "adapter"),
+    "pairs": lambda w, t: _file(t, "pairs.jsonl", PAIRS.encode()),
+    "broken_manifest": _broken_manifest,
+    "damaged_sft_checkpoint": _damaged_sft_checkpoint,
+    "damaged_relevance_checkpoint": _damaged_relevance_checkpoint,
+    "killed_relevance_run": lambda w, t: Path(shutil.copytree(w["rel_killed"], t / "rel-killed")),
+    "corrupt_parquet": _corrupt_parquet,
+    "broken_artifact": _broken_artifact,
+    "damaged_gzip": _damaged_gzip,
+    "meta_info_cp1252": _meta_info_cp1252,
+    "utf16_pairs": lambda w, t: _file(t, "p.jsonl", PAIRS.encode("utf-16")),
+    "utf16le_pairs": lambda w, t: _file(t, "p.jsonl", PAIRS.encode("utf-16-le")),
+    "gzip_named_jsonl": lambda w, t: _file(t, "p.jsonl", gzip.compress(PAIRS.encode())),
+    "cp1252_csv": lambda w, t: _file(t, "p.csv", "left,right,task\ncafé,café,alpha\n".encode("cp1252")),
+    "not_parquet": lambda w, t: _file(t, "p.parquet", b"PAR1 nope"),
+    "esci_utf16": lambda w, t: _file(t, "label.json", '[["E", "S"]]'.encode("utf-16")),
+    "esci_gzip_named_json": lambda w, t: _file(t, "label.json", gzip.compress(b'[["E", "S"]]')),
+    "hd_utf16": lambda w, t: _file(t, "train.csv", HD_TRAIN.read_bytes().decode("latin-1").encode("utf-16")),
+    "bad_metric_dir": lambda w, t: FIXTURES / "tasks_bad_metric",
+    "shopbench_bad": lambda w, t: FIXTURES / "shopbench_bad",
+}
+
+EVAL = "eval --model {lm} --tasks hd_relevance_mc --data {data}"
+REL_EVAL = "relevance eval --model {rel} --data {pairs_build}"
+PREDICT = "relevance predict --model {rel}"
+SHOPBENCH = "eval --model no-such-model --out {tmp}/o --tasks shopbench:{shopbench_bad}"  # checked before the load
+# (id, command line, substrings of the one error line)
+CASES: list[tuple[str, str, tuple[str, ...]]] = [
+    # ---------------------------------------------------------------- outputs shoptune does not own
+    ("build-into-user-folder", "data build {demo_config} --out {user_dir}", ("d", "did not write")),
+    ("build-onto-a-file", "data build {demo_config} --out {a_file}", ("f.txt", "not a folder")),
+    ("export-into-user-folder", "export {adapter} --out {user_dir}", ("d", "did not write")),
+    ("export-onto-a-file", "export {adapter} --out {a_file}", ("f.txt", "not a folder")),
+    ("eval-out-is-a-file", EVAL + " --out {a_file}", ("--out", "f.txt")),
+    ("sft-into-user-folder", "train sft {sft_yaml} --out {user_dir}", ("--out", "did not write")),
+    ("relevance-into-user-folder", "train relevance {rel_yaml} --out {user_dir}", ("--out", "did not write")),
     (
         "ensemble-into-user-folder",
-        lambda w, t: [
-            "relevance",
-            "ensemble",
-            "--member",
-            w["rel"],
-            "--member",
-            w["rel"],
-            "--name",
-            "a",
-            "--name",
-            "b",
-            "--out",
-            _user_dir(t),
-        ],
+        "relevance ensemble --member {rel} --member {rel} --name a --name b --out {user_dir}",
         ("did not write",),
     ),
+    ("relevance-eval-out-is-a-file", REL_EVAL + " --out {a_file}", ("--out", "f.txt")),
+    ("predict-out-is-a-folder", PREDICT + " --input {pairs} --out {out_dir_named_jsonl}", ("--out", "is a folder")),
+    # ---------------------------------------------------------------- options, checked before any model loads
+    ("eval-split", EVAL + " --split nosuch --out {tmp}/o", ("--split", "nosuch")),
+    ("eval-shots", EVAL + " --shots -2 --out {tmp}/o", ("--shots",)),
+    ("eval-limit-0", EVAL + " --limit 0 --out {tmp}/o", ("--limit",)),
+    ("eval-limit-negative", EVAL + " --limit -1 --out {tmp}/o", ("--limit",)),
+    ("eval-batch-size-0", EVAL + " --batch-size 0 --out {tmp}/o", ("--batch-size",)),
+    ("eval-adapter-not-an-adapter", EVAL + " --adapter {empty_dir} --out {tmp}/o", ("--adapter", "adapter_config")),
+    ("eval-adapter-missing", EVAL + " --adapter {tmp}/nope --out {tmp}/o", ("--adapter", "nope")),
     (
-        "relevance-eval-out-is-a-file",
-        lambda w, t: ["relevance", "eval", "--model", w["rel"], "--data", w["pairs"], "--out", _file(t)],
-        ("--out", "f.txt"),
+        "eval-misspelled-model",
+        "eval --model smollm2 --tasks hd_relevance_mc --data {data} --out {tmp}/o",
+        ("smollm2", "--allow-hub", "smollm2-135m-instruct"),
     ),
+    ("relevance-eval-limit-negative", REL_EVAL + " --limit -3 --out {tmp}/o", ("--limit",)),
+    ("relevance-eval-limit-0", REL_EVAL + " --limit 0 --out {tmp}/o", ("--limit",)),
+    ("relevance-eval-bootstrap-0", REL_EVAL + " --bootstrap 0 --out {tmp}/o", ("--bootstrap",)),
+    ("relevance-eval-split", REL_EVAL + " --split nosuch --out {tmp}/o", ("--split",)),
+    ("relevance-eval-on-error", REL_EVAL + " --on-error ignore --out {tmp}/o", ("--on-error", "ignore")),
+    ("build-on-error", "data build {demo_config} --out {tmp}/o --on-error ignore", ("--on-error", "ignore")),
+    ("validate-on-error", "data validate --source home_depot {a_file} --on-error continue", ("--on-error",)),
+    ("validate-view", "data validate --source home_depot --view nosuch {a_file}", ("--view", "nosuch")),
+    ("predict-chunk-0", PREDICT + " --input {pairs} --out {tmp}/o.jsonl --chunk 0", ("--chunk",)),
+    ("predict-missing-input", PREDICT + " --input {tmp}/nope.jsonl --out {tmp}/o.jsonl", ("--input", "nope.jsonl")),
+    ("ensemble-name-count", "relevance ensemble --member {rel} --member {rel} --name a --out {tmp}/e", ("--name",)),
+    ("tasks-list-kind", "tasks list --kind bogus", ("--kind", "bogus")),
+    ("tasks-list-capability", "tasks list --capability bogus", ("--capability", "bogus")),
+    ("heldout-only", "experiments heldout {sft} --only both", ("--only", "both")),
+    ("heldout-limit-0", "experiments heldout {sft} --limit 0", ("--limit",)),
+    ("heldout-not-an-adapter", "experiments heldout {empty_dir}", ("adapter", "shoptune_run.json")),
+    # ---------------------------------------------------------------- --set: one parser for both recipes
+    ("sft-set-no-equals", "train sft {sft_yaml} --out {tmp}/o --set optim.lr", ("--set", "optim.lr", "KEY=VALUE")),
+    ("relevance-set-no-equals", "train relevance {rel_yaml} --out {tmp}/o --set train.lr", ("--set", "KEY=VALUE")),
+    ("sft-set-under-a-scalar", "train sft {sft_yaml} --out {tmp}/o --set optim.lr.x=1", ("--set", "optim.lr")),
+    ("relevance-set-under-a-scalar", "train relevance {rel_yaml} --out {tmp}/o --set train.lr.x=1", ("train.lr",)),
+    ("sft-set-bad-yaml", "train sft {sft_yaml} --out {tmp}/o --set 'data.tasks=[a,'", ("--set", "YAML")),
+    ("sft-set-unknown-key", "train sft {sft_yaml} --out {tmp}/o --set optim.lrr=1", ("--set", "optim.lrr")),
+    # ---------------------------------------------------------------- damaged files shoptune wrote
+    ("stats-broken-manifest", "data stats {broken_manifest}", ("manifest.json", "not valid JSON")),
     (
-        "predict-out-is-a-folder",
-        lambda w, t: [
-            "relevance",
-            "predict",
-            "--model",
-            w["rel"],
-            "--input",
-            _pairs_jsonl(t),
-            "--out",
-            _user_dir(t).rename(t / "o.jsonl"),
-        ],
-        ("--out", "o.jsonl", "is a folder"),
+        "relevance-eval-broken-manifest",
+        "relevance eval --model {rel} --data {broken_manifest} --out {tmp}/o",
+        ("manifest.json",),
     ),
-    (
-        "eval-split",
-        lambda w, t: [
-            "eval",
-            "--model",
-            w["lm"],
-            "--tasks",
-            "hd_relevance_mc",
-            "--data",
-            w["data"],
-            "--split",
-            "nosuch",
-            "--out",
-            t / "o",
-        ],
-        ("--split", "nosuch"),
-    ),
-    (
-        "eval-shots",
-        lambda w, t: [
-            "eval",
-            "--model",
-            w["lm"],
-            "--tasks",
-            "hd_relevance_mc",
-            "--data",
-            w["data"],
-            "--shots",
-            "-2",
-            "--out",
-            t / "o",
-        ],
-        ("--shots",),
-    ),
-    (
-        "eval-limit-0",
-        lambda w, t: [
-            "eval",
-            "--model",
-            w["lm"],
-            "--tasks",
-            "hd_relevance_mc",
-            "--data",
-            w["data"],
-            "--limit",
-            "0",
-            "--out",
-            t / "o",
-        ],
-        ("--limit",),
-    ),
-    (
-        "eval-limit-negative",
-        lambda w, t: [
-            "eval",
-            "--model",
-            w["lm"],
-            "--tasks",
-            "hd_relevance_mc",
-            "--data",
-            w["data"],
-            "--limit",
-            "-1",
-            "--out",
-            t / "o",
-        ],
-        ("--limit",),
-    ),
-    (
-        "eval-batch-size-0",
-        lambda w, t: [
-            "eval",
-            "--model",
-            w["lm"],
-            "--tasks",
-            "hd_relevance_mc",
-            "--data",
-            w["data"],
-            "--batch-size",
-            "0",
-            "--out",
-            t / "o",
-        ],
-        ("--batch-size",),
-    ),
-    (
-        "eval-adapter-not-an-adapter",
-        lambda w, t: [
-            "eval",
-            "--model",
-            w["lm"],
-            "--adapter",
-            _not_an_adapter(t),
-            "--tasks",
-            "hd_relevance_mc",
-            "--data",
-            w["data"],
-            "--out",
-            t / "o",
-        ],
-        ("--adapter", "adapter_config.json"),
-    ),
-    (
-        "eval-adapter-missing",
-        lambda w, t: [
-            "eval",
-            "--model",
-            w["lm"],
-            "--adapter",
-            t / "nope",
-            "--tasks",
-            "hd_relevance_mc",
-            "--data",
-            w["data"],
-            "--out",
-            t / "o",
-        ],
-        ("--adapter", "nope"),
-    ),
-    (
-        "relevance-eval-limit-negative",
-        lambda w, t: [
-            "relevance",
-            "eval",
-            "--model",
-            w["rel"],
-            "--data",
-            w["pairs"],
-            "--limit",
-            "-3",
-            "--out",
-            t / "o",
-        ],
-        ("--limit",),
-    ),
-    (
-        "relevance-eval-limit-0",
-        lambda w, t: ["relevance", "eval", "--model", w["rel"], "--data", w["pairs"], "--limit", "0", "--out", t / "o"],
-        ("--limit",),
-    ),
-    (
-        "relevance-eval-bootstrap-0",
-        lambda w, t: [
-            "relevance",
-            "eval",
-            "--model",
-            w["rel"],
-            "--data",
-            w["pairs"],
-            "--bootstrap",
-            "0",
-            "--out",
-            t / "o",
-        ],
-        ("--bootstrap",),
-    ),
-    (
-        "relevance-eval-split",
-        lambda w, t: [
-            "relevance",
-            "eval",
-            "--model",
-            w["rel"],
-            "--data",
-            w["pairs"],
-            "--split",
-            "nosuch",
-            "--out",
-            t / "o",
-        ],
-        ("--split",),
-    ),
-    (
-        "relevance-eval-on-error",
-        lambda w, t: [
-            "relevance",
-            "eval",
-            "--model",
-            w["rel"],
-            "--data",
-            w["pairs"],
-            "--on-error",
-            "ignore",
-            "--out",
-            t / "o",
-        ],
-        ("--on-error", "ignore"),
-    ),
-    (
-        "build-on-error",
-        lambda w, t: ["data", "build", w["demo_config"], "--out", t / "o", "--on-error", "ignore"],
-        ("--on-error", "ignore"),
-    ),
-    (
-        "validate-on-error",
-        lambda w, t: ["data", "validate", "--source", "home_depot", _file(t), "--on-error", "continue"],
-        ("--on-error", "continue"),
-    ),
-    (
-        "validate-view",
-        lambda w, t: ["data", "validate", "--source", "home_depot", "--view", "nosuch", _file(t)],
-        ("--view", "nosuch"),
-    ),
-    (
-        "predict-chunk-0",
-        lambda w, t: [
-            "relevance",
-            "predict",
-            "--model",
-            w["rel"],
-            "--input",
-            _pairs_jsonl(t),
-            "--out",
-            t / "o.jsonl",
-            "--chunk",
-            "0",
-        ],
-        ("--chunk",),
-    ),
-    (
-        "predict-missing-input",
-        lambda w, t: ["relevance", "predict", "--model", w["rel"], "--input", t / "nope.jsonl", "--out", t / "o.jsonl"],
-        ("--input", "nope.jsonl"),
-    ),
-    (
-        "ensemble-name-count",
-        lambda w, t: [
-            "relevance",
-            "ensemble",
-            "--member",
-            w["rel"],
-            "--member",
-            w["rel"],
-            "--name",
-            "a",
-            "--out",
-            t / "ens",
-        ],
-        ("--name", "2 members"),
-    ),
-    ("tasks-list-kind", lambda w, t: ["tasks", "list", "--kind", "bogus"], ("--kind", "bogus")),
-    ("tasks-list-capability", lambda w, t: ["tasks", "list", "--capability", "bogus"], ("--capability", "bogus")),
-    ("heldout-only", lambda w, t: ["experiments", "heldout", w["sft"], "--only", "both"], ("--only", "both")),
-    ("heldout-limit-0", lambda w, t: ["experiments", "heldout", w["sft"], "--limit", "0"], ("--limit",)),
-    # ------------------------------------------------------------------ --set, one parser for both recipes
-    (
-        "sft-set-no-equals",
-        lambda w, t: ["train", "sft", w["sft_yaml"], "--out", t / "o", "--set", "optim.lr"],
-        ("--set", "optim.lr", "KEY=VALUE"),
-    ),
-    (
-        "relevance-set-no-equals",
-        lambda w, t: ["train", "relevance", w["rel_yaml"], "--out", t / "o", "--set", "train.lr"],
-        ("--set", "train.lr", "KEY=VALUE"),
-    ),
-    (
-        "sft-set-under-a-scalar",
-        lambda w, t: ["train", "sft", w["sft_yaml"], "--out", t / "o", "--set", "optim.lr.x=1"],
-        ("--set", "optim.lr"),
-    ),
-    (
-        "relevance-set-under-a-scalar",
-        lambda w, t: ["train", "relevance", w["rel_yaml"], "--out", t / "o", "--set", "train.lr.x=1"],
-        ("--set", "train.lr"),
-    ),
-    (
-        "sft-set-bad-yaml",
-        lambda w, t: ["train", "sft", w["sft_yaml"], "--out", t / "o", "--set", "data.tasks=[a,"],
-        ("--set", "data.tasks", "YAML"),
-    ),
-    (
-        "sft-set-unknown-key",
-        lambda w, t: ["train", "sft", w["sft_yaml"], "--out", t / "o", "--set", "optim.lrr=1"],
-        ("optim.lrr",),
-    ),
-    # ------------------------------------------------------------------ damaged files shoptune wrote
-    ("stats-broken-manifest", lambda w, t: ["data", "stats", _broken_manifest(t)], ("manifest.json", "not valid JSON")),
     (
         "eval-broken-parquet",
-        lambda w, t: [
-            "eval",
-            "--model",
-            w["lm"],
-            "--tasks",
-            "hd_relevance_mc",
-            "--data",
-            _corrupt_parquet(w, t),
-            "--out",
-            t / "o",
-        ],
+        "eval --model {lm} --tasks hd_relevance_mc --data {corrupt_parquet} --out {tmp}/o",
         ("test.parquet",),
     ),
     (
         "sft-resume-damaged-checkpoint",
-        lambda w, t: ["train", "sft", w["sft_yaml"], "--out", _corrupt_checkpoint(w, t), "--resume"],
+        "train sft {sft_yaml} --out {damaged_sft_checkpoint} --resume",
         ("step-", "damaged checkpoint"),
     ),
     (
         "sft-resume-changed-config",
-        lambda w, t: [
-            "train",
-            "sft",
-            w["sft_yaml"],
-            "--out",
-            _corrupt_checkpoint(w, t),
-            "--resume",
-            "--set",
-            "optim.lr=0.01",
-        ],
+        "train sft {sft_yaml} --out {damaged_sft_checkpoint} --resume --set optim.lr=0.01",
         ("optim.lr", "changed config"),
     ),
     (
-        "heldout-not-an-adapter",
-        lambda w, t: ["experiments", "heldout", _not_an_adapter(t)],
-        ("adapter", "shoptune_run.json"),
-    ),
-]
-
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
-SHOPBENCH_BAD = {
-    "mc_answer_not_a_number": "row 2, field 'output_field': multiple-choice answer must be an option number",
-    "unknown_metric": "row 2, field 'metric': unknown metric",
-    "retrieval_int_target": "row 2, field 'output_field': retrieval expects a non-empty list",
-    "mc_answer_outside_options": "row 2, field 'output_field': answer 7 is not one of the options",
-    "mc_no_options": "row 2, field 'input_field': multiple-choice prompt lists no options",
-}
-# ShopBench files are checked row by row before the model loads: a model that does not exist is never reached.
-CASES += [
-    (
-        f"shopbench-{name}",
-        lambda w, t, name=name: [
-            "eval",
-            "--model",
-            "no-such-model",
-            "--tasks",
-            f"shopbench:{FIXTURES / 'shopbench_bad' / name}.jsonl",
-            "--out",
-            t / "o",
-        ],
-        (f"{name}.jsonl", message),
-    )
-    for name, message in SHOPBENCH_BAD.items()
-]
-CASES += [
-    (
-        "task-yaml-unknown-metric",
-        lambda w, t: ["tasks", "list", "--task-dir", FIXTURES / "tasks_bad_metric"],
-        ("bad_metric.yaml", "key 'metric'", "unknown metric"),
-    ),
-    (
-        "eval-missing-shopbench-file",
-        lambda w, t: ["eval", "--model", "no-such-model", "--tasks", f"shopbench:{t / 'nope.jsonl'}", "--out", t / "o"],
-        ("nope.jsonl",),
-    ),
-]
-
-PAIRS = json.dumps({"left": "red shirt", "right": "red shirt", "task": "alpha"}) + "\n"
-DEMO = Path(__file__).resolve().parents[2] / "demo" / "data"
-
-
-def _damaged_gzip(tmp: Path) -> Path:
-    body = "".join(json.dumps({"left": f"shirt {i}", "right": f"red {i}", "task": "alpha"}) + "\n" for i in range(3000))
-    data = bytearray(gzip.compress(body.encode()))
-    data[len(data) // 2] ^= 0xFF  # flip a byte mid-stream: zlib fails part-way through the file
-    return _file(tmp, "pairs.jsonl.gz", bytes(data))
-
-
-def _meta_info_cp1252(tmp: Path) -> Path:
-    import shutil
-
-    task = tmp / "EN-Lenovo-NER-NER"
-    shutil.copytree(DEMO / "ecominstruct_v1_test" / "Lenovo" / "tasks" / task.name, task)
-    meta = json.loads((task / "meta-info.json").read_text(encoding="utf-8"))
-    meta["defi"] = "@CAFE@ " + str(meta.get("defi", ""))
-    text = json.dumps(meta, indent=1).replace("@CAFE@", "Café")  # one Windows-1252 byte, the rest ASCII
-    (task / "meta-info.json").write_bytes(text.encode("cp1252"))
-    return task
-
-
-def _broken_artifact(world: dict, tmp: Path) -> Path:
-    import shutil
-
-    model = tmp / "model"
-    shutil.copytree(world["rel"] / "model", model)
-    (model / "relevance.json").write_text('{"format": "shoptune-relevance", "kind": ')
-    return model
-
-
-# Files in the wrong encoding or damaged, found before the model loads.
-CASES += [
-    (
-        "predict-utf16",
-        lambda w, t: [
-            "relevance",
-            "predict",
-            "--model",
-            w["rel"],
-            "--input",
-            _file(t, "p.jsonl", PAIRS.encode("utf-16")),
-            "--out",
-            t / "o.jsonl",
-        ],
-        ("p.jsonl", "UTF-16"),
-    ),
-    (
-        "predict-utf16-no-bom",
-        lambda w, t: [
-            "relevance",
-            "predict",
-            "--model",
-            w["rel"],
-            "--input",
-            _file(t, "p.jsonl", PAIRS.encode("utf-16-le")),
-            "--out",
-            t / "o.jsonl",
-        ],
-        ("p.jsonl", "UTF-16", "without a byte order mark"),
-    ),
-    (
-        "predict-gzip-under-jsonl",
-        lambda w, t: [
-            "relevance",
-            "predict",
-            "--model",
-            w["rel"],
-            "--input",
-            _file(t, "p.jsonl", gzip.compress(PAIRS.encode())),
-            "--out",
-            t / "o.jsonl",
-        ],
-        ("p.jsonl", "gzip", "p.jsonl.gz"),
-    ),
-    (
-        "predict-cp1252-csv",
-        lambda w, t: [
-            "relevance",
-            "predict",
-            "--model",
-            w["rel"],
-            "--input",
-            _file(t, "p.csv", "left,right,task\ncafé,café,alpha\n".encode("cp1252")),
-            "--out",
-            t / "o.jsonl",
-        ],
-        ("p.csv", "line 2", "utf-8"),
-    ),
-    (
-        "predict-damaged-gzip",
-        lambda w, t: ["relevance", "predict", "--model", w["rel"], "--input", _damaged_gzip(t), "--out", t / "o.jsonl"],
-        ("pairs.jsonl.gz", "corrupt gzip"),
-    ),
-    (
-        "predict-broken-relevance-json",
-        lambda w, t: [
-            "relevance",
-            "predict",
-            "--model",
-            _broken_artifact(w, t),
-            "--input",
-            _pairs_jsonl(t),
-            "--out",
-            t / "o.jsonl",
-        ],
-        ("relevance.json", "invalid JSON"),
-    ),
-    (
-        "predict-broken-parquet",
-        lambda w, t: [
-            "relevance",
-            "predict",
-            "--model",
-            w["rel"],
-            "--input",
-            _file(t, "p.parquet", b"PAR1 nope"),
-            "--out",
-            t / "o.jsonl",
-        ],
-        ("p.parquet", "Parquet"),
-    ),
-    (
-        "validate-esci-utf16",
-        lambda w, t: [
-            "data",
-            "validate",
-            "--source",
-            "esci_labels",
-            _file(t, "label.json", '[["E", "S"]]'.encode("utf-16")),
-        ],
-        ("label.json", "UTF-16"),
-    ),
-    (
-        "validate-esci-gzip-named-json",
-        lambda w, t: [
-            "data",
-            "validate",
-            "--source",
-            "esci_labels",
-            _file(t, "label.json", gzip.compress(b'[["E", "S"]]')),
-        ],
-        ("label.json", "label.json.gz"),
-    ),
-    (
-        "validate-ecominstruct-meta-info-cp1252",
-        lambda w, t: ["data", "validate", "--source", "ecominstruct", _meta_info_cp1252(t)],
-        ("meta-info.json", "utf-8"),
-    ),
-    (
-        "validate-home-depot-utf16",
-        lambda w, t: [
-            "data",
-            "validate",
-            "--source",
-            "home_depot",
-            _file(
-                t,
-                "train.csv",
-                (DEMO / "home_depot_search_relevance" / "train.csv").read_bytes().decode("latin-1").encode("utf-16"),
-            ),
-        ],
-        ("train.csv", "UTF-16"),
-    ),
-    (
-        "relevance-eval-broken-manifest",
-        lambda w, t: ["relevance", "eval", "--model", w["rel"], "--data", _broken_manifest(t), "--out", t / "o"],
-        ("manifest.json",),
-    ),
-    (
-        "eval-misspelled-model",
-        lambda w, t: [
-            "eval",
-            "--model",
-            "smollm2",
-            "--tasks",
-            "hd_relevance_mc",
-            "--data",
-            w["data"],
-            "--limit",
-            "1",
-            "--out",
-            t / "o",
-        ],
-        ("smollm2", "--allow-hub", "smollm2-135m-instruct"),
-    ),
-]
-
-
-def _damaged_relevance_checkpoint(world: dict, tmp: Path) -> Path:
-    import shutil
-
-    run = tmp / "rel-killed"
-    shutil.copytree(world["rel_killed"], run)
-    (run / "checkpoint" / "trainable.safetensors").write_bytes(b"\x00" * 10)
-    return run
-
-
-def _copy(src: Path, tmp: Path) -> Path:
-    import shutil
-
-    return Path(shutil.copytree(src, tmp / src.name))
-
-
-CASES += [
-    (
         "relevance-resume-damaged-checkpoint",
-        lambda w, t: ["train", "relevance", w["rel_yaml"], "--out", _damaged_relevance_checkpoint(w, t), "--resume"],
+        "train relevance {rel_yaml} --out {damaged_relevance_checkpoint} --resume",
         ("checkpoint", "damaged checkpoint"),
     ),
     (
         "relevance-resume-changed-config",
-        lambda w, t: [
-            "train",
-            "relevance",
-            w["rel_yaml"],
-            "--out",
-            _copy(w["rel_killed"], t),
-            "--resume",
-            "--set",
-            "train.lr=0.5",
-        ],
-        ("train.lr", "changed config"),
+        "train relevance {rel_yaml} --out {killed_relevance_run} --resume --set train.lr=0.5",
+        ("train.lr", "changed"),
     ),
+    (
+        "predict-broken-relevance-json",
+        "relevance predict --model {broken_artifact} --input {pairs} --out {tmp}/o.jsonl",
+        ("relevance.json", "invalid JSON"),
+    ),
+    # ---------------------------------------------------------------- wrong encodings and damaged raw files
+    ("predict-utf16", PREDICT + " --input {utf16_pairs} --out {tmp}/o.jsonl", ("p.jsonl", "UTF-16")),
+    ("predict-utf16-no-bom", PREDICT + " --input {utf16le_pairs} --out {tmp}/o.jsonl", ("UTF-16", "byte order mark")),
+    ("predict-gzip-named-jsonl", PREDICT + " --input {gzip_named_jsonl} --out {tmp}/o.jsonl", ("gzip", "p.jsonl.gz")),
+    ("predict-cp1252-csv", PREDICT + " --input {cp1252_csv} --out {tmp}/o.jsonl", ("p.csv", "line 2", "utf-8")),
+    ("predict-damaged-gzip", PREDICT + " --input {damaged_gzip} --out {tmp}/o.jsonl", ("pairs.jsonl.gz", "corrupt")),
+    ("predict-not-parquet", PREDICT + " --input {not_parquet} --out {tmp}/o.jsonl", ("p.parquet", "Parquet")),
+    ("validate-esci-utf16", "data validate --source esci_labels {esci_utf16}", ("label.json", "UTF-16")),
+    (
+        "validate-esci-gzip-named-json",
+        "data validate --source esci_labels {esci_gzip_named_json}",
+        ("label.json", "label.json.gz"),
+    ),
+    (
+        "validate-ecominstruct-cp1252",
+        "data validate --source ecominstruct {meta_info_cp1252}",
+        ("meta-info.json", "utf-8"),
+    ),
+    ("validate-home-depot-utf16", "data validate --source home_depot {hd_utf16}", ("train.csv", "UTF-16")),
+    # ---------------------------------------------------------------- ShopBench rows and task YAMLs
+    (
+        "shopbench-mc-answer-not-a-number",
+        SHOPBENCH + "/mc_answer_not_a_number.jsonl",
+        ("row 2, field 'output_field': multiple-choice answer must be an option number",),
+    ),
+    ("shopbench-unknown-metric", SHOPBENCH + "/unknown_metric.jsonl", ("row 2, field 'metric': unknown metric",)),
+    (
+        "shopbench-retrieval-int-target",
+        SHOPBENCH + "/retrieval_int_target.jsonl",
+        ("row 2, field 'output_field': retrieval expects a non-empty list",),
+    ),
+    (
+        "shopbench-mc-answer-outside-options",
+        SHOPBENCH + "/mc_answer_outside_options.jsonl",
+        ("row 2, field 'output_field': answer 7 is not one of the options",),
+    ),
+    (
+        "shopbench-mc-no-options",
+        SHOPBENCH + "/mc_no_options.jsonl",
+        ("row 2, field 'input_field': multiple-choice prompt lists no options",),
+    ),
+    (
+        "shopbench-missing-file",
+        "eval --model no-such-model --tasks shopbench:{tmp}/nope.jsonl --out {tmp}/o",
+        ("nope.jsonl",),
+    ),
+    ("task-yaml-unknown-metric", "tasks list --task-dir {bad_metric_dir}", ("bad_metric.yaml", "key 'metric'")),
 ]
 
 
-@pytest.mark.parametrize(("argv", "expected"), [(c[1], c[2]) for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_one_line_naming_it(world, tmp_path, argv: Argv, expected: tuple[str, ...]) -> None:
-    code, out, err = run_cli(*argv(world, tmp_path))
+def command_line(template: str, world: dict, tmp: Path) -> list[str]:
+    """The argv of a case: placeholders become world paths or freshly made bad inputs."""
+    names = {field for _, field, _, _ in string.Formatter().parse(template) if field}
+    values = {"tmp": tmp, **{k: v for k, v in world.items() if k in names}}
+    values.update({name: MAKERS[name](world, tmp) for name in names if name in MAKERS})
+    return shlex.split(template.format(**values))
+
+
+@pytest.mark.parametrize(("template", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_input_is_one_line_naming_it(world, tmp_path, template: str, expected: tuple[str, ...]) -> None:
+    code, out, err = run_cli(*command_line(template, world, tmp_path))
     assert code != 0, out + err
     assert "Traceback" not in out + err
     lines = [line for line in err.splitlines() if line.strip()]
@@ -731,7 +280,7 @@ def test_bad_input_is_one_line_naming_it(world, tmp_path, argv: Argv, expected: 
 
 # ---------------------------------------------------------------------- nothing of the user's is lost
 def test_data_build_and_export_keep_the_users_files(world, tmp_path) -> None:
-    user = _user_dir(tmp_path)
+    user = _user_dir({}, tmp_path)
     a_file = _file(tmp_path, "keep.bin", b"precious")
     for argv in (
         ["data", "build", world["demo_config"], "--tasks", "hd_relevance_mc", "--out", user],
@@ -761,7 +310,16 @@ def test_shoptune_outputs_are_replaced_in_place(world, tmp_path) -> None:
 
 def test_relevance_eval_limit_is_honoured(world, tmp_path) -> None:
     code, _, err = run_cli(
-        "relevance", "eval", "--model", world["rel"], "--data", world["pairs"], "--limit", "2", "--out", tmp_path / "o"
+        "relevance",
+        "eval",
+        "--model",
+        world["rel"],
+        "--data",
+        world["pairs_build"],
+        "--limit",
+        "2",
+        "--out",
+        tmp_path / "o",
     )
     assert code == 0, err
     metrics = json.loads((tmp_path / "o" / "metrics.json").read_text())

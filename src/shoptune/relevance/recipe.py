@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import random
 import shutil
 import sys
@@ -50,8 +49,6 @@ from shoptune.io import (
     atomic_write_json,
     atomic_write_text,
     claim_output,
-    clean_stale,
-    replace_dir,
     staging_dir,
     write_marker,
 )
@@ -414,15 +411,8 @@ def save_checkpoint(
     state: TrainState,
 ) -> None:
     """Trainable weights, optimizer, schedule, RNG states and progress, swapped into place atomically."""
-    clean_stale(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    try:
+    with staging_dir(path, kind="checkpoint", owned_files=("state.json",)) as tmp:
         _write_checkpoint(tmp, cfg, model, optimizer, scheduler, state)
-        replace_dir(tmp, path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _write_checkpoint(

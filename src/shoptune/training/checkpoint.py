@@ -12,7 +12,6 @@ Example:
 from __future__ import annotations
 
 import json
-import os
 import random
 import shutil
 from pathlib import Path
@@ -23,7 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from shoptune.errors import ShoptuneError
-from shoptune.io import atomic_write_json, clean_stale, replace_dir
+from shoptune.io import atomic_write_json, staging_dir
 
 
 def _trainable_state(model) -> dict[str, torch.Tensor]:
@@ -43,22 +42,14 @@ def set_rng_states(states: dict[str, Any]) -> None:
 
 
 def save_checkpoint(folder: Path, step: int, model, optimizer, scheduler, state: dict[str, Any], keep: int = 2) -> Path:
-    folder.mkdir(parents=True, exist_ok=True)
     final = folder / f"step-{step:06d}"
-    clean_stale(final)
-    tmp = folder / f".{final.name}.tmp-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with staging_dir(final, kind="checkpoint", owned_files=("state.json",)) as tmp:
         save_file(_trainable_state(model), str(tmp / "trainable.safetensors"))
         torch.save(
             {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_states()},
             tmp / "optim.pt",
         )
         atomic_write_json(tmp / "state.json", {**state, "step": step})
-        replace_dir(tmp, final)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     for old in sorted(folder.glob("step-*"))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
