@@ -103,12 +103,17 @@ def check_file_output(path: str | Path, option: str = "--out") -> Path:
     path = Path(path)
     if path.is_dir():
         raise OutputError(f"{option} {path}: is a folder; give a file path")
+    _check_parents(path, option)
+    return path
+
+
+def _check_parents(path: Path, option: str) -> None:
+    """The nearest existing ancestor of ``path`` must be a folder, or the output could never be created."""
     for parent in path.parents:
         if parent.exists():
             if not parent.is_dir():
                 raise OutputError(f"{option} {path}: {parent} is a file, not a folder")
-            break
-    return path
+            return
 
 
 # ------------------------------------------------------------------------------------------ folders
@@ -126,11 +131,7 @@ def claim_output(path: str | Path, *owned_files: str, option: str = "--out") -> 
     """
     path = Path(path)
     if not path.exists() and not path.is_symlink():
-        for parent in path.parents:
-            if parent.exists():
-                if not parent.is_dir():
-                    raise OutputError(f"{option} {path}: {parent} is a file, not a folder")
-                break
+        _check_parents(path, option)
         return path
     if not path.is_dir() or path.is_symlink():
         raise OutputError(f"{option} {path}: exists and is not a folder shoptune wrote; choose another path")

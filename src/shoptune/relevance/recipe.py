@@ -412,28 +412,12 @@ def save_checkpoint(
 ) -> None:
     """Trainable weights, optimizer, schedule, RNG states and progress, swapped into place atomically."""
     with staging_dir(path, kind="checkpoint", owned_files=("state.json",)) as tmp:
-        _write_checkpoint(tmp, cfg, model, optimizer, scheduler, state)
-
-
-def _write_checkpoint(
-    tmp: Path,
-    cfg: RelevanceConfig,
-    model: RelevanceModel,
-    optimizer: torch.optim.Optimizer,
-    scheduler: Any,
-    state: TrainState,
-) -> None:
-    save_file({k: v.contiguous() for k, v in model.trainable_state().items()}, str(tmp / "trainable.safetensors"))
-    torch.save(
-        {
-            "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(),
-            "rng": rng_states(),
-        },
-        tmp / "optimizer.pt",
-    )
-    meta = {"config": _config_key(cfg), "state": {**state.__dict__, "losses": state.losses[-200:]}}
-    atomic_write_json(tmp / "state.json", meta, indent=None)
+        weights = {k: v.contiguous() for k, v in model.trainable_state().items()}
+        save_file(weights, str(tmp / "trainable.safetensors"))
+        blob = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_states()}
+        torch.save(blob, tmp / "optimizer.pt")
+        meta = {"config": _config_key(cfg), "state": {**state.__dict__, "losses": state.losses[-200:]}}
+        atomic_write_json(tmp / "state.json", meta, indent=None)
 
 
 def read_checkpoint(path: Path, cfg: RelevanceConfig) -> tuple[dict[str, Any], dict[str, torch.Tensor], Any]:
