@@ -203,6 +203,7 @@ def test_heldout_comparison_reports_both_groups(setup):
     for row in report["tasks"].values():
         lo, hi = row["ci95"]
         assert lo <= row["delta"] <= hi
+        assert row["delta"] == pytest.approx(row["tuned"] - row["base"])  # the difference of the printed scores
     assert (out / "eval" / "base" / "metrics.json").exists() and (out / "eval" / "tuned" / "predictions.jsonl").exists()
     assert report["subgroups"]["ranking"]["delta"] == report["groups"]["held-out"]["delta"]
     assert "held-out mean" in (out / "eval" / "comparison.md").read_text()

@@ -1,2 +1,3 @@
-"""Evaluation harness: answer parsing (`parsing`), metrics and their registry (`metrics`), bootstrap intervals
-(`bootstrap`). Import the submodules directly; this package imports nothing heavy on its own."""
+"""Evaluation harness: answer parsing (`parsing`), metrics and their registry (`metrics`), statistics
+(`statistics`: bootstrap intervals, paired contrasts, McNemar). Import the submodules directly; this package
+imports nothing heavy on its own."""

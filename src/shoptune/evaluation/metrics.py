@@ -26,8 +26,8 @@ from typing import Any
 import numpy as np
 
 from shoptune.errors import ShoptuneError
-from shoptune.evaluation.bootstrap import bootstrap_ci
 from shoptune.evaluation.parsing import Parsed
+from shoptune.evaluation.statistics import bootstrap_ci
 
 Embedder = Callable[[list[str]], np.ndarray]
 Counts = tuple[int, int, int]  # (true positives, false positives, false negatives)

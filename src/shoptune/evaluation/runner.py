@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from shoptune.evaluation.bootstrap import bootstrap_distribution
 from shoptune.evaluation.items import EvalItem
 from shoptune.evaluation.lm import LMScorer
 from shoptune.evaluation.metrics import get_metric
@@ -33,6 +32,7 @@ from shoptune.evaluation.parsing import (
     parse_ranking,
     parse_retrieval,
 )
+from shoptune.evaluation.statistics import bootstrap_distribution
 from shoptune.io import atomic_write_text, refuse_dir
 from shoptune.tasks.prompts import chat_prompt
 
@@ -217,29 +217,32 @@ def jsonable(value: Any) -> Any:
     return value
 
 
+def prediction_rows(result: EvalResult) -> list[dict[str, Any]]:
+    """One dict per input item, in input order: what ``predictions.jsonl`` holds, and what statistics read."""
+    rows = []
+    for p in result.predictions:
+        headline = p.item.metrics[0]
+        rows.append(
+            {
+                "task": p.item.task,
+                "group": p.item.group,
+                "kind": p.item.kind,
+                "raw": p.raw,
+                "parsed": jsonable(p.parsed.value) if p.parsed.ok else None,
+                "parsed_ok": p.parsed.ok,
+                "target": jsonable(p.item.target),
+                "metric": headline,
+                "score": example_score(p.rows[headline]),
+                "row": jsonable(p.rows[headline]),
+            }
+        )
+    return rows
+
+
 def write_results(result: EvalResult, out: str | Path, extra: dict[str, Any] | None = None) -> None:
     """Write metrics.json and predictions.jsonl (one row per input item, in input order) atomically."""
     out = Path(out)
-    lines = []
-    for p in result.predictions:
-        headline = p.item.metrics[0]
-        lines.append(
-            json.dumps(
-                {
-                    "task": p.item.task,
-                    "group": p.item.group,
-                    "kind": p.item.kind,
-                    "raw": p.raw,
-                    "parsed": jsonable(p.parsed.value) if p.parsed.ok else None,
-                    "parsed_ok": p.parsed.ok,
-                    "target": jsonable(p.item.target),
-                    "metric": headline,
-                    "score": example_score(p.rows[headline]),
-                    "row": jsonable(p.rows[headline]),
-                },
-                ensure_ascii=False,
-            )
-        )
+    lines = [json.dumps(row, ensure_ascii=False) for row in prediction_rows(result)]
     metrics = json.dumps({**result.metrics, **(extra or {})}, indent=2, ensure_ascii=False)
     for name in ("predictions.jsonl", "metrics.json"):
         refuse_dir(out / name)  # both checked before either is written: never one new file beside one old

@@ -21,35 +21,27 @@ import numpy as np
 from shoptune.errors import ShoptuneError
 from shoptune.evaluation.collect import collect_items
 from shoptune.evaluation.lm import LMScorer
-from shoptune.evaluation.runner import EvalResult, evaluate, example_score, jsonable, write_results
+from shoptune.evaluation.runner import evaluate, jsonable, prediction_rows, write_results
+from shoptune.evaluation.statistics import TaskRows, paired_runs_contrast, task_rows
 from shoptune.io import atomic_path, atomic_write_json, atomic_write_text, claim_output
 
 HELD_IN, HELD_OUT = "held-in", "held-out"
 
 
-def _per_example(result: EvalResult) -> dict[str, np.ndarray]:
-    scores: dict[str, list[float]] = {}
-    for p in result.predictions:
-        scores.setdefault(p.item.task, []).append(example_score(p.rows[p.item.metrics[0]]))
-    return {t: np.asarray(v) for t, v in scores.items()}
-
-
-def load_scores(folder: Path, items: list[Any], base_model: str) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """A written eval (metrics.json + predictions.jsonl) as metrics and per-example scores, checked against items."""
+def load_scores(folder: Path, items: list[Any], base_model: str) -> tuple[dict[str, Any], dict[str, TaskRows]]:
+    """A written eval (metrics.json + predictions.jsonl) as metrics and encoded task rows, checked against items."""
     metrics = json.loads((folder / "metrics.json").read_text(encoding="utf-8"))
     if metrics.get("model") != base_model or metrics.get("adapter"):
         raise ShoptuneError(f"{folder}: not a zero-shot eval of {base_model} (model {metrics.get('model')!r})")
     rows = [json.loads(line) for line in (folder / "predictions.jsonl").read_text(encoding="utf-8").splitlines()]
     if len(rows) != len(items):
         raise ShoptuneError(f"{folder}: {len(rows)} predictions for {len(items)} items: not the same evaluation")
-    scores: dict[str, list[float]] = {}
     for i, (row, item) in enumerate(zip(rows, items, strict=True), start=1):
         if row["task"] != item.task or row["target"] != json.loads(json.dumps(jsonable(item.target))):
             raise ShoptuneError(
                 f"{folder / 'predictions.jsonl'}: row {i}, field 'target': differs from this run's item"
             )
-        scores.setdefault(row["task"], []).append(float(row["score"]))
-    return metrics, {t: np.asarray(v) for t, v in scores.items()}
+    return metrics, task_rows(rows)
 
 
 def write_results_copy(src: Path, dst: Path) -> None:
@@ -61,32 +53,19 @@ def write_results_copy(src: Path, dst: Path) -> None:
 
 
 def paired_delta(
-    base: dict[str, np.ndarray],
-    tuned: dict[str, np.ndarray],
+    base: dict[str, TaskRows],
+    tuned: dict[str, TaskRows],
     tasks: list[str],
     *,
     n_resamples: int = 1000,
     seed: int = 0,
 ) -> dict[str, Any]:
-    """Mean over tasks of (tuned - base) per-example score, with a paired bootstrap 95% interval.
+    """Mean over tasks of (tuned - base) task score, with a paired bootstrap 95% interval.
 
-    Examples are resampled within each task, the same indices for both models, so the interval reflects
-    the paired design rather than two independent samples.
+    Items are resampled within each task, the same indices for both models, and each task's own metric is
+    recomputed on the resample (pooled F1 stays pooled), so the delta is the difference of the printed scores.
     """
-    rng = np.random.default_rng(seed)
-    deltas = np.zeros(n_resamples)
-    point = []
-    for task in tasks:
-        diff = tuned[task] - base[task]
-        point.append(diff.mean())
-        idx = rng.integers(0, len(diff), size=(n_resamples, len(diff)))
-        deltas += diff[idx].mean(axis=1)
-    deltas /= max(1, len(tasks))
-    return {
-        "delta": float(np.mean(point)),
-        "ci95": [float(np.percentile(deltas, 2.5)), float(np.percentile(deltas, 97.5))],
-        "p_delta_le_0": float((deltas <= 0).mean()),
-    }
+    return paired_runs_contrast([base, tuned], (-1.0, 1.0), tasks, n_resamples=n_resamples, seed=seed)
 
 
 def compare_base_and_tuned(
@@ -133,7 +112,7 @@ def compare_base_and_tuned(
     use_dir = data_dir if (data_dir / "manifest.json").exists() else None
     items = collect_items(tasks, data=use_dir, data_root=data_root, split=split, limit=limit, group_of=group_of)
     metrics: dict[str, dict[str, Any]] = {}
-    scores: dict[str, dict[str, np.ndarray]] = {}
+    scores: dict[str, dict[str, TaskRows]] = {}
     if base_from is not None:
         log(f"reusing the base model's scores from {base_from}")
         metrics["base"], scores["base"] = load_scores(base_from, items, run["base_model"])
@@ -153,7 +132,7 @@ def compare_base_and_tuned(
             out / name,
             extra={"model": run["base_model"], "adapter": None if name == "base" else str(adapter_dir)},
         )
-        metrics[name], scores[name] = result.metrics, _per_example(result)
+        metrics[name], scores[name] = result.metrics, task_rows(prediction_rows(result))
     base, tuned = scores["base"], scores["tuned"]
     report: dict[str, Any] = {"tasks": {}, "groups": {}}
     for task in sorted(base):
@@ -188,8 +167,8 @@ def compare_base_and_tuned(
 def subgroup_rows(
     groups: dict[str, list[str]],
     metrics: dict[str, dict[str, Any]],
-    base: dict[str, np.ndarray],
-    tuned: dict[str, np.ndarray],
+    base: dict[str, TaskRows],
+    tuned: dict[str, TaskRows],
 ) -> dict[str, dict[str, Any]]:
     """One row per named held-out group of the config: mean task scores and the paired delta."""
     rows = {}

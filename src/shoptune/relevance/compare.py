@@ -18,18 +18,17 @@ Example:
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.stats import binomtest
 
 from shoptune.data.readers import read_json
 from shoptune.errors import ShoptuneError
-from shoptune.evaluation.bootstrap import bootstrap_distribution
 from shoptune.evaluation.metrics import encode_label_pairs
+from shoptune.evaluation.statistics import bootstrap_test, contrast_distribution, mcnemar
 from shoptune.io import atomic_path, atomic_write_json, atomic_write_text
 from shoptune.records import LABELS
 from shoptune.relevance.evaluate import STATISTICS, read_predictions
@@ -101,30 +100,6 @@ def aligned(runs: Sequence[RunResult], task: str | None = None) -> tuple[list[st
 
 
 # ============================================================================================ tests
-def mcnemar(a_correct: Sequence[bool], b_correct: Sequence[bool]) -> dict[str, Any]:
-    """McNemar's exact test: under H0 the discordant pairs split 50/50 (two-sided binomial test).
-
-    >>> mcnemar([True] * 9 + [False], [False] * 9 + [True])["p_value"]  # 9 vs 1: 2 * 11 / 1024
-    0.021484375
-    """
-    a = np.asarray(a_correct, dtype=bool)
-    b = np.asarray(b_correct, dtype=bool)
-    a_only, b_only = int(np.sum(a & ~b)), int(np.sum(~a & b))
-    n = a_only + b_only
-    p = 1.0 if n == 0 else float(binomtest(min(a_only, b_only), n, 0.5).pvalue)
-    return {"a_only": a_only, "b_only": b_only, "p_value": p}
-
-
-def _delta_statistic(metric: str) -> Callable[..., np.ndarray]:
-    base = STATISTICS[metric]
-
-    def delta(stacked: np.ndarray, axis: int = 0) -> np.ndarray:
-        # Columns: (gold, pred_a, gold, pred_b): the statistic of b minus the statistic of a.
-        return base(stacked[..., 2:4], axis=axis) - base(stacked[..., 0:2], axis=axis)
-
-    return delta
-
-
 def delta_distribution(
     gold: Sequence[str],
     pred_a: Sequence[str],
@@ -135,28 +110,8 @@ def delta_distribution(
     seed: int = 0,
 ) -> tuple[float, np.ndarray]:
     """Observed metric(b) - metric(a) and its paired bootstrap distribution (pairs resampled jointly)."""
-    codes_a = encode_label_pairs(pred_a, gold, LABELS)
-    codes_b = encode_label_pairs(pred_b, gold, LABELS)
-    stacked = np.concatenate([codes_a, codes_b], axis=1)
-    statistic = _delta_statistic(metric)
-    observed = float(statistic(stacked, axis=0))
-    return observed, bootstrap_distribution(stacked, statistic, n_resamples=n_resamples, seed=seed)
-
-
-def bootstrap_test(observed: float, dist: np.ndarray) -> dict[str, Any]:
-    """95% percentile interval and the two-sided p-value of H0 "no difference", from the distribution shifted to
-    centre on 0: p = P(|d* - d| >= |d|) (Efron & Tibshirani's bootstrap hypothesis test).
-
-    >>> bootstrap_test(0.0, np.zeros(100))["p_value"]
-    1.0
-    """
-    lo, hi = np.percentile(dist, [2.5, 97.5])
-    if observed == 0.0:
-        p = 1.0
-    else:
-        p = float(np.mean(np.abs(dist - observed) >= abs(observed)))
-        p = max(p, 1.0 / (len(dist) + 1))  # a finite resample count cannot show p = 0
-    return {"delta": observed, "ci95": [float(lo), float(hi)], "p_value": p}
+    columns = [encode_label_pairs(pred, gold, LABELS) for pred in (pred_a, pred_b)]
+    return contrast_distribution(columns, (-1.0, 1.0), STATISTICS[metric], n_resamples, seed)
 
 
 def paired_bootstrap(
@@ -372,14 +327,10 @@ def interaction(by_key: dict[tuple[Any, Any], RunResult], *, seed: int = 0, metr
         ids, gold, preds = aligned(runs, task)
         if not ids:
             continue
-        stacked = np.concatenate([encode_label_pairs(p, gold, LABELS) for p in preds], axis=1)  # (n, 8)
-
-        def stat(arr: np.ndarray, axis: int = 0) -> np.ndarray:
-            s = [base(arr[..., 2 * i : 2 * i + 2], axis=axis) for i in range(4)]
-            return (s[1] - s[0]) - (s[3] - s[2])
-
-        observed.append(float(stat(stacked, axis=0)))
-        dists.append(bootstrap_distribution(stacked, stat, n_resamples=N_RESAMPLES, seed=seed + k))
+        columns = [encode_label_pairs(p, gold, LABELS) for p in preds]
+        obs, dist = contrast_distribution(columns, (-1.0, 1.0, 1.0, -1.0), base, N_RESAMPLES, seed + k)
+        observed.append(obs)
+        dists.append(dist)
     return bootstrap_test(float(np.mean(observed)), np.mean(dists, axis=0)) | {"tasks": len(observed)}
 
 

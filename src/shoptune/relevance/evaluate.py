@@ -20,7 +20,6 @@ from typing import Any
 
 import numpy as np
 
-from shoptune.evaluation.bootstrap import bootstrap_distribution
 from shoptune.evaluation.metrics import (
     confusion_matrix,
     encode_label_pairs,
@@ -28,6 +27,7 @@ from shoptune.evaluation.metrics import (
     label_macro_f1_statistic,
     per_label_f1,
 )
+from shoptune.evaluation.statistics import bootstrap_distribution
 from shoptune.io import atomic_open, atomic_write_json
 from shoptune.records import LABELS
 from shoptune.relevance.data import Pair

@@ -8,8 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from shoptune.evaluation import bootstrap as B
-from shoptune.evaluation.bootstrap import bootstrap_ci, bootstrap_distribution
+from shoptune.evaluation import statistics as B
 from shoptune.evaluation.metrics import (
     ecom_macro_f1_statistic,
     encode_label_pairs,
@@ -19,6 +18,7 @@ from shoptune.evaluation.metrics import (
     micro_f1_from_counts,
     micro_f1_statistic,
 )
+from shoptune.evaluation.statistics import bootstrap_ci, bootstrap_distribution
 
 RNG = np.random.default_rng(123)
 SCORES = RNG.random(200)
@@ -108,3 +108,69 @@ def test_large_input_is_fast() -> None:
 def test_invalid_arguments(values: list[float], kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         bootstrap_ci(values, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------- paired contrasts
+def _prediction_rows(task: str, metric: str, rows: list, targets: list) -> list[dict]:
+    """Rows as predictions.jsonl holds them (tuples became lists in JSON)."""
+    from shoptune.evaluation.runner import example_score, jsonable
+
+    return [
+        {"task": task, "metric": metric, "row": jsonable(r), "score": example_score(r), "target": t}
+        for r, t in zip(rows, targets, strict=True)
+    ]
+
+
+def test_paired_delta_of_a_pooled_metric_equals_the_difference_of_the_printed_scores():
+    """Micro-F1 pools counts over examples: its delta is not the mean of per-example F1 differences."""
+    m = get_metric("micro f1")
+    targets = [["a"], ["b", "c"], ["d"], ["e", "f", "g"]]
+    base = [(0, 2, 1), (1, 0, 1), (0, 1, 1), (1, 3, 2)]
+    tuned = [(1, 0, 0), (1, 1, 1), (1, 0, 0), (2, 1, 1)]
+    runs = [B.task_rows(_prediction_rows("ner", "micro f1", r, targets)) for r in (base, tuned)]
+    result = B.paired_runs_contrast(runs, (-1.0, 1.0), ["ner"], n_resamples=300)
+    printed = m.aggregate(tuned) - m.aggregate(base)
+    assert result["delta"] == pytest.approx(printed)
+    assert runs[1]["ner"].score == pytest.approx(m.aggregate(tuned))
+    lo, hi = result["ci95"]
+    assert lo <= printed <= hi
+    from shoptune.evaluation.runner import example_score
+
+    mean_of_rows = np.mean([example_score(t) - example_score(b) for b, t in zip(base, tuned, strict=True)])
+    assert abs(mean_of_rows - printed) > 0.01  # what the old held-out comparison reported instead
+
+
+def test_paired_delta_of_label_macro_f1_and_of_mixed_metric_tasks():
+    m = get_metric("macro_f1")
+    gold = ["x", "y", "x", "z", "y", "x"]
+    a = [(p, g) for p, g in zip(["x", "x", "x", "x", "y", "y"], gold, strict=True)]
+    b = [(p, g) for p, g in zip(["x", "y", "x", "z", "x", "x"], gold, strict=True)]
+    runs = [B.task_rows(_prediction_rows("cls", "macro_f1", r, gold)) for r in (a, b)]
+    assert B.paired_runs_contrast(runs, (-1, 1), ["cls"], n_resamples=200)["delta"] == pytest.approx(
+        m.aggregate(b) - m.aggregate(a)
+    )
+    mixed = _prediction_rows("tr", "bleu", [0.2, 0.4], ["x", "y"]) + _prediction_rows("tr", "jp-bleu", [0.9], ["z"])
+    rows = B.task_rows(mixed)["tr"]
+    assert rows.metric.startswith("mean of") and rows.score == pytest.approx(0.5)
+
+
+def test_contrasts_refuse_runs_on_different_items():
+    a = B.task_rows(_prediction_rows("t", "accuracy", [1.0, 0.0], ["p", "q"]))
+    b = B.task_rows(_prediction_rows("t", "accuracy", [1.0, 1.0], ["p", "r"]))
+    with pytest.raises(ValueError, match="same items"):
+        B.paired_runs_contrast([a, b], (-1, 1), ["t"])
+
+
+def test_slope_and_interaction_are_weighted_contrasts_of_paired_runs():
+    runs = [
+        B.task_rows(_prediction_rows("t", "accuracy", v, list("abcd")))
+        for v in (
+            [0.0, 0.0, 0.0, 1.0],
+            [0.0, 1.0, 0.0, 1.0],
+            [1.0, 1.0, 0.0, 1.0],
+        )
+    ]
+    # slope over steps 0, 1, 2: weights (x - mean) / sum((x - mean)^2) = (-0.5, 0, 0.5)
+    slope = B.paired_runs_contrast(runs, (-0.5, 0.0, 0.5), ["t"], n_resamples=300)
+    assert slope["delta"] == pytest.approx(0.25)
+    assert B.mcnemar([True, False], [True, False])["p_value"] == 1.0

@@ -1,0 +1,263 @@
+"""The project's one statistics module: bootstrap intervals, paired contrasts between runs, McNemar's test.
+
+Every comparison in shoptune (held-out vs zero-shot, sweep arms, relevance routings) goes through here, so a
+paired delta is always the difference of the metric as printed: the metric's own statistic (pooled micro-F1,
+macro-F1, ...) is recomputed on each resample of the examples, never replaced by a mean of per-example scores.
+
+Percentile bootstrap intervals over examples, seeded and vectorised with numpy.
+
+The statistic sees the examples on one axis. A statistic that takes an ``axis`` argument (``np.mean``,
+``np.median``, the pooled-F1 statistics in :mod:`shoptune.evaluation.metrics`) is evaluated on a whole
+batch of resamples at once, shaped ``(resamples, examples, *row)``, with ``axis=1``; any other callable is
+called once per resample with an array shaped ``(examples, *row)``.
+
+Example:
+    >>> lo, hi = bootstrap_ci([0, 1, 1, 0, 1, 1, 1, 0], n_resamples=200, seed=0)
+    >>> bool(lo <= 0.625 <= hi)
+    True
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+Statistic = Callable[..., Any]
+
+# Elements of the gathered (resamples, examples, *row) array held in memory at once (~64 MB of float64).
+_CHUNK_ELEMENTS = 8_000_000
+
+
+def _takes_axis(statistic: Statistic) -> bool:
+    try:
+        return "axis" in inspect.signature(statistic).parameters
+    except (TypeError, ValueError):  # builtins and some C callables have no signature
+        return False
+
+
+def bootstrap_distribution(
+    values: Sequence[Any] | np.ndarray,
+    statistic: Statistic = np.mean,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    vectorized: bool | None = None,
+) -> np.ndarray:
+    """The statistic on ``n_resamples`` resamples (with replacement) of the examples (first axis of
+    ``values``). Deterministic for a given seed. ``vectorized`` defaults to whether ``statistic`` takes
+    ``axis``."""
+    data = np.asarray(values)
+    n = data.shape[0] if data.ndim else 0
+    if n == 0:
+        raise ValueError("bootstrap needs at least one example")
+    if n_resamples < 1:
+        raise ValueError("n_resamples must be at least 1")
+    if vectorized is None:
+        vectorized = _takes_axis(statistic)
+    rng = np.random.default_rng(seed)
+    row_size = int(np.prod(data.shape[1:], dtype=np.int64))
+    # Only the index matrix is held per chunk when looping, the gathered rows too when vectorised.
+    chunk = max(1, _CHUNK_ELEMENTS // (n * (row_size if vectorized else 1)))
+    out = np.empty(n_resamples, dtype=np.float64)
+    for start in range(0, n_resamples, chunk):
+        stop = min(start + chunk, n_resamples)
+        indices = rng.integers(0, n, size=(stop - start, n))
+        if vectorized:
+            out[start:stop] = np.asarray(statistic(data[indices], axis=1), dtype=np.float64).reshape(-1)
+        else:
+            out[start:stop] = [float(statistic(data[row])) for row in indices]
+    return out
+
+
+def bootstrap_ci(
+    values: Sequence[Any] | np.ndarray,
+    statistic: Statistic = np.mean,
+    n_resamples: int = 1000,
+    seed: int = 0,
+    confidence: float = 0.95,
+    vectorized: bool | None = None,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval ``(lo, hi)`` of ``statistic`` over the examples in ``values``.
+
+    ``values`` is a 1-D array of per-example scores, or a 2-D array of per-example rows (for example
+    (tp, fp, fn) counts with ``statistic=micro_f1_statistic``).
+
+    >>> from shoptune.evaluation.metrics import micro_f1_statistic
+    >>> rows = [(1, 0, 0), (0, 1, 1), (2, 0, 1), (1, 1, 0)]
+    >>> lo, hi = bootstrap_ci(rows, micro_f1_statistic, n_resamples=300, seed=1)
+    >>> bool(0.0 <= lo <= hi <= 1.0)
+    True
+    """
+    if not 0.0 < confidence < 1.0:
+        raise ValueError("confidence must be between 0 and 1")
+    distribution = bootstrap_distribution(values, statistic, n_resamples, seed, vectorized)
+    tail = (1.0 - confidence) / 2.0 * 100.0
+    lo, hi = np.percentile(distribution, [tail, 100.0 - tail])
+    return float(lo), float(hi)
+
+
+# ------------------------------------------------------------------------------------------ paired contrasts
+def contrast_distribution(
+    columns: Sequence[np.ndarray],
+    weights: Sequence[float],
+    statistic: Statistic = np.mean,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> tuple[float, np.ndarray]:
+    """``sum_k w_k * statistic(columns[k])`` and its paired bootstrap distribution.
+
+    ``columns`` are the encoded rows of several runs on the same examples (first axis, same length); each
+    resample draws one set of example indices and applies it to every run, which is what makes the contrast
+    paired. A delta is ``weights=(-1, 1)``; a slope, an interaction or a mean over seeds are other weights.
+    ``statistic(array, axis)`` must reduce the example axis (the metrics' statistics do).
+
+    >>> a, b = np.array([0.0, 1.0, 0.0, 1.0]), np.array([1.0, 1.0, 0.0, 1.0])
+    >>> observed, dist = contrast_distribution([a, b], [-1, 1], n_resamples=200)
+    >>> observed, bool(dist.min() >= 0.0)
+    (0.25, True)
+    """
+    data = [np.asarray(c) for c in columns]
+    n = data[0].shape[0]
+    if n == 0 or any(c.shape[0] != n for c in data):
+        raise ValueError("paired runs need the same, non-zero number of examples")
+    observed = float(sum(w * float(statistic(c, axis=0)) for c, w in zip(data, weights, strict=True)))
+    rng = np.random.default_rng(seed)
+    row_size = max(int(np.prod(c.shape[1:], dtype=np.int64)) for c in data)
+    chunk = max(1, _CHUNK_ELEMENTS // (n * row_size))
+    out = np.zeros(n_resamples, dtype=np.float64)
+    for start in range(0, n_resamples, chunk):
+        stop = min(start + chunk, n_resamples)
+        indices = rng.integers(0, n, size=(stop - start, n))
+        for column, weight in zip(data, weights, strict=True):
+            out[start:stop] += weight * np.asarray(statistic(column[indices], axis=1), dtype=np.float64).reshape(-1)
+    return observed, out
+
+
+def bootstrap_test(observed: float, dist: np.ndarray) -> dict[str, Any]:
+    """95% percentile interval and the two-sided p-value of H0 "no difference", from the distribution shifted to
+    centre on 0: p = P(|d* - d| >= |d|) (Efron & Tibshirani's bootstrap hypothesis test).
+
+    >>> bootstrap_test(0.0, np.zeros(100))["p_value"]
+    1.0
+    """
+    lo, hi = np.percentile(dist, [2.5, 97.5])
+    if observed == 0.0:
+        p = 1.0
+    else:
+        p = float(np.mean(np.abs(dist - observed) >= abs(observed)))
+        p = max(p, 1.0 / (len(dist) + 1))  # a finite resample count cannot show p = 0
+    return {"delta": observed, "ci95": [float(lo), float(hi)], "p_value": p}
+
+
+def mcnemar(a_correct: Sequence[bool], b_correct: Sequence[bool]) -> dict[str, Any]:
+    """McNemar's exact test: under H0 the discordant pairs split 50/50 (two-sided binomial test).
+
+    >>> mcnemar([True] * 9 + [False], [False] * 9 + [True])["p_value"]  # 9 vs 1: 2 * 11 / 1024
+    0.021484375
+    """
+    from scipy.stats import binomtest
+
+    a = np.asarray(a_correct, dtype=bool)
+    b = np.asarray(b_correct, dtype=bool)
+    a_only, b_only = int(np.sum(a & ~b)), int(np.sum(~a & b))
+    n = a_only + b_only
+    p = 1.0 if n == 0 else float(binomtest(min(a_only, b_only), n, 0.5).pvalue)
+    return {"a_only": a_only, "b_only": b_only, "p_value": p}
+
+
+# ------------------------------------------------------------------------------------------ task results
+@dataclass
+class TaskRows:
+    """One run's scored rows of one task, encoded for its metric: what a task score and its resamples need."""
+
+    metric: str
+    values: np.ndarray
+    statistic: Statistic
+    targets: list[Any] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        """The task score exactly as evaluation prints it."""
+        return float(self.statistic(self.values, axis=0))
+
+
+def task_rows(predictions: Sequence[dict[str, Any]]) -> dict[str, TaskRows]:
+    """Rows of ``predictions.jsonl`` (in file order) grouped per task and encoded as their metric aggregates them.
+
+    A task whose rows all share a metric keeps that metric's statistic (pooled F1 stays pooled); a task whose
+    rows mix metrics (a ShopBench translation task: bleu and jp-bleu rows) is the mean of the rows' scores, as
+    evaluation scores it.
+    """
+    from shoptune.evaluation.metrics import get_metric
+
+    by_task: dict[str, list[dict[str, Any]]] = {}
+    for row in predictions:
+        by_task.setdefault(row["task"], []).append(row)
+    out: dict[str, TaskRows] = {}
+    for task, rows in by_task.items():
+        names = {get_metric(r["metric"]).name for r in rows}
+        targets = [r.get("target") for r in rows]
+        if len(names) == 1:
+            metric = get_metric(rows[0]["metric"])
+            encoded = metric.encode([_row(r["row"]) for r in rows])
+            out[task] = TaskRows(rows[0]["metric"], encoded, metric.statistic, targets)
+        else:
+            out[task] = TaskRows(
+                "mean of " + ", ".join(sorted(names)), np.asarray([r["score"] for r in rows]), np.mean, targets
+            )
+    return out
+
+
+def _row(value: Any) -> Any:
+    # JSON turned the tuples of pooled and label metrics into lists; the metrics' encoders expect tuples.
+    return tuple(_row(v) for v in value) if isinstance(value, list) else value
+
+
+def paired_runs_contrast(
+    runs: Sequence[dict[str, TaskRows]],
+    weights: Sequence[float],
+    tasks: Sequence[str],
+    *,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict[str, Any]:
+    """A weighted contrast of the mean task score of several runs on the same items, with a paired bootstrap.
+
+    Items are resampled within each task (the same indices for every run); the contrast of the task scores is
+    averaged over ``tasks``. The point estimate is the same contrast of the printed task scores. Returns
+    ``{"delta", "ci95", "p_value", "tasks"}``.
+    """
+    if not tasks:
+        raise ValueError("a contrast needs at least one task")
+    observed, total = 0.0, np.zeros(n_resamples)
+    for k, task in enumerate(tasks):
+        columns = [run[task] for run in runs]
+        _check_same_items(task, columns)
+        obs, dist = contrast_distribution(
+            [c.values for c in columns], weights, columns[0].statistic, n_resamples, seed + k
+        )
+        observed += obs
+        total += dist
+    dist = total / len(tasks)
+    one_sided = float(np.mean(dist <= 0.0))  # P(contrast <= 0) under resampling: the one-sided bootstrap p
+    return bootstrap_test(observed / len(tasks), dist) | {"p_delta_le_0": one_sided, "tasks": len(tasks)}
+
+
+def _check_same_items(task: str, columns: Sequence[TaskRows]) -> None:
+    first = columns[0]
+    for other in columns[1:]:
+        if len(other.values) != len(first.values) or (first.targets and other.targets != first.targets):
+            raise ValueError(f"task {task!r}: the runs were not scored on the same items")
+        if other.metric != first.metric:
+            raise ValueError(f"task {task!r}: scored with {first.metric!r} and {other.metric!r}")
+
+
+def mean_score_interval(
+    run: dict[str, TaskRows], tasks: Sequence[str], *, n_resamples: int = 1000, seed: int = 0
+) -> dict[str, Any]:
+    """The mean task score of one run over ``tasks`` and its bootstrap 95% interval (items within tasks)."""
+    result = paired_runs_contrast([run], [1.0], tasks, n_resamples=n_resamples, seed=seed)
+    return {"score": result["delta"], "ci95": result["ci95"], "tasks": result["tasks"]}
