@@ -617,3 +617,45 @@ def experiments_heldout(
     out = out or adapter.parent / "eval"
     console.print((out / "comparison.md").read_text())
     console.print(f"wrote {out / 'comparison.json'} ({len(report['tasks'])} tasks)")
+
+
+@experiments_app.command("run")
+def experiment_run(
+    sweep: Annotated[Path, typer.Argument(help="Sweep YAML (see configs/experiments/).")],
+    out: Annotated[Path, typer.Option("--out", help="Sweep folder (arms, evals, results, comparisons).")],
+    resume: Annotated[bool, typer.Option("--resume", help="Continue a sweep: done arms are skipped.")] = False,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a sweep key: eval.limit=100, set.budget.total=2400")
+    ] = None,
+    threads: Annotated[int | None, typer.Option("--threads", min=1, help="torch threads (default: torch's).")] = None,
+) -> None:
+    """Train every arm x seed of a sweep, score each on one fixed item set, write results and comparisons."""
+    from shoptune.experiments.sweep import load_sweep, run_sweep
+
+    cfg = load_sweep(sweep, parse_set(set_))
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    with _model_bars() as bars:
+        run_sweep(cfg, out, resume=resume, log=lambda m: err_console.print(m, markup=False), progress=bars)
+    console.print((out / "results.md").read_text(encoding="utf-8"))
+    console.print(f"wrote {out / 'results.md'}, {out / 'results.parquet'} and {out / 'comparisons.md'}")
+
+
+@experiments_app.command("status")
+def experiment_status(out: Annotated[Path, typer.Argument(help="A sweep folder.")]) -> None:
+    """Where each arm x seed of a sweep stands: done, trained, training (step N), started or pending."""
+    from shoptune.experiments.sweep import sweep_status
+
+    rows = sweep_status(out)
+    table = Table(title=f"{out}: {sum(r['state'] == 'done' for r in rows)} of {len(rows)} runs done")
+    for col in ("arm", "seed", "state", "detail"):
+        table.add_column(col)
+    for row in rows:
+        table.add_row(row["arm"], str(row["seed"]), row["state"], row["detail"])
+    console.print(table)
+
+
+# `shoptune experiment run` reads naturally too: the same commands under the singular name.
+app.add_typer(experiments_app, name="experiment", hidden=True)

@@ -1,0 +1,342 @@
+"""A sweep's results: the table (a row per arm x seed x task), aggregates, and paired comparisons of arms.
+
+Every number comes from :mod:`shoptune.evaluation.statistics`: a group score is the mean of its tasks' scores
+(each task's own metric), intervals resample items within tasks, and a contrast between arms (a step of an
+ablation, the slope of a sequence, a rank x diversity interaction) applies the same resampled items to every
+arm and seed. Seeds are averaged; their spread is shown beside the item-level interval, and a contrast whose
+size is within the seed-to-seed spread (or whose interval holds 0) is not called a finding.
+
+Example:
+    >>> summary = write_analysis(plan_sweep(load_sweep("sweep.yaml"), Path("runs/sweep")))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from shoptune.evaluation.statistics import TaskRows, paired_runs_contrast, task_rows
+from shoptune.io import atomic_path, atomic_write_json, atomic_write_text
+
+if TYPE_CHECKING:
+    from shoptune.experiments.sweep import Plan
+
+Log = Callable[[str], None]
+Runs = dict[tuple[str, int], dict[str, TaskRows]]
+N_RESAMPLES = 1000
+
+
+def read_rows(eval_dir: Path) -> dict[str, TaskRows]:
+    lines = (eval_dir / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
+    return task_rows([json.loads(line) for line in lines if line.strip()])
+
+
+def task_groups(plan: Plan) -> dict[str, list[str]]:
+    """The task groups every table reports: all, held-in, held-out, the named held-out groups, capabilities."""
+    from shoptune.data.build import read_manifest, task_specs
+    from shoptune.tasks import load_tasks
+
+    specs = task_specs(read_manifest(plan.data_dir), load_tasks())
+    base_holdout = next(iter(plan.configs.values())).data.holdout_groups()
+    groups: dict[str, list[str]] = {"all": list(plan.tasks)}
+    groups["held-in"] = [t for t in plan.tasks if plan.groups[t] == "held-in"]
+    groups["held-out"] = [t for t in plan.tasks if plan.groups[t] == "held-out"]
+    for name, members in base_holdout.items():
+        groups[f"held-out: {name}"] = [t for t in members if t in plan.tasks]
+    for cap in sorted({specs[t].capability for t in groups["held-in"]}):
+        groups[f"held-in: {cap}"] = [t for t in groups["held-in"] if specs[t].capability == cap]
+    return {name: tasks for name, tasks in groups.items() if tasks}
+
+
+# ============================================================================================ contrasts
+def contrast(
+    runs: Runs, weights: dict[str, float], seeds: Sequence[int], tasks: Sequence[str], seed: int = 0
+) -> dict[str, Any]:
+    """``sum_arm w_arm * score(arm)`` (seeds averaged) with its paired item-level CI and the seed spread.
+
+    ``seed_sd`` is the standard deviation over seeds of the per-seed contrast (seed s of every arm together);
+    ``finding`` says whether the interval excludes 0 and the contrast is larger than that spread.
+    """
+    keys = [(arm, s) for arm in weights for s in seeds]
+    result = paired_runs_contrast(
+        [runs[k] for k in keys],
+        [weights[arm] / len(seeds) for arm, _ in keys],
+        tasks,
+        n_resamples=N_RESAMPLES,
+        seed=seed,
+    )
+    per_seed = [
+        sum(w * float(np.mean([runs[(arm, s)][t].score for t in tasks])) for arm, w in weights.items()) for s in seeds
+    ]
+    sd = float(np.std(per_seed, ddof=1)) if len(seeds) > 1 else None
+    lo, hi = result["ci95"]
+    result["per_seed"] = per_seed
+    result["seed_sd"] = sd
+    result["finding"] = bool((lo > 0 or hi < 0) and (sd is None or abs(result["delta"]) > sd))
+    return result
+
+
+def arm_score(runs: Runs, arm: str, seeds: Sequence[int], tasks: Sequence[str]) -> dict[str, Any]:
+    result = contrast(runs, {arm: 1.0}, seeds, tasks)
+    return {
+        "score": result["delta"],
+        "ci95": result["ci95"],
+        "seed_sd": result["seed_sd"],
+        "per_seed": result["per_seed"],
+    }
+
+
+def sequence_report(runs: Runs, steps: list[str], seeds: Sequence[int], tasks: Sequence[str]) -> dict[str, Any]:
+    """An ablation's steps: each against the previous and the first, the curve, and the slope per step."""
+    curve = [arm_score(runs, arm, seeds, tasks) | {"arm": arm} for arm in steps]
+    rows = []
+    for i in range(1, len(steps)):
+        rows.append(
+            {
+                "arm": steps[i],
+                "vs_previous": contrast(runs, {steps[i]: 1.0, steps[i - 1]: -1.0}, seeds, tasks),
+                "vs_first": contrast(runs, {steps[i]: 1.0, steps[0]: -1.0}, seeds, tasks),
+            }
+        )
+    x = np.arange(len(steps), dtype=float)
+    centred = x - x.mean()
+    weights = centred / float(np.sum(centred**2)) if len(steps) > 1 else np.zeros(1)
+    slope = contrast(runs, dict(zip(steps, weights.tolist(), strict=True)), seeds, tasks) if len(steps) > 1 else None
+    return {"steps": steps, "curve": curve, "contrasts": rows, "slope": slope}
+
+
+def interaction_report(
+    runs: Runs,
+    grid: dict[tuple[str, str], str],
+    rows: list[str],
+    cols: list[str],
+    seeds: Sequence[int],
+    tasks: Sequence[str],
+) -> dict[str, Any]:
+    """The grid's cell means, the column gain (last - first column) in every row, and the interaction:
+    the gain at the last row minus the gain at the first (the study's "capacity amplifies diversity")."""
+    cells = {f"{r}|{c}": arm_score(runs, grid[(r, c)], seeds, tasks) for r in rows for c in cols}
+    lo_c, hi_c = cols[0], cols[-1]
+    gains = {r: contrast(runs, {grid[(r, hi_c)]: 1.0, grid[(r, lo_c)]: -1.0}, seeds, tasks) for r in rows}
+    weights = {grid[(rows[-1], hi_c)]: 1.0, grid[(rows[-1], lo_c)]: -1.0}
+    weights[grid[(rows[0], hi_c)]] = weights.get(grid[(rows[0], hi_c)], 0.0) - 1.0
+    weights[grid[(rows[0], lo_c)]] = weights.get(grid[(rows[0], lo_c)], 0.0) + 1.0
+    return {
+        "rows": rows,
+        "cols": cols,
+        "cells": cells,
+        "gains": gains,
+        "interaction": contrast(runs, weights, seeds, tasks),
+    }
+
+
+# ============================================================================================ writing
+def write_analysis(plan: Plan, *, log: Log = print) -> dict[str, Any]:
+    """results.parquet / results.md, comparisons.json / comparisons.md and the plots, from the evals on disk."""
+    from shoptune.experiments.sweep import expand_arms
+
+    cfg, layout = plan.cfg, plan.layout
+    seeds = list(cfg.seeds)
+    runs: Runs = {(a.name, s): read_rows(layout.eval(a.name, s)) for a in plan.arms for s in seeds}
+    models = {c.model for c in plan.configs.values()}
+    base = {m: read_rows(layout.base_eval(m)) for m in models}
+    groups = task_groups(plan)
+    write_table(plan, runs, base, groups)
+    report: dict[str, Any] = {"groups": groups, "arms": {}, "sequences": {}, "interaction": None}
+    for arm in plan.arms:
+        model = plan.configs[(arm.name, seeds[0])].model
+        report["arms"][arm.name] = {
+            g: arm_score(runs, arm.name, seeds, tasks) | {"base": float(np.mean([base[model][t].score for t in tasks]))}
+            for g, tasks in groups.items()
+        }
+    focus = {g: groups[g] for g in ("all", "held-in", "held-out") if g in groups}
+    sequences = dict(cfg.compare.sequences) or ({"arms": [a.name for a in plan.arms]} if cfg.arms else {})
+    for name, steps in sequences.items():
+        report["sequences"][name] = {g: sequence_report(runs, steps, seeds, tasks) for g, tasks in focus.items()}
+        plot_sequence(report["sequences"][name], layout.root / f"sequence_{name}.png", name)
+    if cfg.grid:
+        factors = list(cfg.grid)
+        axes = cfg.compare.interaction or ({"rows": factors[0], "cols": factors[1]} if len(factors) == 2 else None)
+        if axes:
+            arms = expand_arms(cfg)
+            rows = list(dict.fromkeys(a.levels[axes["rows"]] for a in arms))
+            cols = list(dict.fromkeys(a.levels[axes["cols"]] for a in arms))
+            grid = {(a.levels[axes["rows"]], a.levels[axes["cols"]]): a.name for a in arms}
+            report["interaction"] = {
+                g: interaction_report(runs, grid, rows, cols, seeds, tasks) for g, tasks in focus.items()
+            } | {"axes": axes}
+            plot_grid(report["interaction"], layout.root / "grid.png", axes)
+    atomic_write_json(layout.root / "comparisons.json", report)
+    text = comparisons_markdown(report, seeds)
+    atomic_write_text(layout.root / "comparisons.md", text)
+    log(f"wrote {layout.root / 'results.md'} and {layout.root / 'comparisons.md'}")
+    return report
+
+
+def write_table(plan: Plan, runs: Runs, base: dict[str, dict[str, TaskRows]], groups: dict[str, list[str]]) -> None:
+    """results.parquet: a row per (arm or base) x seed x task; results.md: the aggregates per group."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from shoptune.data.build import read_manifest, task_specs
+    from shoptune.tasks import load_tasks
+
+    specs = task_specs(read_manifest(plan.data_dir), load_tasks())
+    rows = []
+    levels = {a.name: a.levels for a in plan.arms}
+    for (arm, seed), tasks in runs.items():
+        for task, data in tasks.items():
+            rows.append(_row(arm, seed, task, data, plan, specs, levels.get(arm, {})))
+    for model, tasks in base.items():
+        for task, data in tasks.items():
+            rows.append(_row(f"base:{model}", None, task, data, plan, specs, {}))
+    with atomic_path(plan.layout.root / "results.parquet") as tmp:
+        pq.write_table(pa.Table.from_pylist(rows), str(tmp))
+    header = ["arm", *groups]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for model, tasks in base.items():
+        means = [float(np.mean([tasks[t].score for t in members])) for members in groups.values()]
+        lines.append(f"| zero-shot {model} | " + " | ".join(f"{m:.3f}" for m in means) + " |")
+    for arm in plan.arms:
+        cells = []
+        for members in groups.values():
+            s = arm_score(runs, arm.name, plan.cfg.seeds, members)
+            sd = f" ±{s['seed_sd']:.3f}" if s["seed_sd"] is not None else ""
+            cells.append(f"{s['score']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]{sd}")
+        lines.append(f"| {arm.name} | " + " | ".join(cells) + " |")
+    sizes = ", ".join(f"{g}: {len(t)}" for g, t in groups.items())
+    text = (
+        f"# Sweep results ({len(plan.arms)} arms x {len(plan.cfg.seeds)} seeds)\n\n"
+        f"Mean task score per group (tasks per group: {sizes}); [item-level 95% CI] ±seed-to-seed SD. "
+        f"{plan.cfg.eval.limit} {plan.cfg.eval.split} items per task, the same items for every arm.\n\n"
+        + "\n".join(lines)
+        + "\n"
+    )
+    atomic_write_text(plan.layout.root / "results.md", text)
+
+
+def _row(arm: str, seed: int | None, task: str, data: TaskRows, plan: Plan, specs: dict, levels: dict) -> dict:
+    return {
+        "arm": arm,
+        "seed": seed,
+        **{f"level_{k}": v for k, v in levels.items()},
+        "task": task,
+        "group": plan.groups.get(task, "held-in"),
+        "capability": specs[task].capability if task in specs else None,
+        "metric": data.metric,
+        "score": data.score,
+        "n": len(data.values),
+    }
+
+
+def _fmt(result: dict[str, Any] | None) -> str:
+    if result is None:
+        return "-"
+    lo, hi = result["ci95"]
+    sd = f"; seed SD {result['seed_sd']:.3f}" if result.get("seed_sd") is not None else ""
+    mark = " **finding**" if result.get("finding") else ""
+    return f"{result['delta']:+.3f} [{lo:+.3f}, {hi:+.3f}]{sd}{mark}"
+
+
+def comparisons_markdown(report: dict[str, Any], seeds: Sequence[int]) -> str:
+    out = [
+        "# Comparisons",
+        "",
+        f"Paired over the same items; seeds {list(seeds)} averaged. Δ [item-level 95% CI]; seed SD is the spread "
+        "of the per-seed Δ. **finding**: the CI excludes 0 and |Δ| exceeds the seed SD.",
+    ]
+    for name, by_group in report["sequences"].items():
+        for group, seq in by_group.items():
+            out += ["", f"## Sequence {name} ({group} tasks)", ""]
+            out += ["| step | score [95% CI] | Δ vs previous | Δ vs first |", "|---|---|---|---|"]
+            contrasts = {row["arm"]: row for row in seq["contrasts"]}
+            for point in seq["curve"]:
+                row = contrasts.get(point["arm"])
+                lo, hi = point["ci95"]
+                prev = _fmt(row["vs_previous"]) if row else "-"
+                first = _fmt(row["vs_first"]) if row else "-"
+                out.append(f"| {point['arm']} | {point['score']:.3f} [{lo:.3f}, {hi:.3f}] | {prev} | {first} |")
+            out.append(f"\nSlope per step: {_fmt(seq['slope'])}")
+    if report.get("interaction"):
+        axes = report["interaction"]["axes"]
+        for group, inter in report["interaction"].items():
+            if group == "axes":
+                continue
+            out += ["", f"## Grid {axes['rows']} x {axes['cols']} ({group} tasks)", ""]
+            out += [
+                "| "
+                + axes["rows"]
+                + " | "
+                + " | ".join(inter["cols"])
+                + f" | gain {inter['cols'][-1]} - {inter['cols'][0]} |"
+            ]
+            out += ["|" + "---|" * (len(inter["cols"]) + 2)]
+            for r in inter["rows"]:
+                cells = [f"{inter['cells'][f'{r}|{c}']['score']:.3f}" for c in inter["cols"]]
+                out.append(f"| {r} | " + " | ".join(cells) + f" | {_fmt(inter['gains'][r])} |")
+            out.append(
+                f"\nInteraction (gain at {inter['rows'][-1]} minus gain at {inter['rows'][0]}): "
+                f"{_fmt(inter['interaction'])}"
+            )
+    return "\n".join(out) + "\n"
+
+
+# ============================================================================================ plots
+def plot_sequence(seq_by_group: dict[str, Any], path: Path, name: str) -> Path:
+    """The curve of each group's score over the steps, with its item-level 95% band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for group, seq in seq_by_group.items():
+        x = np.arange(len(seq["curve"]))
+        y = [p["score"] for p in seq["curve"]]
+        lo = [p["ci95"][0] for p in seq["curve"]]
+        hi = [p["ci95"][1] for p in seq["curve"]]
+        ax.plot(x, y, marker="o", label=group)
+        ax.fill_between(x, lo, hi, alpha=0.2)
+    steps = next(iter(seq_by_group.values()))["steps"]
+    ax.set_xticks(range(len(steps)), steps, rotation=20, ha="right")
+    ax.set_ylabel("mean task score")
+    ax.set_title(f"{name}: score per step (95% CI band)")
+    ax.legend()
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+    return path
+
+
+def plot_grid(inter_by_group: dict[str, Any], path: Path, axes: dict[str, str]) -> Path:
+    """A heatmap of the grid's cell scores per group, with the interaction in the title."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    groups = [g for g in inter_by_group if g != "axes"]
+    fig, panels = plt.subplots(1, len(groups), figsize=(4.5 * len(groups), 3.8), squeeze=False)
+    for ax, group in zip(panels[0], groups, strict=True):
+        inter = inter_by_group[group]
+        grid = np.array([[inter["cells"][f"{r}|{c}"]["score"] for c in inter["cols"]] for r in inter["rows"]])
+        image = ax.imshow(grid, cmap="viridis", aspect="auto")
+        for (i, j), value in np.ndenumerate(grid):
+            ax.text(j, i, f"{value:.3f}", ha="center", va="center", color="white", fontsize=9)
+        ax.set_xticks(range(len(inter["cols"])), inter["cols"])
+        ax.set_yticks(range(len(inter["rows"])), inter["rows"])
+        ax.set_xlabel(axes["cols"])
+        ax.set_ylabel(axes["rows"])
+        d = inter["interaction"]
+        ax.set_title(f"{group}: interaction {d['delta']:+.3f}\n[{d['ci95'][0]:+.3f}, {d['ci95'][1]:+.3f}]", fontsize=9)
+        fig.colorbar(image, ax=ax)
+    fig.tight_layout()
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, dpi=120, format="png")
+    plt.close(fig)
+    return path

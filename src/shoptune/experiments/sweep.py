@@ -1,0 +1,460 @@
+"""Sweeps: many SFT arms from one YAML, each trained, then scored on one fixed evaluation set.
+
+A sweep is a base SFT config plus arms, given as a list of named arms or as a grid of factors. Every arm runs
+once per seed as an ordinary SFT run folder; every run is scored on the same items (the held-in tasks of all
+arms and the base config's held-out tasks), so any two arms compare pairwise; the base model is scored once.
+
+Layout::
+
+    DIR/sweep.json                      the resolved sweep (a changed sweep is refused on --resume)
+    DIR/data/                           one data build shared by every arm
+    DIR/base/<model>/                   zero-shot eval of each base model (metrics.json, predictions.jsonl)
+    DIR/arms/<arm>/seed-<s>/run/        the SFT run folder (checkpoints, adapter, logs)
+    DIR/arms/<arm>/seed-<s>/eval/       its eval on the fixed items (cached: eval.json says what was scored)
+    DIR/results.parquet, results.md     a row per arm x seed x task; aggregates per capability and group
+    DIR/comparisons.{json,md}, *.png    paired contrasts between arms (sequence steps, slope, interaction)
+
+Arm overrides are SFT config keys (``lora.r: 8``) plus a few sweep keys resolved per arm:
+``capabilities: [..] | all`` (the base config's tasks of those capabilities), ``tasks: [..]``,
+``budget.total: N`` (a fixed number of examples, spread evenly: ``mixture.cap = ceil(N / tasks)``) and
+``budget.per_task: N`` (``mixture.cap = N``: the total grows with the tasks).
+
+Example:
+    >>> sweep = load_sweep("configs/experiments/rank_diversity.yaml")  # doctest: +SKIP
+    >>> run_sweep(sweep, Path("runs/rank_diversity"))  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from shoptune.config import load_config, refuse_changed_config
+from shoptune.errors import ConfigError, ShoptuneError
+from shoptune.io import MARKER, atomic_write_json, claim_output, write_marker
+
+Log = Callable[[str], None]
+SWEEP_FILE = "sweep.json"
+ALL = "all"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SweepEval(_Strict):
+    #: Items per task of the fixed evaluation set (the same items for every arm and the base model).
+    limit: int = Field(30, ge=1)
+    split: Literal["dev", "test"] = "test"
+    batch_size: int = Field(16, ge=1)
+    bf16: bool = True
+    #: Extra tasks to score besides the arms' held-in tasks and the base config's held-out tasks.
+    tasks: list[str] = Field(default_factory=list)
+    #: Tasks to leave out of the evaluation set (say, slow generation tasks in a quick sweep).
+    exclude: list[str] = Field(default_factory=list)
+
+
+class ArmSpec(_Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+    set: dict[str, Any] = Field(default_factory=dict)
+
+
+class Compare(_Strict):
+    #: Named sequences of arms (an ablation's steps): each step against the previous and the first, and the slope.
+    sequences: dict[str, list[str]] = Field(default_factory=dict)
+    #: Grid sweeps: the capacity factor (rows) and the diversity factor (cols) of the interaction.
+    interaction: dict[Literal["rows", "cols"], str] | None = None
+
+
+class Tracking(_Strict):
+    #: Log each run's params, metrics and eval files to MLflow (``pip install 'shoptune[tracking]'``).
+    mlflow: bool = False
+    #: Tracking URI; default: a local file store in DIR/mlruns.
+    uri: str | None = None
+
+
+class SweepConfig(_Strict):
+    #: The base SFT config (path relative to this file).
+    base: str
+    #: Overrides applied to every arm (SFT keys and the sweep keys capabilities / tasks / budget.*).
+    set: dict[str, Any] = Field(default_factory=dict)
+    #: Every arm runs once per seed (optim.seed); two or more show the seed-to-seed spread.
+    seeds: list[int] = Field(default_factory=lambda: [13, 14], min_length=1)
+    eval: SweepEval = Field(default_factory=SweepEval)
+    arms: list[ArmSpec] = Field(default_factory=list)
+    #: factor -> levels: a list of values of one config key, or {level name: overrides}.
+    grid: dict[str, list[Any] | dict[str, dict[str, Any]]] = Field(default_factory=dict)
+    compare: Compare = Field(default_factory=Compare)
+    tracking: Tracking = Field(default_factory=Tracking)
+
+    @model_validator(mode="after")
+    def _arms_or_grid(self) -> SweepConfig:
+        if bool(self.arms) == bool(self.grid):
+            raise ValueError("give either 'arms' (a list of named arms) or 'grid' (factors and their levels)")
+        if len(set(self.seeds)) != len(self.seeds):
+            raise ValueError("seeds: listed more than once")
+        names = [a.name for a in self.arms]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:
+            raise ValueError(f"arms: names used twice: {', '.join(twice)}")
+        return self
+
+
+@dataclass
+class Arm:
+    """One arm: its name, its overrides (dotted keys, sweep keys not yet resolved) and its grid levels."""
+
+    name: str
+    overrides: dict[str, Any]
+    levels: dict[str, str] = field(default_factory=dict)
+
+
+# ============================================================================================ loading
+def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> SweepConfig:
+    """Read and validate a sweep YAML; ``base`` resolves against the sweep file's folder.
+
+    ``overrides`` are dotted keys of the sweep file itself, e.g. ``{"set.budget.total": 2400}`` or
+    ``{"eval.limit": 100}`` (what ``--set`` gives on the command line).
+    """
+    from shoptune.config import resolve_path
+
+    path = Path(path)
+    cfg = load_config(path, SweepConfig, overrides)
+    cfg.base = resolve_path(path.resolve().parent, cfg.base)
+    if not Path(cfg.base).is_file():
+        raise ConfigError(f"{path}: key 'base': no such SFT config {cfg.base}")
+    arms = {a.name for a in expand_arms(cfg)}
+    for name, steps in cfg.compare.sequences.items():
+        unknown = [s for s in steps if s not in arms]
+        if unknown:
+            raise ConfigError(f"{path}: key 'compare.sequences.{name}': unknown arms {', '.join(unknown)}")
+    if cfg.compare.interaction:
+        for axis in ("rows", "cols"):
+            factor = cfg.compare.interaction.get(axis)
+            if factor not in cfg.grid:
+                raise ConfigError(f"{path}: key 'compare.interaction.{axis}': {factor!r} is not a grid factor")
+    return cfg
+
+
+def expand_arms(cfg: SweepConfig) -> list[Arm]:
+    """The arms in order: the listed ones, or the grid's cross product (first factor varies slowest)."""
+    if cfg.arms:
+        return [Arm(a.name, dict(a.set)) for a in cfg.arms]
+    factors = []
+    for factor, levels in cfg.grid.items():
+        if isinstance(levels, dict):
+            factors.append([(factor, str(name), dict(over)) for name, over in levels.items()])
+        else:
+            factors.append([(factor, _level_name(v), {factor: v}) for v in levels])
+    arms = []
+    for combo in itertools.product(*factors):
+        overrides: dict[str, Any] = {}
+        for _, _, over in combo:
+            overrides.update(over)
+        name = "__".join(f"{level}" for _, level, _ in combo)
+        arms.append(Arm(name, overrides, {factor: level for factor, level, _ in combo}))
+    return arms
+
+
+def _level_name(value: Any) -> str:
+    text = re.sub(r"[^A-Za-z0-9_.+-]+", "-", json.dumps(value) if not isinstance(value, str) else value)
+    return text.strip("-") or "x"
+
+
+# ============================================================================================ arm configs
+SWEEP_KEYS = ("capabilities", "tasks", "budget.total", "budget.per_task")
+
+
+def arm_config(cfg: SweepConfig, arm: Arm, seed: int, data_dir: Path) -> Any:
+    """The SFT config of one arm and seed: base + sweep ``set`` + the arm's overrides, sweep keys resolved."""
+    from shoptune.training.config import load_sft_config
+
+    merged = {**cfg.set, **arm.overrides}
+    plain = {k: v for k, v in merged.items() if k not in SWEEP_KEYS}
+    plain.update({"optim.seed": seed, "data.dir": str(data_dir), "data.build": None})
+    base = load_sft_config(cfg.base)
+    tasks = resolve_tasks(base, merged, arm.name)
+    if tasks is not None:
+        plain["data.tasks"] = tasks
+    if "budget.total" in merged or "budget.per_task" in merged:
+        n_tasks = len(tasks if tasks is not None else _listed_tasks(base, arm.name))
+        per_task = merged.get("budget.per_task") or math.ceil(int(merged["budget.total"]) / max(1, n_tasks))
+        plain.update({"mixture.strategy": "cap", "mixture.cap": int(per_task)})
+    try:
+        return load_sft_config(cfg.base, plain)
+    except ConfigError as exc:
+        raise ConfigError(f"arm {arm.name!r}: {exc}") from None
+
+
+def _listed_tasks(base: Any, arm: str) -> list[str]:
+    if base.data.tasks == ALL:
+        raise ConfigError(f"arm {arm!r}: the base config must list data.tasks to select tasks or set a budget")
+    return list(base.data.tasks)
+
+
+def resolve_tasks(base: Any, merged: dict[str, Any], arm: str) -> list[str] | None:
+    """``tasks`` as given, or the base config's tasks of the arm's ``capabilities``; None when neither is set."""
+    from shoptune.tasks import load_tasks
+
+    if "tasks" in merged:
+        return list(merged["tasks"])
+    caps = merged.get("capabilities")
+    if caps is None:
+        return None
+    listed = _listed_tasks(base, arm)
+    if caps == ALL:
+        return listed
+    registry = load_tasks()
+    unknown = sorted({t for t in listed if t not in registry})
+    if unknown:
+        raise ConfigError(f"arm {arm!r}: tasks not in the registry: {', '.join(unknown)}")
+    known = {registry[t].capability for t in listed}
+    missing = [c for c in caps if c not in known]
+    if missing:
+        raise ConfigError(f"arm {arm!r}: capabilities: no task of the base config has {', '.join(missing)}")
+    chosen = [t for t in listed if registry[t].capability in caps]
+    return chosen
+
+
+# ============================================================================================ layout
+@dataclass
+class SweepLayout:
+    root: Path
+
+    @property
+    def data(self) -> Path:
+        return self.root / "data"
+
+    def base_eval(self, model: str) -> Path:
+        return self.root / "base" / _level_name(model)
+
+    def run(self, arm: str, seed: int) -> Path:
+        return self.root / "arms" / arm / f"seed-{seed}" / "run"
+
+    def eval(self, arm: str, seed: int) -> Path:
+        return self.root / "arms" / arm / f"seed-{seed}" / "eval"
+
+
+def sweep_key(cfg: SweepConfig) -> dict[str, Any]:
+    """What a resumed sweep must share with the first start (tracking may change)."""
+    data = cfg.model_dump(mode="json")
+    data.pop("tracking")
+    data["base_config"] = json.loads(json.dumps(_yaml(cfg.base)))
+    return data
+
+
+def _yaml(path: str) -> Any:
+    from shoptune.config import read_yaml
+
+    return read_yaml(path)
+
+
+def start_sweep(cfg: SweepConfig, out: Path, resume: bool) -> SweepLayout:
+    """Check --out before any work (a new folder, or this sweep with --resume), then record the sweep."""
+    claim_output(out, SWEEP_FILE)
+    saved = out / SWEEP_FILE
+    if saved.is_file() and not resume:
+        raise ShoptuneError(f"{out}: already holds a sweep; pass --resume to continue it or choose another --out")
+    if saved.is_file():
+        refuse_changed_config(out, json.loads(saved.read_text(encoding="utf-8"))["key"], sweep_key(cfg))
+    out.mkdir(parents=True, exist_ok=True)
+    if not (out / MARKER).exists():
+        write_marker(out, "sweep")
+    atomic_write_json(saved, {"key": sweep_key(cfg), "config": cfg.model_dump(mode="json")})
+    return SweepLayout(out)
+
+
+def eval_tasks(cfg: SweepConfig, arm_cfgs: dict[tuple[str, int], Any], base: Any) -> tuple[list[str], dict[str, str]]:
+    """The fixed evaluation tasks (held-in of every arm, then held-out) and each task's group."""
+    held_out = base.data.holdout_tasks()
+    held_in: list[str] = []
+    for sft in arm_cfgs.values():
+        for t in sft.data.tasks if sft.data.tasks != ALL else []:
+            if t not in held_in and t not in held_out:
+                held_in.append(t)
+    tasks = [t for t in [*held_in, *cfg.eval.tasks, *held_out] if t not in cfg.eval.exclude]
+    tasks = list(dict.fromkeys(tasks))
+    groups = {t: ("held-out" if t in held_out else "held-in") for t in tasks}
+    return tasks, groups
+
+
+def items_key(items: list[Any]) -> str:
+    """A fingerprint of the evaluation items: a cached eval is reused only for exactly these items."""
+    digest = hashlib.sha256()
+    for item in items:
+        digest.update(json.dumps([item.task, item.prompt, item.target, item.choices], default=str).encode())
+    return digest.hexdigest()[:16]
+
+
+# ============================================================================================ running
+@dataclass
+class Plan:
+    """Everything a sweep will do, resolved and checked before any training starts."""
+
+    cfg: SweepConfig
+    layout: SweepLayout
+    arms: list[Arm]
+    configs: dict[tuple[str, int], Any]
+    data_dir: Path
+    tasks: list[str]
+    groups: dict[str, str]
+
+
+def plan_sweep(cfg: SweepConfig, out: Path, *, resume: bool = False, log: Log = print) -> Plan:
+    """Check the sweep and --out, build the shared data once, resolve every arm's SFT config."""
+    from shoptune.data.build import build, load_build_config, read_manifest
+    from shoptune.training.config import load_sft_config
+
+    arms = expand_arms(cfg)
+    base = load_sft_config(cfg.base)
+    layout = start_sweep(cfg, out, resume)
+    data_dir = Path(base.data.dir) if base.data.dir else layout.data
+    configs = {(a.name, s): arm_config(cfg, a, s, data_dir) for a in arms for s in cfg.seeds}
+    if not (data_dir / "manifest.json").is_file():
+        atomic = any(c.data.atomic for c in configs.values())
+        log(f"building the sweep's task data from {base.data.build} into {data_dir}")
+        build(load_build_config(base.data.build or "", atomic=atomic or None), data_dir)
+    built = read_manifest(data_dir)["tasks"]
+    tasks, groups = eval_tasks(cfg, configs, base)
+    for (arm, _), sft in configs.items():
+        wanted = [*(sft.data.tasks if sft.data.tasks != ALL else []), *sft.data.holdout_tasks()]
+        missing = [t for t in wanted if t not in built]
+        if missing:
+            raise ConfigError(f"arm {arm!r}: tasks not in the data build {data_dir}: {', '.join(missing)}")
+    missing = [t for t in tasks if t not in built]
+    if missing:
+        raise ConfigError(f"eval: tasks not in the data build {data_dir}: {', '.join(missing)}")
+    return Plan(cfg, layout, arms, configs, data_dir, tasks, groups)
+
+
+def run_sweep(
+    cfg: SweepConfig,
+    out: Path,
+    *,
+    resume: bool = False,
+    log: Log = print,
+    progress: Callable[[str, int], Callable[[int], None]] | None = None,
+) -> dict[str, Any]:
+    """Train and score every arm x seed (skipping what is done), then write the results and comparisons."""
+    from shoptune.evaluation.collect import collect_items
+    from shoptune.experiments.analysis import write_analysis
+    from shoptune.experiments.tracking import Tracker
+    from shoptune.training.sft import run_sft
+
+    plan = plan_sweep(cfg, out, resume=resume, log=log)
+    items = collect_items(
+        plan.tasks, data=plan.data_dir, split=cfg.eval.split, limit=cfg.eval.limit, group_of=plan.groups.get
+    )
+    key = items_key(items)
+    tracker = Tracker(cfg.tracking, plan.layout.root)
+    for model in dict.fromkeys(c.model for c in plan.configs.values()):
+        score_run(
+            items, key, plan.layout.base_eval(model), model=model, adapter=None, cfg=cfg, log=log, progress=progress
+        )
+    for arm in plan.arms:
+        for seed in cfg.seeds:
+            sft = plan.configs[(arm.name, seed)]
+            run_dir, eval_dir = plan.layout.run(arm.name, seed), plan.layout.eval(arm.name, seed)
+            label = f"{arm.name} seed {seed}"
+            if not is_trained(run_dir):
+                resuming = (run_dir / "checkpoints").is_dir()
+                log(f"training {label}" + (" (resuming)" if resuming else ""))
+                run_sft(sft, run_dir, resume=resuming, log=lambda m, label=label: log(f"[{label}] {m}"))
+            fresh = score_run(
+                items, key, eval_dir, model=sft.model, adapter=run_dir / "adapter", cfg=cfg, log=log, progress=progress
+            )
+            if fresh:
+                tracker.log_run(arm, seed, sft, run_dir, eval_dir)
+    return write_analysis(plan, log=log)
+
+
+def is_trained(run_dir: Path) -> bool:
+    from shoptune.training.sft import RUN_FILE
+
+    return (run_dir / "summary.json").is_file() and (run_dir / "adapter" / RUN_FILE).is_file()
+
+
+def score_run(
+    items: list[Any],
+    key: str,
+    out: Path,
+    *,
+    model: str,
+    adapter: Path | None,
+    cfg: SweepConfig,
+    log: Log,
+    progress: Callable[[str, int], Callable[[int], None]] | None,
+) -> bool:
+    """Score a model (or base + adapter) on the sweep's items into ``out``; False when a cached eval is reused."""
+    from shoptune.evaluation.lm import LMScorer
+    from shoptune.evaluation.runner import evaluate, write_results
+
+    if cached_eval(out, key):
+        return False
+    name = f"{out.parent.parent.name} {out.parent.name}" if adapter is not None else f"base {model}"
+    log(f"scoring {name} on {len(items)} items")
+    if adapter is None:
+        from shoptune.models import load_causal_lm
+
+        lm, tokenizer = load_causal_lm(model)
+    else:
+        from shoptune.training.export import load_with_adapter
+
+        lm, tokenizer = load_with_adapter(adapter)
+    advance = progress(name, len(items)) if progress else None
+    scorer = LMScorer(lm, tokenizer, batch_size=cfg.eval.batch_size, bf16=cfg.eval.bf16)
+    result = evaluate(items, scorer, progress=advance)
+    write_results(result, out, extra={"model": model, "adapter": str(adapter) if adapter else None})
+    # Written last: an eval killed half-way has no eval.json and is scored again.
+    atomic_write_json(out / "eval.json", {"items": key, "model": model, "adapter": str(adapter) if adapter else None})
+    return True
+
+
+def cached_eval(out: Path, key: str) -> bool:
+    stamp = out / "eval.json"
+    if not stamp.is_file() or not (out / "predictions.jsonl").is_file():
+        return False
+    try:
+        return json.loads(stamp.read_text(encoding="utf-8")).get("items") == key
+    except json.JSONDecodeError:
+        return False
+
+
+# ============================================================================================ status
+def sweep_status(out: Path) -> list[dict[str, Any]]:
+    """Each arm x seed of a sweep folder and where it stands: done, scoring, training (step N), pending."""
+    saved = out / SWEEP_FILE
+    if not saved.is_file():
+        raise ShoptuneError(f"{out}: not a sweep folder (no {SWEEP_FILE})")
+    cfg = SweepConfig.model_validate(json.loads(saved.read_text(encoding="utf-8"))["config"])
+    layout = SweepLayout(out)
+    rows = []
+    for arm in expand_arms(cfg):
+        for seed in cfg.seeds:
+            run_dir, eval_dir = layout.run(arm.name, seed), layout.eval(arm.name, seed)
+            rows.append({"arm": arm.name, "seed": seed, **_state(run_dir, eval_dir)})
+    return rows
+
+
+def _state(run_dir: Path, eval_dir: Path) -> dict[str, Any]:
+    if (eval_dir / "eval.json").is_file():
+        metrics = json.loads((eval_dir / "metrics.json").read_text(encoding="utf-8"))
+        return {"state": "done", "detail": f"overall {metrics.get('overall', float('nan')):.4f}"}
+    if is_trained(run_dir):
+        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        return {"state": "trained", "detail": f"{summary['steps']} steps; eval pending"}
+    steps = sorted((run_dir / "checkpoints").glob("step-*")) if (run_dir / "checkpoints").is_dir() else []
+    if steps:
+        return {"state": "training", "detail": f"checkpoint at step {int(steps[-1].name.split('-')[1])}"}
+    if run_dir.is_dir():
+        return {"state": "started", "detail": "no checkpoint yet"}
+    return {"state": "pending", "detail": ""}

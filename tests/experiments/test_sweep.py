@@ -1,0 +1,199 @@
+"""The sweep engine on a tiny random model: arms and grids, sweep keys, cached evals, status, the results table,
+comparisons, and resume after a real SIGKILL between arms and inside one."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+
+from shoptune.data.build import BuildConfig, build
+from shoptune.errors import ConfigError, ShoptuneError
+from shoptune.experiments.sweep import expand_arms, load_sweep, run_sweep, sweep_status
+
+TASKS = ["hd_relevance_mc", "ic_aisle_mc", "hd_query_ranking"]
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory, demo_data):
+    import torch
+
+    from shoptune.models.tiny import build_tiny_causal_lm
+
+    torch.set_num_threads(1)
+    root = tmp_path_factory.mktemp("sweep")
+    lm = build_tiny_causal_lm(root / "tiny", seed=0)
+    data = root / "data"
+    build(BuildConfig(data_root=str(demo_data), tasks=TASKS), data)
+    base = {
+        "model": str(lm),
+        "data": {"dir": str(data), "tasks": TASKS[:2], "holdout": ["hd_query_ranking"], "max_length": 96},
+        "mixture": {"strategy": "cap", "cap": 8},
+        "lora": {"r": 2, "alpha": 4, "target_modules": ["q_proj", "v_proj"]},
+        "optim": {"epochs": 1, "batch_tokens": 256, "checkpoint_every": 1, "log_every": 1, "bf16": False},
+    }
+    (root / "base.yaml").write_text(yaml.safe_dump(base))
+    return root
+
+
+def _sweep(root: Path, name: str, body: dict) -> Path:
+    path = root / f"{name}.yaml"
+    path.write_text(yaml.safe_dump({"base": "base.yaml", "eval": {"limit": 4, "bf16": False}, **body}, sort_keys=False))
+    return path
+
+
+ARMS = {
+    "seeds": [1, 2],
+    "arms": [
+        {"name": "behaviour", "set": {"capabilities": ["user_behavior_alignment"]}},
+        {"name": "both", "set": {"capabilities": "all"}},
+    ],
+}
+
+
+def test_grid_expands_to_named_arms_and_sweep_keys_resolve(world):
+    path = _sweep(
+        world,
+        "grid",
+        {
+            "seeds": [1],
+            "set": {"budget.total": 12},
+            "grid": {
+                "rank": {"r1": {"lora.r": 1}, "r4": {"lora.r": 4, "lora.alpha": 8}},
+                "diversity": {"one": {"tasks": ["hd_relevance_mc"]}, "two": {"capabilities": "all"}},
+            },
+        },
+    )
+    cfg = load_sweep(path)
+    arms = expand_arms(cfg)
+    assert [a.name for a in arms] == ["r1__one", "r1__two", "r4__one", "r4__two"]
+    assert arms[3].levels == {"rank": "r4", "diversity": "two"}
+    from shoptune.experiments.sweep import arm_config
+
+    sft = arm_config(cfg, arms[3], 1, world / "data")
+    assert sft.lora.r == 4 and sft.lora.alpha == 8 and sft.data.tasks == TASKS[:2]
+    assert sft.mixture.strategy == "cap" and sft.mixture.cap == 6  # 12 examples over 2 tasks
+    assert arm_config(cfg, arms[0], 1, world / "data").mixture.cap == 12
+
+
+def test_bad_sweeps_are_one_line_naming_the_key(world):
+    with pytest.raises(ConfigError, match="either 'arms'"):
+        load_sweep(_sweep(world, "bad1", {}))
+    with pytest.raises(ConfigError, match="compare.sequences.s"):
+        load_sweep(_sweep(world, "bad2", {**ARMS, "compare": {"sequences": {"s": ["behaviour", "nope"]}}}))
+    cfg = load_sweep(_sweep(world, "bad3", {"arms": [{"name": "x", "set": {"capabilities": ["nope_cap"]}}]}))
+    from shoptune.experiments.sweep import arm_config
+
+    with pytest.raises(ConfigError, match="nope_cap"):
+        arm_config(cfg, expand_arms(cfg)[0], 1, world / "data")
+
+
+def test_sweep_runs_caches_reports_and_compares(world):
+    out = world / "run-arms"
+    cfg = load_sweep(_sweep(world, "arms", ARMS))
+    report = run_sweep(cfg, out, log=lambda m: None)
+    assert [r["state"] for r in sweep_status(out)] == ["done"] * 4
+    table = pq.read_table(out / "results.parquet").to_pylist()
+    arm_rows = [r for r in table if not r["arm"].startswith("base:")]
+    # every arm x seed scored on the same tasks (held-in of all arms + held-out), 4 items each
+    assert {(r["arm"], r["seed"]) for r in arm_rows} == {(a, s) for a in ("behaviour", "both") for s in (1, 2)}
+    assert {r["task"] for r in arm_rows} == set(TASKS) and {r["n"] for r in arm_rows} == {4}
+    assert {r["group"] for r in arm_rows if r["task"] == "hd_query_ranking"} == {"held-out"}
+    assert any(r["arm"].startswith("base:") for r in table)
+    seq = report["sequences"]["arms"]["all"]
+    step = seq["contrasts"][0]["vs_previous"]
+    assert step["delta"] == pytest.approx(seq["curve"][1]["score"] - seq["curve"][0]["score"])
+    assert len(step["per_seed"]) == 2 and step["seed_sd"] is not None
+    assert "held-in: user_behavior_alignment" in report["groups"]
+    assert (out / "sequence_arms.png").stat().st_size > 1000
+    md = (out / "comparisons.md").read_text()
+    assert "Sequence arms" in md and "Slope per step" in md
+    # a second run reuses every cached eval and retrains nothing
+    stamps = {p: p.stat().st_mtime_ns for p in out.glob("arms/*/seed-*/eval/predictions.jsonl")}
+    with pytest.raises(ShoptuneError, match="--resume"):
+        run_sweep(cfg, out, log=lambda m: None)
+    messages: list[str] = []
+    run_sweep(cfg, out, resume=True, log=messages.append)
+    assert not any(m.startswith(("training", "scoring")) for m in messages)
+    assert stamps == {p: p.stat().st_mtime_ns for p in stamps}
+    # a changed sweep is refused on resume, naming the key
+    changed = load_sweep(_sweep(world, "arms", ARMS), {"eval.limit": 5})
+    with pytest.raises(ConfigError, match="eval.limit"):
+        run_sweep(changed, out, resume=True, log=lambda m: None)
+
+
+def test_grid_sweep_reports_the_interaction(world):
+    body = {
+        "seeds": [1],
+        "grid": {
+            "rank": {"r1": {"lora.r": 1}, "r4": {"lora.r": 4}},
+            "diversity": {"one": {"tasks": ["hd_relevance_mc"]}, "two": {"capabilities": "all"}},
+        },
+        "compare": {"interaction": {"rows": "rank", "cols": "diversity"}},
+    }
+    out = world / "run-grid"
+    report = run_sweep(load_sweep(_sweep(world, "grid2", body)), out, log=lambda m: None)
+    inter = report["interaction"]["all"]
+    cells = {k: v["score"] for k, v in inter["cells"].items()}
+    expected = (cells["r4|two"] - cells["r4|one"]) - (cells["r1|two"] - cells["r1|one"])
+    assert inter["interaction"]["delta"] == pytest.approx(expected)
+    assert inter["interaction"]["seed_sd"] is None  # one seed: no spread to show
+    assert (out / "grid.png").stat().st_size > 1000 and "Interaction" in (out / "comparisons.md").read_text()
+
+
+def _launch(sweep: Path, out: Path, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    argv = [sys.executable, "-m", "shoptune", "experiment", "run", str(sweep), "--out", str(out), "--threads", "1"]
+    return subprocess.Popen([*argv, *extra], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _wait_for(proc: subprocess.Popen, condition, timeout: float = 120.0) -> None:
+    start = time.time()
+    while not condition():
+        assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+        assert time.time() - start < timeout, "timed out"
+        time.sleep(0.02)
+
+
+def test_sigkill_inside_an_arm_and_between_arms_then_resume(world):
+    """A real SIGKILL: once while the first arm trains (it continues from its checkpoint), once after it was
+    scored (it is skipped); the resumed sweep ends with the same scores as an uninterrupted one."""
+    body = {
+        "seeds": [1],
+        "set": {"optim.epochs": 3, "mixture.cap": 24},
+        "arms": [{"name": "a", "set": {}}, {"name": "b", "set": {"lora.r": 4}}],
+    }
+    sweep = _sweep(world, "kill", body)
+    out = world / "run-kill"
+    proc = _launch(sweep, out)
+    first_ckpt = out / "arms" / "a" / "seed-1" / "run" / "checkpoints"
+    _wait_for(proc, lambda: first_ckpt.is_dir() and any(first_ckpt.glob("step-*")))
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    states = {r["arm"]: r["state"] for r in sweep_status(out)}
+    assert states["a"] in ("training", "started") and states["b"] == "pending"
+    proc = _launch(sweep, out, "--resume")
+    _wait_for(proc, lambda: (out / "arms" / "a" / "seed-1" / "eval" / "eval.json").is_file())
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert {r["arm"]: r["state"] for r in sweep_status(out)}["a"] == "done"
+    stamp = (out / "arms" / "a" / "seed-1" / "eval" / "eval.json").stat().st_mtime_ns
+    proc = _launch(sweep, out, "--resume")
+    assert proc.wait(timeout=600) == 0, proc.stderr.read() if proc.stderr else ""
+    assert (out / "arms" / "a" / "seed-1" / "eval" / "eval.json").stat().st_mtime_ns == stamp  # not rescored
+    clean = world / "run-clean"
+    run_sweep(load_sweep(sweep), clean, log=lambda m: None)
+    for arm in ("a", "b"):
+        killed = json.loads((out / "arms" / arm / "seed-1" / "eval" / "metrics.json").read_text())
+        fresh = json.loads((clean / "arms" / arm / "seed-1" / "eval" / "metrics.json").read_text())
+        assert killed["tasks"].keys() == fresh["tasks"].keys()
+        for task in killed["tasks"]:
+            assert killed["tasks"][task]["score"] == pytest.approx(fresh["tasks"][task]["score"], abs=1e-6), task
