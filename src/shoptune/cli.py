@@ -628,11 +628,16 @@ def experiment_run(
         list[str] | None, typer.Option("--set", help="Override a sweep key: eval.limit=100, set.budget.total=2400")
     ] = None,
     threads: Annotated[int | None, typer.Option("--threads", min=1, help="torch threads (default: torch's).")] = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="An existing data build for every arm (instead of building one).")
+    ] = None,
 ) -> None:
     """Train every arm x seed of a sweep, score each on one fixed item set, write results and comparisons."""
     from shoptune.experiments.sweep import load_sweep, run_sweep
 
     cfg = load_sweep(sweep, parse_set(set_))
+    if data is not None:
+        cfg.data = str(data.resolve())
     if threads:
         import torch
 

@@ -197,3 +197,30 @@ def test_sigkill_inside_an_arm_and_between_arms_then_resume(world):
         assert killed["tasks"].keys() == fresh["tasks"].keys()
         for task in killed["tasks"]:
             assert killed["tasks"][task]["score"] == pytest.approx(fresh["tasks"][task]["score"], abs=1e-6), task
+
+
+def test_mlflow_tracking_logs_each_run(world):
+    mlflow = pytest.importorskip("mlflow")
+    body = {"seeds": [1], "arms": [{"name": "solo", "set": {}}], "tracking": {"mlflow": True}}
+    out = world / "run-mlflow"
+    run_sweep(load_sweep(_sweep(world, "mlflow", body)), out, log=lambda m: None)
+    mlflow.set_tracking_uri((out / "mlruns").resolve().as_uri())
+    runs = mlflow.search_runs(experiment_names=[out.name])
+    assert len(runs) == 1 and runs.iloc[0]["params.arm"] == "solo"
+    assert "metrics.overall" in runs.columns and runs.iloc[0]["params.lora.r"] == "2"
+
+
+def test_tracking_without_mlflow_is_one_line(world, monkeypatch):
+    import builtins
+
+    real_import = builtins.__import__
+
+    def no_mlflow(name, *args, **kwargs):
+        if name == "mlflow":
+            raise ImportError("no mlflow")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_mlflow)
+    body = {"seeds": [1], "arms": [{"name": "solo", "set": {}}], "tracking": {"mlflow": True}}
+    with pytest.raises(ConfigError, match="shoptune\\[tracking\\]"):
+        run_sweep(load_sweep(_sweep(world, "nomlflow", body)), world / "run-nomlflow", log=lambda m: None)

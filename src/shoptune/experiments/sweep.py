@@ -85,6 +85,9 @@ class Tracking(_Strict):
 class SweepConfig(_Strict):
     #: The base SFT config (path relative to this file).
     base: str
+    #: An existing `shoptune data build` folder every arm uses (relative to this file); default: the base
+    #: config's data.dir, else its data.build built once into DIR/data.
+    data: str | None = None
     #: Overrides applied to every arm (SFT keys and the sweep keys capabilities / tasks / budget.*).
     set: dict[str, Any] = Field(default_factory=dict)
     #: Every arm runs once per seed (optim.seed); two or more show the seed-to-seed spread.
@@ -130,6 +133,8 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
     path = Path(path)
     cfg = load_config(path, SweepConfig, overrides)
     cfg.base = resolve_path(path.resolve().parent, cfg.base)
+    if cfg.data is not None:
+        cfg.data = resolve_path(path.resolve().parent, cfg.data)
     if not Path(cfg.base).is_file():
         raise ConfigError(f"{path}: key 'base': no such SFT config {cfg.base}")
     arms = {a.name for a in expand_arms(cfg)}
@@ -317,8 +322,10 @@ def plan_sweep(cfg: SweepConfig, out: Path, *, resume: bool = False, log: Log = 
     arms = expand_arms(cfg)
     base = load_sft_config(cfg.base)
     layout = start_sweep(cfg, out, resume)
-    data_dir = Path(base.data.dir) if base.data.dir else layout.data
+    data_dir = Path(cfg.data or base.data.dir or layout.data)
     configs = {(a.name, s): arm_config(cfg, a, s, data_dir) for a in arms for s in cfg.seeds}
+    if cfg.data and not (data_dir / "manifest.json").is_file():
+        raise ConfigError(f"data: {data_dir} is not a data build (no manifest.json)")
     if not (data_dir / "manifest.json").is_file():
         atomic = any(c.data.atomic for c in configs.values())
         log(f"building the sweep's task data from {base.data.build} into {data_dir}")

@@ -11,6 +11,7 @@ Example:
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +36,10 @@ class Tracker:
                 "tracking.mlflow: MLflow is not installed; `pip install 'shoptune[tracking]'` or set it to false"
             ) from None
         self.mlflow = mlflow
+        if cfg.uri is None:
+            # The default is a plain folder beside the sweep: no server, no database. MLflow 3.x still reads
+            # and writes it but asks for this opt-in (its skinny install has no SQL backend anyway).
+            os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
         mlflow.set_tracking_uri(cfg.uri or (root / "mlruns").resolve().as_uri())
         mlflow.set_experiment(root.resolve().name)
 
