@@ -224,3 +224,9 @@ def test_tracking_without_mlflow_is_one_line(world, monkeypatch):
     body = {"seeds": [1], "arms": [{"name": "solo", "set": {}}], "tracking": {"mlflow": True}}
     with pytest.raises(ConfigError, match="shoptune\\[tracking\\]"):
         run_sweep(load_sweep(_sweep(world, "nomlflow", body)), world / "run-nomlflow", log=lambda m: None)
+
+
+def test_set_overrides_flat_sweep_keys_and_nested_ones(world):
+    path = _sweep(world, "over", {"seeds": [1], "set": {"budget.total": 12}, "arms": [{"name": "a", "set": {}}]})
+    cfg = load_sweep(path, {"set.budget.total": 40, "eval.limit": 2, "set.lora.r": 4})
+    assert cfg.set == {"budget.total": 40, "lora.r": 4} and cfg.eval.limit == 2

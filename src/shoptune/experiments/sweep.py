@@ -38,7 +38,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from shoptune.config import load_config, refuse_changed_config
+from shoptune.config import read_yaml, refuse_changed_config, set_dotted, validate_config
 from shoptune.errors import ConfigError, ShoptuneError
 from shoptune.io import MARKER, atomic_write_json, claim_output, write_marker
 
@@ -131,7 +131,16 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
     from shoptune.config import resolve_path
 
     path = Path(path)
-    cfg = load_config(path, SweepConfig, overrides)
+    # `set` holds flat dotted SFT keys ("budget.total": 96): `--set set.budget.total=960` replaces that one key
+    # rather than nesting {"budget": {"total": ...}} beside it.
+    nested = {k: v for k, v in (overrides or {}).items() if not k.startswith("set.")}
+    flat = {k[len("set.") :]: v for k, v in (overrides or {}).items() if k.startswith("set.")}
+    data = set_dotted(read_yaml(path), nested)
+    if flat:
+        if not isinstance(data.get("set", {}), dict):
+            raise ConfigError(f"{path}: key 'set': expected a mapping of SFT keys")
+        data["set"] = {**data.get("set", {}), **flat}
+    cfg = validate_config(SweepConfig, data, path, overrides)
     cfg.base = resolve_path(path.resolve().parent, cfg.base)
     if cfg.data is not None:
         cfg.data = resolve_path(path.resolve().parent, cfg.data)
@@ -253,14 +262,8 @@ def sweep_key(cfg: SweepConfig) -> dict[str, Any]:
     """What a resumed sweep must share with the first start (tracking may change)."""
     data = cfg.model_dump(mode="json")
     data.pop("tracking")
-    data["base_config"] = json.loads(json.dumps(_yaml(cfg.base)))
+    data["base_config"] = json.loads(json.dumps(read_yaml(cfg.base)))
     return data
-
-
-def _yaml(path: str) -> Any:
-    from shoptune.config import read_yaml
-
-    return read_yaml(path)
 
 
 def start_sweep(cfg: SweepConfig, out: Path, resume: bool) -> SweepLayout:
