@@ -141,6 +141,7 @@ def data_build(
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from shoptune.data.build import build, load_build_config, select_tasks
+    from shoptune.io import claim_output
 
     overrides = {
         "on_error": on_error.value if on_error else None,
@@ -150,6 +151,7 @@ def data_build(
         "data_root": str(data_root.resolve()) if data_root else None,
     }
     cfg = load_build_config(config, **overrides)
+    claim_output(out, "manifest.json")  # before the progress bar: a refusal is the only line printed
     total = len(select_tasks(cfg))
     with Progress(
         TextColumn("[bold]building[/] {task.fields[name]:<32}"),
