@@ -63,3 +63,23 @@ def run_cli(*args: str | Path) -> tuple[int, str, str]:
 def cli():
     """`cli("eval", "--model", ...)` -> (exit code, stdout, stderr) through the real entry point."""
     return run_cli
+
+
+def gzip_damaged_by_zlib(data: bytes) -> bytes:
+    """A gzip stream with one byte flipped after its middle where deflate itself fails (zlib.error), so a
+    reader sees good lines first and the damage part-way through."""
+    import zlib
+
+    deflate = data[10:-8]  # gzip.compress writes a 10-byte header and an 8-byte trailer around raw deflate
+    state = zlib.decompressobj(-15)
+    state.decompress(deflate[: len(deflate) // 2])
+    for offset in range(len(deflate) // 2, len(deflate)):
+        trial = state.copy()  # the stream decoded up to `offset`: only the flipped byte and a little after run
+        try:
+            trial.decompress(bytes([deflate[offset] ^ 0xFF]) + deflate[offset + 1 : offset + 4096])
+        except zlib.error:
+            bad = bytearray(data)
+            bad[10 + offset] ^= 0xFF
+            return bytes(bad)
+        state.decompress(deflate[offset : offset + 1])
+    raise AssertionError("no offset gives a zlib.error")

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from conftest import gzip_damaged_by_zlib
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import (
     as_choice,
@@ -122,20 +123,7 @@ def corrupt_gzip(path: Path, n: int = 4000) -> Path:
 
 @functools.cache
 def _zlib_damaged(n: int) -> bytes:
-    data = gzip.compress(_lines(n), mtime=0)
-    deflate = data[10:-8]  # gzip.compress writes a 10-byte header and an 8-byte trailer around raw deflate
-    state = zlib.decompressobj(-15)
-    state.decompress(deflate[: len(deflate) // 2])
-    for offset in range(len(deflate) // 2, len(deflate)):
-        trial = state.copy()  # the stream decoded up to `offset`: only the flipped byte and a little after run
-        try:
-            trial.decompress(bytes([deflate[offset] ^ 0xFF]) + deflate[offset + 1 : offset + 4096])
-        except zlib.error:
-            bad = bytearray(data)
-            bad[10 + offset] ^= 0xFF
-            return bytes(bad)
-        state.decompress(deflate[offset : offset + 1])
-    raise AssertionError("no offset gives a zlib.error")
+    return gzip_damaged_by_zlib(gzip.compress(_lines(n), mtime=0))
 
 
 def zlib_damaged_gzip(path: Path, n: int = 4000) -> Path:

@@ -10,13 +10,13 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import zlib
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from conftest import gzip_damaged_by_zlib
 from shoptune.errors import DataError, ShoptuneError
 from shoptune.relevance.data import iter_pair_file, pair_tasks, read_build_manifest
 from shoptune.relevance.predict import artifact_info, load_predictor
@@ -43,20 +43,7 @@ def corrupt_gzip(n: int = 4000) -> bytes:
 
 def zlib_damaged_gzip(n: int = 4000) -> bytes:
     """A gzip stream with one byte flipped after its middle where deflate itself fails (zlib.error)."""
-    data = gzip.compress(_many_lines(n), mtime=0)
-    deflate = data[10:-8]  # gzip.compress: 10-byte header, raw deflate, 8-byte trailer
-    state = zlib.decompressobj(-15)
-    state.decompress(deflate[: len(deflate) // 2])
-    for offset in range(len(deflate) // 2, len(deflate)):
-        trial = state.copy()
-        try:
-            trial.decompress(bytes([deflate[offset] ^ 0xFF]) + deflate[offset + 1 : offset + 4096])
-        except zlib.error:
-            bad = bytearray(data)
-            bad[10 + offset] ^= 0xFF
-            return bytes(bad)
-        state.decompress(deflate[offset : offset + 1])
-    raise AssertionError("no offset gives a zlib.error")
+    return gzip_damaged_by_zlib(gzip.compress(_many_lines(n), mtime=0))
 
 
 def corrupt_parquet() -> bytes:
