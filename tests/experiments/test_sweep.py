@@ -145,7 +145,8 @@ def test_grid_sweep_reports_the_interaction(world):
     cells = {k: v["score"] for k, v in inter["cells"].items()}
     expected = (cells["r4|two"] - cells["r4|one"]) - (cells["r1|two"] - cells["r1|one"])
     assert inter["interaction"]["delta"] == pytest.approx(expected)
-    assert inter["interaction"]["seed_sd"] is None  # one seed: no spread to show
+    assert inter["interaction"]["seed_sd"] is None  # one seed: no spread to show ...
+    assert not inter["interaction"]["finding"]  # ... so nothing is called a finding
     assert (out / "grid.png").stat().st_size > 1000 and "Interaction" in (out / "comparisons.md").read_text()
 
 

@@ -59,7 +59,8 @@ def contrast(
     """``sum_arm w_arm * score(arm)`` (seeds averaged) with its paired item-level CI and the seed spread.
 
     ``seed_sd`` is the standard deviation over seeds of the per-seed contrast (seed s of every arm together);
-    ``finding`` says whether the interval excludes 0 and the contrast is larger than that spread.
+    ``finding`` says whether the interval excludes 0 and the contrast is larger than that spread. With one seed
+    the spread is unknown, and nothing is called a finding.
     """
     keys = [(arm, s) for arm in weights for s in seeds]
     result = paired_runs_contrast(
@@ -76,7 +77,7 @@ def contrast(
     lo, hi = result["ci95"]
     result["per_seed"] = per_seed
     result["seed_sd"] = sd
-    result["finding"] = bool((lo > 0 or hi < 0) and (sd is None or abs(result["delta"]) > sd))
+    result["finding"] = bool((lo > 0 or hi < 0) and sd is not None and abs(result["delta"]) > sd)
     return result
 
 
@@ -247,7 +248,8 @@ def comparisons_markdown(report: dict[str, Any], seeds: Sequence[int]) -> str:
         "# Comparisons",
         "",
         f"Paired over the same items; seeds {list(seeds)} averaged. Δ [item-level 95% CI]; seed SD is the spread "
-        "of the per-seed Δ. **finding**: the CI excludes 0 and |Δ| exceeds the seed SD.",
+        "of the per-seed Δ. **finding**: the CI excludes 0 and |Δ| exceeds the seed SD"
+        + (" (one seed: no spread, so nothing is called a finding)." if len(seeds) < 2 else "."),
     ]
     for name, by_group in report["sequences"].items():
         for group, seq in by_group.items():

@@ -152,6 +152,8 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
         if unknown:
             raise ConfigError(f"{path}: key 'compare.sequences.{name}': unknown arms {', '.join(unknown)}")
     if cfg.compare.interaction:
+        if len(cfg.grid) != 2:
+            raise ConfigError(f"{path}: key 'compare.interaction': needs a grid of exactly two factors")
         for axis in ("rows", "cols"):
             factor = cfg.compare.interaction.get(axis)
             if factor not in cfg.grid:
