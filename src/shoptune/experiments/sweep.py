@@ -422,6 +422,7 @@ def score_run(
         from shoptune.training.export import load_with_adapter
 
         lm, tokenizer = load_with_adapter(adapter)
+        lm = lm.merge_and_unload()  # the same logits (tested in export), without LoRA's extra matmuls per layer
     advance = progress(name, len(items)) if progress else None
     scorer = LMScorer(lm, tokenizer, batch_size=cfg.eval.batch_size, bf16=cfg.eval.bf16)
     result = evaluate(items, scorer, progress=advance)
