@@ -158,7 +158,8 @@ def write_analysis(plan: Plan, *, log: Log = print) -> dict[str, Any]:
     sequences = dict(cfg.compare.sequences) or ({"arms": [a.name for a in plan.arms]} if cfg.arms else {})
     for name, steps in sequences.items():
         report["sequences"][name] = {g: sequence_report(runs, steps, seeds, tasks) for g, tasks in focus.items()}
-        plot_sequence(report["sequences"][name], layout.root / f"sequence_{name}.png", name)
+        zero_shot = {g: report["arms"][steps[0]][g]["base"] for g in focus}
+        plot_sequence(report["sequences"][name], layout.root / f"sequence_{name}.png", name, zero_shot)
     if cfg.grid:
         factors = list(cfg.grid)
         axes = cfg.compare.interaction or ({"rows": factors[0], "cols": factors[1]} if len(factors) == 2 else None)
@@ -288,8 +289,10 @@ def comparisons_markdown(report: dict[str, Any], seeds: Sequence[int]) -> str:
 
 
 # ============================================================================================ plots
-def plot_sequence(seq_by_group: dict[str, Any], path: Path, name: str) -> Path:
-    """The curve of each group's score over the steps, with its item-level 95% band."""
+def plot_sequence(
+    seq_by_group: dict[str, Any], path: Path, name: str, zero_shot: dict[str, float] | None = None
+) -> Path:
+    """The curve of each group's score over the steps, with its item-level 95% band (dashed: zero-shot)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -301,12 +304,14 @@ def plot_sequence(seq_by_group: dict[str, Any], path: Path, name: str) -> Path:
         y = [p["score"] for p in seq["curve"]]
         lo = [p["ci95"][0] for p in seq["curve"]]
         hi = [p["ci95"][1] for p in seq["curve"]]
-        ax.plot(x, y, marker="o", label=group)
-        ax.fill_between(x, lo, hi, alpha=0.2)
+        (line,) = ax.plot(x, y, marker="o", label=group)
+        ax.fill_between(x, lo, hi, alpha=0.2, color=line.get_color())
+        if zero_shot and group in zero_shot:
+            ax.axhline(zero_shot[group], color=line.get_color(), linestyle="--", linewidth=1)
     steps = next(iter(seq_by_group.values()))["steps"]
     ax.set_xticks(range(len(steps)), steps, rotation=20, ha="right")
     ax.set_ylabel("mean task score")
-    ax.set_title(f"{name}: score per step (95% CI band)")
+    ax.set_title(f"{name}: score per step (95% CI band; dashed: zero-shot)")
     ax.legend()
     fig.tight_layout()
     with atomic_path(path) as tmp:
