@@ -108,9 +108,7 @@ def eval_cmd(
     tasks: Annotated[
         str | None, typer.Option("--tasks", help="Comma-separated tasks of --data (default: all).")
     ] = None,
-    limit: Annotated[
-        int | None, typer.Option("--limit", min=1, help="At most N pairs (per task with --data).")
-    ] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N pairs (per task with --data).")] = None,
     on_error: Annotated[
         OnError, typer.Option("--on-error", help="raise or skip bad rows of a raw file.")
     ] = OnError.raise_,

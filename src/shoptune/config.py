@@ -103,8 +103,7 @@ def refuse_changed_config(where: str | Path, saved: dict[str, Any], current: dic
     changes = "; ".join(f"{k}: {value(saved, k)!r} -> {value(current, k)!r}" for k in keys[:8])
     more = f" (and {len(keys) - 8} more)" if len(keys) > 8 else ""
     raise ConfigError(
-        f"{where}: --resume with a changed config ({changes}{more}); resume with the run's config "
-        "or start a new --out"
+        f"{where}: --resume with a changed config ({changes}{more}); resume with the run's config or start a new --out"
     )
 
 
