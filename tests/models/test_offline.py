@@ -31,7 +31,6 @@ from shoptune.models import (
     resolve_model,
 )
 from shoptune.models import checksum as checksum_mod
-from shoptune.models.tiny import build_tiny_causal_lm, build_tiny_encoder
 
 
 class NetworkUsed(BaseException):  # noqa: N818 - BaseException: libraries that swallow Exception must not hide it
@@ -59,24 +58,6 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(socket.socket, "connect", refuse("connect"))
     monkeypatch.setattr(socket.socket, "connect_ex", refuse("connect_ex"))
     return attempts
-
-
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "cache"
-    monkeypatch.setenv("SHOPTUNE_CACHE", str(root))
-    monkeypatch.setattr(checksum_mod, "_MEMO", {})
-    return root
-
-
-@pytest.fixture(scope="module")
-def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_causal_lm(tmp_path_factory.mktemp("models") / "tiny-lm")
-
-
-@pytest.fixture(scope="module")
-def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_encoder(tmp_path_factory.mktemp("models") / "tiny-enc")
 
 
 # --- offline by default ---------------------------------------------------------------------------------------

@@ -40,24 +40,7 @@ from shoptune.models import (
     registry,
     resolve_model,
 )
-from shoptune.models.tiny import build_tiny_causal_lm, build_tiny_encoder, build_tiny_gguf, make_tiny_causal_lm
-
-
-@pytest.fixture
-def cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    root = tmp_path / "cache"
-    monkeypatch.setenv("SHOPTUNE_CACHE", str(root))
-    return root
-
-
-@pytest.fixture(scope="module")
-def tiny_lm(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_causal_lm(tmp_path_factory.mktemp("models") / "tiny-lm")
-
-
-@pytest.fixture(scope="module")
-def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_encoder(tmp_path_factory.mktemp("models") / "tiny-enc")
+from shoptune.models.tiny import build_tiny_gguf, make_tiny_causal_lm
 
 
 class FakeConverter:
