@@ -332,6 +332,10 @@ def plan_sweep(cfg: SweepConfig, out: Path, *, resume: bool = False, log: Log = 
     layout = start_sweep(cfg, out, resume)
     data_dir = Path(cfg.data or base.data.dir or layout.data)
     configs = {(a.name, s): arm_config(cfg, a, s, data_dir) for a in arms for s in cfg.seeds}
+    from shoptune.models import resolve_model
+
+    for model in dict.fromkeys(c.model for c in configs.values()):
+        resolve_model(model)  # a model that is not installed stops the sweep here, not after hours of other arms
     if cfg.data and not (data_dir / "manifest.json").is_file():
         raise ConfigError(f"data: {data_dir} is not a data build (no manifest.json)")
     if not (data_dir / "manifest.json").is_file():
