@@ -314,11 +314,13 @@ def demo(
     """The embedded default on bundled demo data and models: build the tasks, run a short multi-task LoRA
     fine-tune of SmolLM2-135M, evaluate zero-shot vs tuned on held-in and held-out tasks, write a report."""
     from shoptune.data.build import build, load_build_config
-    from shoptune.io import atomic_write_text, claim_output, remove_owned
+    from shoptune.io import atomic_write_text, claim_output, remove_owned, write_marker
     from shoptune.training.sft import RUN_FOLDER_FILES
 
     cfg_path = config or _default_demo_config()
-    claim_output(out, "REPORT.md", "data", "sft")
+    claim_output(out, "data/manifest.json", *(f"sft/{name}" for name in RUN_FOLDER_FILES))
+    out.mkdir(parents=True, exist_ok=True)
+    write_marker(out, "demo")
     cfg = load_build_config(cfg_path)
     err_console.print(f"[bold]1/3 data[/]: building the demo tasks from {cfg.data_root}")
     manifest = build(cfg, out / "data")

@@ -118,13 +118,19 @@ def validate_config(model: type[M], data: dict[str, Any], path: str | Path, over
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        parts = []
-        for item in exc.errors():
-            key = ".".join(str(p) for p in item["loc"]) or "(root)"
-            touched = [o for o in overrides or {} if key == o or key.startswith(f"{o}.") or o.startswith(f"{key}.")]
-            source = f"--set {touched[0]}" if touched else str(path)
-            parts.append(f"{source}: key '{key}': {item['msg']}")
-        raise ConfigError("; ".join(parts)) from None
+        raise ConfigError(format_validation_error(str(path), exc, overrides)) from None
+
+
+def format_validation_error(source: str, error: ValidationError, overrides: dict[str, Any] | None = None) -> str:
+    """One part per problem, each naming the dotted key and its source: the file, or the --set that set it."""
+    parts = []
+    for item in error.errors():
+        key = ".".join(str(p) for p in item["loc"]) or "(root)"
+        touched = [o for o in overrides or {} if key == o or key.startswith(f"{o}.") or o.startswith(f"{key}.")]
+        where = f"--set {touched[0]}" if touched else source
+        # Pydantic prefixes a validator's own message with "Value error, "; the message says enough.
+        parts.append(f"{where}: key '{key}': {item['msg'].removeprefix('Value error, ')}")
+    return "; ".join(parts)
 
 
 def resolve_path(base: Path, value: str) -> str:

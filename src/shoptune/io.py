@@ -166,7 +166,7 @@ def staging_dir(final: str | Path, *, kind: str, owned_files: tuple[str, ...] = 
     final = claim_output(final, *owned_files)
     final.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(final)
-    tmp = final.parent / f".{final.name}.tmp-{os.getpid()}"
+    tmp = _temp_path(final)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:

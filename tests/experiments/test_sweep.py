@@ -231,3 +231,11 @@ def test_set_overrides_flat_sweep_keys_and_nested_ones(world):
     path = _sweep(world, "over", {"seeds": [1], "set": {"budget.total": 12}, "arms": [{"name": "a", "set": {}}]})
     cfg = load_sweep(path, {"set.budget.total": 40, "eval.limit": 2, "set.lora.r": 4})
     assert cfg.set == {"budget.total": 40, "lora.r": 4} and cfg.eval.limit == 2
+
+
+def test_a_bad_sweep_leaves_no_sweep_folder_behind(world):
+    body = {"seeds": [1], "data": "no-such-build", "arms": [{"name": "a", "set": {}}]}
+    out = world / "run-bad-data"
+    with pytest.raises(ConfigError, match="not a data build"):
+        run_sweep(load_sweep(_sweep(world, "baddata", body)), out, log=lambda m: None)
+    assert not out.exists()

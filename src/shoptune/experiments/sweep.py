@@ -323,27 +323,42 @@ class Plan:
 
 
 def plan_sweep(cfg: SweepConfig, out: Path, *, resume: bool = False, log: Log = print) -> Plan:
-    """Check the sweep and --out, build the shared data once, resolve every arm's SFT config."""
-    from shoptune.data.build import build, load_build_config, read_manifest
+    """Check the sweep, --out, every arm, model and task, then record the sweep and build its data once.
+
+    Everything that can be checked is checked before the sweep folder is written, so a bad sweep leaves
+    nothing behind to --resume.
+    """
+    from shoptune.data.build import build, load_build_config
+    from shoptune.models import resolve_model
     from shoptune.training.config import load_sft_config
 
+    claim_output(out, SWEEP_FILE)
     arms = expand_arms(cfg)
     base = load_sft_config(cfg.base)
-    layout = start_sweep(cfg, out, resume)
+    layout = SweepLayout(out)
     data_dir = Path(cfg.data or base.data.dir or layout.data)
     configs = {(a.name, s): arm_config(cfg, a, s, data_dir) for a in arms for s in cfg.seeds}
-    from shoptune.models import resolve_model
-
     for model in dict.fromkeys(c.model for c in configs.values()):
         resolve_model(model)  # a model that is not installed stops the sweep here, not after hours of other arms
     if cfg.data and not (data_dir / "manifest.json").is_file():
         raise ConfigError(f"data: {data_dir} is not a data build (no manifest.json)")
+    tasks, groups = eval_tasks(cfg, configs, base)
+    if (data_dir / "manifest.json").is_file():
+        _check_tasks(data_dir, configs, tasks)
+    start_sweep(cfg, out, resume)
     if not (data_dir / "manifest.json").is_file():
         atomic = any(c.data.atomic for c in configs.values())
         log(f"building the sweep's task data from {base.data.build} into {data_dir}")
         build(load_build_config(base.data.build or "", atomic=atomic or None), data_dir)
+        _check_tasks(data_dir, configs, tasks)
+    return Plan(cfg, layout, arms, configs, data_dir, tasks, groups)
+
+
+def _check_tasks(data_dir: Path, configs: dict[tuple[str, int], Any], tasks: list[str]) -> None:
+    """Every arm's tasks and every evaluation task must be in the data build."""
+    from shoptune.data.build import read_manifest
+
     built = read_manifest(data_dir)["tasks"]
-    tasks, groups = eval_tasks(cfg, configs, base)
     for (arm, _), sft in configs.items():
         wanted = [*(sft.data.tasks if sft.data.tasks != ALL else []), *sft.data.holdout_tasks()]
         missing = [t for t in wanted if t not in built]
@@ -352,7 +367,6 @@ def plan_sweep(cfg: SweepConfig, out: Path, *, resume: bool = False, log: Log = 
     missing = [t for t in tasks if t not in built]
     if missing:
         raise ConfigError(f"eval: tasks not in the data build {data_dir}: {', '.join(missing)}")
-    return Plan(cfg, layout, arms, configs, data_dir, tasks, groups)
 
 
 def run_sweep(

@@ -40,7 +40,7 @@ import torch
 import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from shoptune.config import refuse_changed_config
 from shoptune.errors import ConfigError, ShoptuneError
@@ -67,7 +67,8 @@ from shoptune.relevance.model import (
 )
 from shoptune.relevance.predict import load_predictor, use_bf16
 from shoptune.relevance.sampling import draw_epoch, length_batches
-from shoptune.training.checkpoint import rng_states, set_rng_states
+from shoptune.training.checkpoint import read_checkpoint as read_checkpoint_files
+from shoptune.training.checkpoint import restore_rng, rng_states
 
 LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
 console = Console(stderr=True)
@@ -152,7 +153,7 @@ def train(
 
 
 #: Files by which a relevance run folder of older shoptune versions (before the marker file) is recognised.
-RUN_FOLDER_FILES = ("run.json", "config.yaml", "train_log.jsonl", "checkpoint", "model", "single")
+RUN_FOLDER_FILES = ("sampling.json", f"model/{ARTIFACT_FILE}", "checkpoint/state.json")
 
 
 def start_run_folder(cfg: RelevanceConfig, out: Path, resume: bool) -> Path:
@@ -422,13 +423,7 @@ def save_checkpoint(
 
 def read_checkpoint(path: Path, cfg: RelevanceConfig) -> tuple[dict[str, Any], dict[str, torch.Tensor], Any]:
     """A checkpoint's state, weights and optimizer blob; one line when it is damaged or from another config."""
-    try:
-        meta = json.loads((path / "state.json").read_text(encoding="utf-8"))
-        weights = load_file(str(path / "trainable.safetensors"))
-        blob = torch.load(path / "optimizer.pt", weights_only=False)
-    except Exception as exc:  # truncated file, bad JSON, bad pickle: the same to the user
-        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-        raise ShoptuneError(f"{path}: damaged checkpoint ({reason}); delete it to start the run over") from None
+    meta, weights, blob = read_checkpoint_files(path, optim_file="optimizer.pt")
     refuse_changed_config(path, meta.get("config", {}), _config_key(cfg))
     return meta, weights, blob
 
@@ -445,11 +440,7 @@ def load_checkpoint(
         )
     optimizer.load_state_dict(blob["optimizer"])
     scheduler.load_state_dict(blob["scheduler"])
-    if "rng" in blob:
-        set_rng_states(blob["rng"])
-    else:  # checkpoints of shoptune <= 0.1
-        torch.set_rng_state(blob["torch_rng"])
-        random.setstate(blob["python_rng"])
+    restore_rng(blob)
     return TrainState(**meta["state"])
 
 

@@ -16,18 +16,9 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
+from shoptune.config import format_validation_error
 from shoptune.errors import ConfigError
 from shoptune.tasks.spec import TaskSpec
-
-
-def format_validation_error(source: str, error: ValidationError) -> str:
-    """One line per problem, each naming the file and the dotted key."""
-    parts = []
-    for item in error.errors():
-        key = ".".join(str(p) for p in item["loc"]) or "(root)"
-        # Pydantic prefixes a validator's own message with "Value error, "; the message says enough.
-        parts.append(f"{source}: key '{key}': {item['msg'].removeprefix('Value error, ')}")
-    return "; ".join(parts)
 
 
 def load_task_file(path: Path) -> TaskSpec:

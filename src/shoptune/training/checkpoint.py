@@ -35,10 +35,16 @@ def rng_states() -> dict[str, Any]:
     return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
 
 
-def set_rng_states(states: dict[str, Any]) -> None:
-    random.setstate(states["python"])
-    np.random.set_state(states["numpy"])
-    torch.set_rng_state(states["torch"])
+def restore_rng(blob: dict[str, Any]) -> None:
+    """Set every RNG from a checkpoint's optimizer blob (shoptune <= 0.1 kept torch's and Python's only)."""
+    if "rng" in blob:
+        random.setstate(blob["rng"]["python"])
+        np.random.set_state(blob["rng"]["numpy"])
+        torch.set_rng_state(blob["rng"]["torch"])
+        return
+    torch.set_rng_state(blob["torch_rng"])
+    if "python_rng" in blob:
+        random.setstate(blob["python_rng"])
 
 
 def save_checkpoint(folder: Path, step: int, model, optimizer, scheduler, state: dict[str, Any], keep: int = 2) -> Path:
@@ -60,21 +66,23 @@ def latest_checkpoint(folder: Path) -> Path | None:
     return done[-1] if done else None
 
 
-def read_checkpoint(path: Path) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any]]:
-    """The loop state, trainable weights and optimizer blob of a checkpoint.
+def read_checkpoint(
+    path: Path, optim_file: str = "optim.pt"
+) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any]]:
+    """The ``state.json``, trainable weights and optimizer blob of a checkpoint folder (both recipes' layout).
 
-    A damaged checkpoint is one line naming it (delete that folder to resume from the one before); `--resume`
-    reads it before loading the model, so the user hears of it at once.
+    A damaged checkpoint is one line naming it; `--resume` reads it before loading the model, so the user hears
+    of it at once.
     """
     try:
         state = json.loads((path / "state.json").read_text(encoding="utf-8"))
         weights = path / "trainable.safetensors"
         trainable = load_file(str(weights)) if weights.exists() else torch.load(path / "trainable.pt")
-        optim = torch.load(path / "optim.pt", weights_only=False)
+        optim = torch.load(path / optim_file, weights_only=False)
     except Exception as exc:  # any damage (truncated file, bad JSON, bad pickle) means the same to the user
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise ShoptuneError(
-            f"{path}: damaged checkpoint ({reason}); delete this folder to resume from an earlier one"
+            f"{path}: damaged checkpoint ({reason}); delete this folder to resume from an earlier one or start over"
         ) from None
     return state, trainable, optim
 
@@ -91,8 +99,5 @@ def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any]:
             params[name].copy_(value)
     optimizer.load_state_dict(optim["optimizer"])
     scheduler.load_state_dict(optim["scheduler"])
-    if "rng" in optim:
-        set_rng_states(optim["rng"])
-    else:  # checkpoints of shoptune <= 0.1 kept the torch RNG only
-        torch.set_rng_state(optim["torch_rng"])
+    restore_rng(optim)
     return state

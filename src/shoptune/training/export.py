@@ -64,7 +64,7 @@ def export_merged(adapter_dir: Path, out: Path, base: str | None = None) -> Path
     base_model_of(adapter_dir)  # a folder that is not an adapter fails here, before the slow load
     model, tokenizer = load_with_adapter(adapter_dir, base)
     merged = model.merge_and_unload()
-    with staging_dir(out, kind="merged-model", owned_files=(RUN_FILE)) as tmp:
+    with staging_dir(out, kind="merged-model", owned_files=(RUN_FILE,)) as tmp:
         merged.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         if (adapter_dir / RUN_FILE).exists():

@@ -300,7 +300,7 @@ def save_adapter(model, tokenizer, cfg: SFTConfig, data: TrainData, out: Path) -
 
 # ------------------------------------------------------------------------------------------ run folder
 #: Files by which an SFT run folder of older shoptune versions (before the marker file) is recognised.
-RUN_FOLDER_FILES = ("train_log.jsonl", "summary.json", "checkpoints")
+RUN_FOLDER_FILES = ("train_log.jsonl", f"adapter/{RUN_FILE}")
 #: Keys that may change between a run and its resumption: they do not change what is trained.
 RESUMABLE_KEYS = {"optim": ("checkpoint_every", "log_every"), "eval": None}
 
