@@ -25,6 +25,7 @@ from typer._click import exceptions as click_errors
 
 from shoptune import __version__
 from shoptune.cli_relevance import relevance_app, train_relevance
+from shoptune.cli_report import report
 from shoptune.cli_types import OnError, Split
 from shoptune.config import parse_set
 from shoptune.errors import ShoptuneError
@@ -308,67 +309,22 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Where the demo writes its data, runs and report.")] = Path(
         "runs/demo"
     ),
-    config: Annotated[Path | None, typer.Option(help="Demo data config (default: the bundled demo config).")] = None,
-    skip_training: Annotated[bool, typer.Option(help="Only build the data and evaluate the base model.")] = False,
+    config: Annotated[Path | None, typer.Option(help="Demo config (default: configs/demo.yaml).")] = None,
+    skip_training: Annotated[bool, typer.Option(help="Only build the demo's data.")] = False,
 ) -> None:
-    """The embedded default on bundled demo data and models: build the tasks, run a short multi-task LoRA
-    fine-tune of SmolLM2-135M, evaluate zero-shot vs tuned on held-in and held-out tasks, write a report."""
-    from shoptune.data.build import build, load_build_config
-    from shoptune.io import atomic_write_text, claim_output, remove_owned, write_marker
-    from shoptune.training.sft import RUN_FOLDER_FILES
+    """The embedded default on bundled demo data and models, both halves: a multi-task relevance cross-encoder
+    vs its single-task baseline on a low-resource pair task, and a short multi-task LoRA fine-tune of SmolLM2
+    (zero-shot vs tuned on held-in and held-out tasks); ends with the path of report.html."""
+    from shoptune.demo import run_demo
 
-    cfg_path = config or _default_demo_config()
-    claim_output(out, "data/manifest.json", *(f"sft/{name}" for name in RUN_FOLDER_FILES))
-    out.mkdir(parents=True, exist_ok=True)
-    write_marker(out, "demo")
-    cfg = load_build_config(cfg_path)
-    err_console.print(f"[bold]1/3 data[/]: building the demo tasks from {cfg.data_root}")
-    manifest = build(cfg, out / "data")
-    print_stats(manifest)
-    if skip_training:
-        return
-    from shoptune.experiments.heldout import compare_base_and_tuned
-    from shoptune.reports.plots import plot_base_vs_tuned
-    from shoptune.training.config import load_sft_config
-    from shoptune.training.sft import run_sft
-
-    sft_cfg = load_sft_config(
-        cfg_path.parent / "sft_demo.yaml", {"data.build": None, "data.dir": str((out / "data").resolve())}
+    report = run_demo(
+        out,
+        config=config,
+        skip_training=skip_training,
+        log=lambda m: err_console.print(m, markup=False, highlight=False),
+        bars=_model_bars,
     )
-    held_out = ", ".join(sft_cfg.data.holdout_tasks())
-    err_console.print(f"[bold]2/3 train[/]: LoRA on {len(sft_cfg.data.tasks)} tasks, holding out {held_out}")
-    remove_owned(out / "sft", *RUN_FOLDER_FILES)  # the demo always starts fresh (only from its own run)
-    summary = run_sft(sft_cfg, out / "sft", log=lambda m: err_console.print(m, markup=False))
-    err_console.print(f"trained {summary['steps']} steps at {summary['tokens_per_s']:.0f} tokens/s")
-    err_console.print("[bold]3/3 evaluate[/]: zero-shot base vs tuned adapter")
-    with _model_bars() as bars:
-        report = compare_base_and_tuned(
-            out / "sft" / "adapter",
-            limit=40,
-            bf16=True,
-            log=lambda m: err_console.print(m, markup=False),
-            progress=bars,
-        )
-    plot = plot_base_vs_tuned(report, out / "sft" / "eval" / "comparison.png")
-    text = (out / "sft" / "eval" / "comparison.md").read_text()
-    atomic_write_text(
-        out / "REPORT.md",
-        "# shoptune demo\n\n"
-        f"Multi-task LoRA of {sft_cfg.model} on the bundled demo data ({summary['steps']} steps, "
-        f"{summary['train_tokens']} tokens, {summary['trainable_parameters']:,} trainable parameters).\n\n"
-        f"{text}\n![zero-shot vs tuned](sft/eval/comparison.png)\n",
-    )
-    console.print(text)
-    console.print(f"report: {out / 'REPORT.md'} (plot: {plot})")
-
-
-def _default_demo_config() -> Path:
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "configs" / "data_demo.yaml"
-        if candidate.exists():
-            return candidate
-    raise ShoptuneError("configs/data_demo.yaml not found: run from a shoptune checkout or pass --config")
+    console.print(str(report))
 
 
 def main() -> None:
@@ -501,6 +457,7 @@ app.add_typer(train_app, name="train")
 # The relevance system keeps its commands in its own module; they join the same app here.
 train_app.command("relevance")(train_relevance)
 app.add_typer(relevance_app, name="relevance")
+app.command("report")(report)
 
 
 @train_app.command("sft")

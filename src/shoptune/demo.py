@@ -1,0 +1,203 @@
+"""The embedded default: both halves of shoptune on the bundled demo data, in a few minutes of CPU.
+
+1. data       - build the demo's tasks from ``demo/data`` (a small, attributed subset of the real sources);
+2. relevance  - a multi-task MiniLM cross-encoder on every pair task vs a single-task model of the
+                low-resource task (same recipe), paired tests on the same test pairs;
+3. sft        - a short multi-task LoRA fine-tune of SmolLM2-135M, zero-shot vs tuned on held-in and
+                held-out tasks, paired bootstrap CIs;
+4. report     - one self-contained ``report.html`` covering both halves (``shoptune report``).
+
+Where the time goes is recorded in ``demo.json`` (seconds per stage), so a slow machine can be diagnosed.
+
+Example:
+    >>> from shoptune.demo import run_demo                  # doctest: +SKIP
+    >>> report = run_demo("runs/demo")                       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from shoptune.config import load_config
+from shoptune.errors import ShoptuneError
+from shoptune.io import atomic_write_json, claim_output, remove_owned, write_marker
+
+Log = Callable[[str], None]
+#: A context manager yielding ``add(name, total)``, which returns one progress bar's advance callback (the CLI
+#: passes rich bars; entered only around scoring, so the training bars of the recipes are not nested in it).
+Bars = Callable[[], AbstractContextManager[Callable[[str, int], Callable[[int], None]]]]
+
+#: What a run of this size can and cannot show; shown in the report above the numbers.
+NOTES = (
+    "The demo is sized for a few minutes of a 2-core CPU: a few hundred training examples, tens of test items "
+    "per task. It can show that multi-task training helps a low-resource pair task, and that a short LoRA "
+    "fine-tune moves SmolLM2, which zero-shot gives nearly the same answer to every question, to task-specific "
+    "answers on the tasks it was tuned on, each with a paired CI. It cannot show how large the effects are at "
+    "full size (the CIs are wide, and the demo data is a small subset of each source), and a held-out difference "
+    "is noise unless its CI excludes 0. The studies' comparisons are `shoptune experiment run` and "
+    "`shoptune relevance compare`."
+)
+
+
+class DemoConfig(BaseModel):
+    """``configs/demo.yaml``: which configs make the demo, and its sizes. Paths are relative to the file."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    data: str = "data_demo.yaml"
+    sft: str = "sft_demo.yaml"
+    relevance: str = "relevance_demo.yaml"
+    #: The pair task whose multi-task vs single-task difference the demo shows (few training pairs).
+    low_resource: str
+    notes: str = NOTES
+
+
+def default_config() -> Path:
+    """``configs/demo.yaml`` of this checkout (the demo's configs and ``demo/data`` live beside the package)."""
+    here = Path(__file__).resolve()
+    for parent in here.parents:
+        candidate = parent / "configs" / "demo.yaml"
+        if candidate.exists():
+            return candidate
+    raise ShoptuneError("configs/demo.yaml not found: run from a shoptune checkout or pass --config")
+
+
+class _Clock:
+    """Seconds per stage, for demo.json."""
+
+    def __init__(self) -> None:
+        self.started = time.perf_counter()
+        self.stages: dict[str, float] = {}
+
+    @contextmanager
+    def stage(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.stages[name] = round(time.perf_counter() - start, 1)
+
+    def total(self) -> float:
+        return round(time.perf_counter() - self.started, 1)
+
+
+def run_demo(
+    out: str | Path = "runs/demo",
+    *,
+    config: str | Path | None = None,
+    skip_training: bool = False,
+    log: Log = print,
+    bars: Bars | None = None,
+) -> Path:
+    """Run the demo into ``out``; returns the path of ``report.html`` (of the data build with ``skip_training``).
+
+    Only a folder the demo wrote itself is replaced; every config is validated before any work starts.
+    """
+    from shoptune.data.build import build, load_build_config
+    from shoptune.relevance.config import load_config as load_relevance_config
+    from shoptune.training.config import load_sft_config
+    from shoptune.training.sft import RUN_FOLDER_FILES
+
+    out = Path(out)
+    path = Path(config) if config else default_config()
+    claim_output(out, "data/manifest.json", *(f"sft/{name}" for name in RUN_FOLDER_FILES))
+    demo = load_config(path, DemoConfig)
+    here = path.resolve().parent
+    data_dir = (out / "data").resolve()
+    build_cfg = load_build_config(here / demo.data)
+    sft_cfg = load_sft_config(here / demo.sft, {"data.build": None, "data.dir": str(data_dir)})
+    rel_cfg = load_relevance_config(here / demo.relevance, {"data.path": str(data_dir), "data.build": None})
+    pair_tasks = [] if rel_cfg.data.tasks == "all" else list(rel_cfg.data.tasks)
+    if pair_tasks and demo.low_resource not in pair_tasks:
+        raise ShoptuneError(f"{path}: low_resource: {demo.low_resource!r} is not one of {demo.relevance}'s data.tasks")
+    if pair_tasks:  # build what the demo uses, nothing more
+        build_cfg.tasks = sorted(set(sft_cfg.data.tasks) | set(sft_cfg.data.holdout_tasks()) | set(pair_tasks))
+    out.mkdir(parents=True, exist_ok=True)
+    write_marker(out, "demo")
+    clock = _Clock()
+    summary: dict[str, Any] = {"notes": demo.notes, "machine": _machine()}
+
+    log(f"1/4 data: building the demo tasks from {build_cfg.data_root}")
+    with clock.stage("data"):
+        manifest = build(build_cfg, out / "data")
+    summary["data"] = {"tasks": len(manifest.get("tasks", {}))}
+    if skip_training:
+        _write_summary(out, summary, clock)
+        return out / "data"
+
+    log(f"2/4 relevance: multi-task cross-encoder vs single-task on the low-resource {demo.low_resource}")
+    with clock.stage("relevance"):
+        summary["relevance"] = _relevance(rel_cfg, demo.low_resource, out / "relevance", log)
+
+    log(f"3/4 sft: LoRA on {len(sft_cfg.data.tasks)} tasks, holding out {', '.join(sft_cfg.data.holdout_tasks())}")
+    with clock.stage("sft_train"):
+        summary["sft_train"] = _train_sft(sft_cfg, out / "sft", log)
+    with clock.stage("sft_eval"):
+        summary["sft_eval"] = _evaluate_sft(out / "sft", sft_cfg.eval.limit, log, bars)
+
+    log("4/4 report")
+    _write_summary(out, summary, clock)
+    with clock.stage("report"):
+        report = _report(out)
+    _write_summary(out, summary, clock)
+    return report
+
+
+def _relevance(cfg: Any, low_resource: str, out: Path, log: Log) -> dict[str, Any]:
+    """One multi-task run on every pair task, one single-task run of the low-resource task, compared."""
+    from shoptune.relevance.compare import compare_multitask, load_run
+    from shoptune.relevance.recipe import train
+
+    remove_owned(out)  # the demo always starts fresh (only from its own, marked folder)
+    out.mkdir(parents=True)
+    write_marker(out, "demo")
+    train(cfg, out / "multi")
+    data = cfg.data.model_copy(update={"tasks": [low_resource]})
+    train(cfg.model_copy(update={"data": data, "single_task": True}), out / "single")
+    multi, single = load_run(out / "multi", name="multi-task"), load_run(out / "single", name="single-task")
+    result = compare_multitask(multi, single, out / "compare")
+    entry = result["tasks"][low_resource]
+    f1 = entry["macro_f1"]
+    log(f"{low_resource}: macro-F1 single-task {f1['a']:.3f} -> multi-task {f1['b']:.3f}")
+    return {"low_resource": low_resource, "macro_f1": f1, "accuracy": entry["accuracy"]}
+
+
+def _train_sft(sft_cfg: Any, run_dir: Path, log: Log) -> dict[str, Any]:
+    from shoptune.training.sft import RUN_FOLDER_FILES, run_sft
+
+    remove_owned(run_dir, *RUN_FOLDER_FILES)  # the demo always starts fresh (only from its own run)
+    result = run_sft(sft_cfg, run_dir, log=log)
+    log(f"trained {result['steps']} steps at {result['tokens_per_s']:.0f} tokens/s")
+    return {k: result.get(k) for k in ("steps", "train_tokens", "tokens_per_s", "trainable_parameters")}
+
+
+def _evaluate_sft(run_dir: Path, limit: int | None, log: Log, bars: Bars | None) -> dict[str, Any]:
+    from shoptune.experiments.heldout import compare_base_and_tuned
+
+    with bars() if bars else nullcontext(None) as add:
+        report = compare_base_and_tuned(run_dir / "adapter", limit=limit, bf16=True, log=log, progress=add)
+    keys = ("base", "tuned", "delta", "ci95", "p_value", "tasks")
+    return {group: {k: entry[k] for k in keys if k in entry} for group, entry in report["groups"].items()}
+
+
+def _report(out: Path) -> Path:
+    from shoptune.reports import build_report
+
+    return build_report(out, out / "report.html")
+
+
+def _write_summary(out: Path, summary: dict[str, Any], clock: _Clock) -> None:
+    summary["seconds"] = {**clock.stages, "total": clock.total()}
+    atomic_write_json(out / "demo.json", summary)
+
+
+def _machine() -> dict[str, Any]:
+    return {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version()}
