@@ -6,6 +6,7 @@ Example:
     $ shoptune relevance eval --model runs/rel --source home_depot --input train.csv --out runs/rel-hd
     $ shoptune relevance eval --model runs/rel --data runs/rel/data --split test --out runs/rel-test
     $ shoptune relevance predict --model runs/rel --input pairs.jsonl --out scored.parquet --task hd_query_product
+    $ shoptune relevance calibrate --model runs/old-run --data runs/old-run/data --split dev
     $ shoptune relevance ensemble --member runs/a --member runs/b --member runs/c --out runs/ens
     $ shoptune relevance compare multitask --multi runs/rel --single runs/rel-single --out reports/mt
 """
@@ -115,12 +116,11 @@ def eval_cmd(
     bootstrap: Annotated[int, typer.Option("--bootstrap", min=10, help="Bootstrap resamples for the CIs.")] = 1000,
 ) -> None:
     """Score a raw file of any supported source (or a built split); writes metrics.json + predictions.jsonl."""
-    from shoptune.data.errorlog import ErrorLog
     from shoptune.io import claim_output
-    from shoptune.relevance.data import load_split, read_source_pairs, select_tasks
     from shoptune.relevance.ensemble import resolve_artifact
     from shoptune.relevance.evaluate import evaluate_pairs
     from shoptune.relevance.predict import artifact_info, load_predictor
+    from shoptune.relevance.ranking import ranking_tasks
 
     _quiet_transformers()
     claim_output(out, "metrics.json", "predictions.jsonl")
@@ -132,6 +132,41 @@ def eval_cmd(
         "family": info.get("family"),
         "routing": info.get("routing"),
     }
+    pairs, where = load_eval_pairs(info, source, input_, view, task, data, split, tasks, limit, on_error)
+    extra.update(where)
+    predictor = load_predictor(artifact)
+    ranking = ranking_tasks(info.get("task_sources") or {}, sorted({p.task for p in pairs}))
+    with _bar("scoring") as bar:
+        job = bar.add_task("scoring", total=len(pairs))
+        metrics = evaluate_pairs(
+            predictor,
+            pairs,
+            out,
+            extra=extra,
+            n_resamples=bootstrap,
+            progress=lambda n: bar.advance(job, n),
+            ranking=ranking,
+        )
+    print_metrics(metrics)
+    console.print(f"wrote {out / 'metrics.json'}, {out / 'metrics.md'} and {out / 'predictions.jsonl'}")
+
+
+def load_eval_pairs(
+    info: dict[str, Any],
+    source: str | None,
+    input_: Path | None,
+    view: str | None,
+    task: str | None,
+    data: Path | None,
+    split: Split,
+    tasks: str | None,
+    limit: int | None,
+    on_error: OnError,
+) -> tuple[list[Any], dict[str, Any]]:
+    """Labelled pairs from a raw --source/--input file or a built --data split, and where they came from."""
+    from shoptune.data.errorlog import ErrorLog
+    from shoptune.relevance.data import load_split, read_source_pairs, select_tasks
+
     if (source is None) == (data is None):
         raise ShoptuneError("give either --source with --input (a raw file) or --data (a built folder)")
     if source is not None:
@@ -142,24 +177,21 @@ def eval_cmd(
         pairs = read_source_pairs(source, input_, chosen, view=view_name, params=params, log=log)
         if limit is not None:
             pairs = pairs[:limit]
-        extra.update({"source": source, "view": view_name, "input": str(input_), "task": chosen})
-        extra.update({"skipped_rows": log.skipped, "skipped_examples": log.examples})
         report_skipped(log)
-    else:
-        assert data is not None
-        names = select_tasks(data, tasks.split(",") if tasks else "all")
-        known = set(info.get("tasks", []))
-        names = [t for t in names if t in known] if not tasks else names
-        pairs = [p for t in names for p in load_split(data, t, split.value, limit)]
-        extra.update({"data": str(data), "split": split.value})
-    predictor = load_predictor(artifact)
-    with _bar("scoring") as bar:
-        job = bar.add_task("scoring", total=len(pairs))
-        metrics = evaluate_pairs(
-            predictor, pairs, out, extra=extra, n_resamples=bootstrap, progress=lambda n: bar.advance(job, n)
-        )
-    print_metrics(metrics)
-    console.print(f"wrote {out / 'metrics.json'} and {out / 'predictions.jsonl'}")
+        return pairs, {
+            "source": source,
+            "view": view_name,
+            "input": str(input_),
+            "task": chosen,
+            "skipped_rows": log.skipped,
+            "skipped_examples": log.examples,
+        }
+    assert data is not None
+    names = select_tasks(data, tasks.split(",") if tasks else "all")
+    known = set(info.get("tasks", []))
+    names = [t for t in names if t in known] if not tasks else names
+    pairs = [p for t in names for p in load_split(data, t, split.value, limit)]
+    return pairs, {"data": str(data), "split": split.value}
 
 
 def report_skipped(log: Any) -> None:
@@ -208,21 +240,36 @@ def map_source_task(
 
 
 def print_metrics(metrics: dict[str, Any]) -> None:
+    """Argmax and decision-rule scores per task (older metrics files without rule keys print argmax only)."""
     mean = metrics["mean_over_tasks"]
-    table = Table(
-        title=f"mean over {mean['tasks']} tasks: accuracy {mean['accuracy']:.4f}, macro-F1 {mean['macro_f1']:.4f}"
-    )
-    for col in ("task", "n", "accuracy", "95% CI", "macro-F1", "95% CI "):
+    title = f"mean over {mean['tasks']} tasks: accuracy {mean['accuracy']:.4f}, macro-F1 {mean['macro_f1']:.4f}"
+    if "macro_f1_rule" in mean:
+        title += f" (argmax) / {mean['macro_f1_rule']:.4f} (decision rule)"
+    table = Table(title=title)
+    rule = "macro_f1_rule" in metrics["overall"]
+    columns = ["task", "n", "accuracy", "95% CI", "macro-F1", "95% CI "]
+    if rule:
+        columns += ["macro-F1 rule", "95% CI  ", "ECE -> T", "NDCG@10", "Spearman"]
+    for col in columns:
         table.add_column(col, justify="left" if col == "task" else "right")
     for name, m in [*metrics["tasks"].items(), ("(all pairs)", metrics["overall"])]:
-        table.add_row(
+        cells = [
             name,
             str(m["n"]),
             f"{m['accuracy']:.4f}",
             _ci(m["accuracy_ci95"]),
             f"{m['macro_f1']:.4f}",
             _ci(m["macro_f1_ci95"]),
-        )
+        ]
+        if rule:
+            cells += [
+                f"{m['macro_f1_rule']:.4f}",
+                _ci(m["macro_f1_rule_ci95"]),
+                f"{m['ece']:.3f} -> {m['ece_temperature']:.3f}",
+                "-" if m.get("ndcg@10") is None else f"{m['ndcg@10']:.4f}",
+                "-" if m.get("spearman_rating") is None else f"{m['spearman_rating']:.4f}",
+            ]
+        table.add_row(*cells)
     console.print(table)
 
 
@@ -307,8 +354,8 @@ def write_stream(stream: Any, out: Path) -> int:
     with atomic_path(out) as tmp:
         if out.suffix == ".jsonl":
             with tmp.open("w", encoding="utf-8") as fh:
-                for pair, probs in stream:
-                    fh.write(json.dumps(prediction_row(pair, probs), ensure_ascii=False) + "\n")
+                for pair, probs, label in stream:
+                    fh.write(json.dumps(prediction_row(pair, probs, label), ensure_ascii=False) + "\n")
                     n += 1
         else:
             import pyarrow as pa
@@ -322,14 +369,16 @@ def write_stream(stream: Any, out: Path) -> int:
                     ("right", pa.string()),
                     ("label", pa.string()),
                     ("prediction", pa.string()),
+                    ("prediction_argmax", pa.string()),
                     *((f"p_{label}", pa.float32()) for label in LABELS),
                 ]
             )
             with pq.ParquetWriter(str(tmp), schema) as writer:
                 buffer: list[dict[str, Any]] = []
-                for pair, probs in stream:
-                    row = prediction_row(pair, probs)
-                    flat = {k: row.get(k) for k in ("id", "task", "left", "right", "label", "prediction")}
+                for pair, probs, label in stream:
+                    row = prediction_row(pair, probs, label)
+                    keys = ("id", "task", "left", "right", "label", "prediction", "prediction_argmax")
+                    flat = {k: row.get(k) for k in keys}
                     flat.update({f"p_{label}": row["probs"][label] for label in LABELS})
                     buffer.append(flat)
                     n += 1
@@ -339,6 +388,100 @@ def write_stream(stream: Any, out: Path) -> int:
                 if buffer or n == 0:
                     writer.write_table(pa.Table.from_pylist(buffer, schema=schema))
     return n
+
+
+# ============================================================================================ calibrate
+class DecisionRuleChoice(StrEnum):
+    bias = "bias"
+    argmax = "argmax"
+
+
+class DecisionMetric(StrEnum):
+    macro_f1 = "macro_f1"
+    accuracy = "accuracy"
+
+
+@relevance_app.command("calibrate")
+def calibrate_cmd(
+    model: Annotated[Path, typer.Option("--model", help="A model (or per-task) artifact or run folder.")],
+    data: Annotated[Path | None, typer.Option("--data", help="A `shoptune data build` folder ...")] = None,
+    split: Annotated[Split, typer.Option("--split", help="... and its split to fit on (keep test for testing).")] = (
+        Split.dev
+    ),
+    tasks: Annotated[
+        str | None, typer.Option("--tasks", help="Comma-separated tasks of --data (default: the model's).")
+    ] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Or: the source adapter of a raw --input.")] = None,
+    input_: Annotated[Path | None, typer.Option("--input", help="A raw labelled file, read unchanged.")] = None,
+    view: Annotated[str | None, typer.Option("--view", help="Pair view of the source (default: the source's).")] = None,
+    task: Annotated[str | None, typer.Option("--task", help="Fit the raw pairs as this task of the model.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="At most N pairs (per task with --data).")] = None,
+    on_error: Annotated[
+        OnError, typer.Option("--on-error", help="raise or skip bad rows of a raw file.")
+    ] = OnError.raise_,
+    rule: Annotated[
+        DecisionRuleChoice, typer.Option("--rule", help="bias (fit label biases) or argmax (none).")
+    ] = DecisionRuleChoice.bias,
+    metric: Annotated[DecisionMetric, typer.Option("--metric", help="What the biases maximise.")] = (
+        DecisionMetric.macro_f1
+    ),
+    temperature: Annotated[
+        bool, typer.Option("--temperature/--no-temperature", help="Also fit a temperature (before the rule).")
+    ] = True,
+    min_pairs: Annotated[int, typer.Option("--min-pairs", min=1, help="Tasks with fewer pairs keep argmax.")] = 50,
+) -> None:
+    """Fit a decision rule (per-task temperature and label biases) onto a trained model; stored in relevance.json.
+
+    For models trained before decision rules existed, or to refit on other held-out pairs. Fit on dev pairs, never
+    on the pairs you then report.
+    """
+    from shoptune.relevance.decision import fit_decision
+    from shoptune.relevance.ensemble import resolve_artifact
+    from shoptune.relevance.predict import artifact_info
+
+    _quiet_transformers()
+    artifact = resolve_artifact(model)
+    info = artifact_info(artifact)
+    if info.get("kind") == "ensemble":
+        raise ShoptuneError(f"{artifact}: an ensemble votes with its members' rules; calibrate each member instead")
+    pairs, where = load_eval_pairs(info, source, input_, view, task, data, split, tasks, limit, on_error)
+    if not pairs:
+        raise ShoptuneError("no labelled pairs to fit on")
+    fitted_on = f"{where['split']} split of {where['data']}" if "data" in where else f"{where['input']}"
+    with _bar("scoring") as bar:
+        job = bar.add_task("scoring", total=len(pairs))
+        written, _ = fit_decision(
+            artifact,
+            pairs,
+            rule=rule.value,
+            metric=metric.value,
+            temperature=temperature,
+            min_pairs=min_pairs,
+            fitted_on=fitted_on,
+            progress=lambda n: bar.advance(job, n),
+        )
+    table = Table(title=f"decision rules fitted on {fitted_on} ({len(pairs)} pairs)")
+    for col in ("task", "n", "rule", "T", "bias e/p/i", f"{metric.value} argmax -> rule", "ECE -> with T"):
+        table.add_column(col, justify="left" if col == "task" else "right")
+    fitted: set[str] = set()
+    for folder, rules in written.items():
+        for name, r in rules.tasks.items():
+            fit = r.fit
+            fitted.add(name)
+            table.add_row(
+                name,
+                str(r.n),
+                r.rule,
+                f"{r.temperature:.2f}",
+                "/".join(f"{r.bias[label]:+.3g}" for label in r.bias),
+                f"{fit[metric.value]:.4f} -> {fit[metric.value + '_rule']:.4f}",
+                f"{fit['ece']:.3f} -> {fit['ece_temperature']:.3f}",
+            )
+        console.print(f"stored in {Path(folder) / 'relevance.json'}")
+    console.print(table)
+    kept = sorted({p.task for p in pairs} - fitted)
+    if kept:
+        console.print(f"argmax kept (fewer than {min_pairs} pairs): {', '.join(kept)}")
 
 
 # ============================================================================================ ensemble
@@ -364,6 +507,11 @@ class Comparison(StrEnum):
     ensemble = "ensemble"
 
 
+class DecisionChoice(StrEnum):
+    rule = "rule"
+    argmax = "argmax"
+
+
 @relevance_app.command("compare")
 def compare_cmd(
     kind: Annotated[Comparison, typer.Argument(help="routing | prefix-ablation | multitask | ensemble")],
@@ -377,12 +525,17 @@ def compare_cmd(
     ensemble: Annotated[Path | None, typer.Option("--ensemble", help="ensemble: the ensemble's eval folder.")] = None,
     split: Annotated[Split, typer.Option("--split", help="Which split's predictions to compare.")] = Split.test,
     low_resource: Annotated[int, typer.Option("--low-resource", help="multitask: fewer training pairs = low.")] = 1000,
+    decision: Annotated[
+        DecisionChoice,
+        typer.Option("--decision", help="Compare the served labels (rule: each model's decision rule) or argmax."),
+    ] = DecisionChoice.rule,
 ) -> None:
     """Compare runs on the same test pairs, with paired significance tests; writes Markdown + JSON."""
     from shoptune.relevance import compare as cmp
 
     split_name = split.value
-    loaded = [cmp.load_run(p, split_name) for p in expand_runs(runs or [])]
+    chosen = decision.value
+    loaded = [cmp.load_run(p, split_name, decision=chosen) for p in expand_runs(runs or [])]
     if kind == Comparison.routing:
         _need(len(loaded) >= 2, "routing needs at least two --runs")
         cmp.compare_routing(loaded, out)
@@ -392,12 +545,15 @@ def compare_cmd(
         _need(multi is not None and single is not None, "multitask needs --multi RUN and --single RUN")
         assert multi is not None and single is not None
         cmp.compare_multitask(
-            cmp.load_run(multi, split_name), cmp.load_run(single, split_name), out, low_resource=low_resource
+            cmp.load_run(multi, split_name, decision=chosen),
+            cmp.load_run(single, split_name, decision=chosen),
+            out,
+            low_resource=low_resource,
         )
     else:
         _need(ensemble is not None and len(loaded) >= 1, "ensemble needs --ensemble EVAL and the members as --runs")
         assert ensemble is not None
-        cmp.compare_ensemble(cmp.load_run(ensemble, split_name), loaded, out)
+        cmp.compare_ensemble(cmp.load_run(ensemble, split_name, decision=chosen), loaded, out)
     report = out / f"{kind.value.replace('-', '_')}.md"
     console.print(report.read_text(encoding="utf-8"))
     console.print(f"wrote {report} and {report.with_suffix('.json')}")

@@ -214,6 +214,18 @@ BAD_ARTIFACTS: dict[str, tuple[bytes, str]] = {
         json.dumps({"format": "shoptune-relevance", "kind": "per_task", "members": {"alpha": 3}}).encode(),
         "file, field 'members.alpha': expected a member folder path, got 3",
     ),
+    "model-decision-not-object": (
+        json.dumps({**GOOD_MODEL, "decision": [1]}).encode(),
+        "file, field 'decision.tasks': expected an object with a 'tasks' object",
+    ),
+    "model-decision-bad-temperature": (
+        json.dumps({**GOOD_MODEL, "decision": {"tasks": {"alpha": {"temperature": -1}}}}).encode(),
+        "file, field 'decision.tasks.alpha.temperature': expected a positive number, got -1",
+    ),
+    "model-decision-bad-bias": (
+        json.dumps({**GOOD_MODEL, "decision": {"tasks": {"alpha": {"bias": {"maybe": 1.0}}}}}).encode(),
+        "file, field 'decision.tasks.alpha.bias': expected an object of exact/partial/irrelevant -> number",
+    ),
     "ensemble-member-without-path": (
         json.dumps({"format": "shoptune-relevance", "kind": "ensemble", "members": [{"name": "a"}]}).encode(),
         "file, field 'members.0.path': expected a member folder path",

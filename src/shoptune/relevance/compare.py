@@ -54,8 +54,15 @@ class RunResult:
         return f"{self.name} ({fam}/{routing}{', single-task' if self.meta.get('single_task') else ''})"
 
 
-def load_run(path: str | Path, split: str = "test", name: str | None = None) -> RunResult:
-    """Predictions of a training run folder (``RUN/eval/<split>/``) or of a `relevance eval` output folder."""
+def load_run(path: str | Path, split: str = "test", name: str | None = None, decision: str = "rule") -> RunResult:
+    """Predictions of a training run folder (``RUN/eval/<split>/``) or of a `relevance eval` output folder.
+
+    ``decision`` picks the labels compared: ``rule`` the served ones (the model's fitted decision rule; argmax for
+    models without one), ``argmax`` the most probable grade (``prediction_argmax``; older predictions files hold
+    argmax labels only, so both read the same there).
+    """
+    if decision not in ("rule", "argmax"):
+        raise ShoptuneError(f"unknown decision {decision!r} (expected rule or argmax)")
     path = Path(path)
     candidates = [path / "eval" / split / "predictions.jsonl", path / "predictions.jsonl"]
     found = next((c for c in candidates if c.is_file()), None)
@@ -74,7 +81,9 @@ def load_run(path: str | Path, split: str = "test", name: str | None = None) -> 
     for row in read_predictions(found):
         if "label" not in row:
             raise ShoptuneError(f"{found}: predictions without gold labels cannot be compared")
-        rows[row["id"]] = (row["task"], row["label"], row["prediction"])
+        predicted = row.get("prediction_argmax", row["prediction"]) if decision == "argmax" else row["prediction"]
+        rows[row["id"]] = (row["task"], row["label"], predicted)
+    meta["decision"] = decision
     return RunResult(name or _run_name(path), meta, rows)
 
 

@@ -118,6 +118,25 @@ class EvalSpec(_Strict):
     bf16: bool | Literal["auto"] = "auto"
 
 
+class DecisionSpec(_Strict):
+    """The decision rule fitted on the dev split after training (:mod:`shoptune.relevance.decision`).
+
+    Argmax over skewed grades rarely predicts the rare one; a per-task logit bias fitted on dev trades some
+    majority-grade recall for rare-grade recall. Fitting costs one scoring pass over the dev pairs (capped by
+    ``data.max_eval_per_task``; reused when dev is also evaluated) and no training time.
+    """
+
+    #: ``bias``: per-task label biases maximising ``metric`` on dev; ``argmax``: none (the pre-rule behaviour).
+    rule: Literal["bias", "argmax"] = "bias"
+    #: What the biases maximise on dev: macro-F1 (every grade counts equally) or accuracy.
+    metric: Literal["macro_f1", "accuracy"] = "macro_f1"
+    #: Temperature scaling fitted on dev (per task, NLL) and applied before the rule: calibrated probabilities,
+    #: same argmax.
+    temperature: bool = True
+    #: Tasks with fewer labelled dev pairs keep argmax (a rule fitted on a handful of pairs overfits them).
+    min_pairs: int = Field(50, ge=1)
+
+
 class RelevanceConfig(_Strict):
     model: ModelSpec = Field(default_factory=ModelSpec)
     data: DataSpec
@@ -126,6 +145,7 @@ class RelevanceConfig(_Strict):
     mixture: MixtureConfig = Field(default_factory=lambda: MixtureConfig(strategy="temperature", temperature=2.0))
     train: TrainSpec = Field(default_factory=TrainSpec)
     eval: EvalSpec = Field(default_factory=EvalSpec)
+    decision: DecisionSpec = Field(default_factory=DecisionSpec)
     #: Train one model per task (the single-task baseline) under RUN_DIR/single/<task>/ instead of one joint model.
     single_task: bool = False
 

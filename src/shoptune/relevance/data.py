@@ -137,7 +137,37 @@ def load_split(root: str | Path, task: str, split: str, limit: int | None = None
     if limit is not None and len(index) > limit:
         index = sorted(random.Random(f"{seed}:{task}:{split}").sample(index, limit))
     lefts, rights, labels = rows["left"], rows["right"], rows["label"]
-    return [Pair(f"{task}:{split}:{i}", task, lefts[i], rights[i], labels[i]) for i in index]
+    metadata = rows["metadata"] if "metadata" in rows.column_names else [None] * len(rows)
+    return [
+        Pair(f"{task}:{split}:{i}", task, lefts[i], rights[i], labels[i], _eval_meta(_json_object(metadata[i])))
+        for i in index
+    ]
+
+
+def _json_object(text: str | None) -> dict[str, Any]:
+    try:
+        value = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return {}  # metadata is informational; a damaged cell only loses the ranking keys
+    return value if isinstance(value, dict) else {}
+
+
+def _eval_meta(metadata: dict[str, Any]) -> dict[str, Any]:
+    """What evaluation uses of a record's metadata: the query group (ranking per query) and a raw rating.
+
+    >>> _eval_meta({"groups": ["q:deck paint", "p:100002"], "rating": 2.0, "source_row": 3})
+    {'query': 'q:deck paint', 'rating': 2.0}
+    """
+    out: dict[str, Any] = {}
+    groups = metadata.get("groups")
+    if isinstance(groups, list):
+        query = next((g for g in groups if isinstance(g, str) and g.startswith("q:")), None)
+        if query is not None:
+            out["query"] = query
+    rating = metadata.get("rating")
+    if isinstance(rating, int | float) and not isinstance(rating, bool):
+        out["rating"] = float(rating)
+    return out
 
 
 # --------------------------------------------------------------------------------------------- raw sources
@@ -194,7 +224,7 @@ def read_source_pairs(
                     record.left,
                     record.right,
                     record.label.value,
-                    {"source_row": record.metadata.get("source_row")},
+                    {"source_row": record.metadata.get("source_row"), **_eval_meta(record.metadata)},
                 )
             )
     if not pairs:

@@ -1,5 +1,6 @@
 """Ensembles of relevance models: majority vote over members (seeds, routings, families), ties broken by summed
-probabilities, saved as one servable artifact folder that eval and predict load like a single model.
+probabilities, saved as one servable artifact folder that eval and predict load like a single model. Members vote
+with their own decision rules (argmax for members without one); the argmax vote is reported beside it.
 
 Layout: ``OUT/relevance.json`` (kind ``ensemble``, the members' paths relative to OUT, their names and tasks)
 and, with ``copy=True``, the members themselves under ``OUT/members/<i>/`` so the folder is self-contained.
@@ -93,7 +94,8 @@ def _write_ensemble(
         "format": "shoptune-relevance",
         "version": FORMAT_VERSION,
         "kind": "ensemble",
-        "rule": "majority vote of member argmax labels; ties -> the tied label with the largest summed probability",
+        "rule": "majority vote of member labels (each member's decision rule, argmax without one); ties -> the tied "
+        "label with the largest summed probability",
         "members": entries,
         "tasks": tasks,
         "task_sources": sources,

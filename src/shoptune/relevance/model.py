@@ -65,6 +65,9 @@ class ModelInfo:
     labels: list[str] = field(default_factory=lambda: list(LABELS))
     #: Per task: the adapter, view and view params it was built from (eval maps raw files through this).
     task_sources: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Fitted decision rules (per-task temperature and label biases; :mod:`shoptune.relevance.decision`), stored
+    #: as JSON; None = argmax (models trained before rules existed, or with ``decision.rule: argmax``).
+    decision: dict[str, Any] | None = None
 
     @property
     def per_task_heads(self) -> bool:

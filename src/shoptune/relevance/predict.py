@@ -4,12 +4,18 @@ Fast path on CPU: pairs are tokenized once, grouped by task, sorted by length an
 under a token budget (short pairs travel in big batches, long ones in small), run under
 ``torch.inference_mode`` and, when the CPU has native bf16 (avx512_bf16 / AMX), bf16 autocast.
 
+Decisions: a model artifact may carry fitted decision rules (:mod:`.decision`: a per-task temperature and label
+biases). ``predict_proba`` returns the served probabilities (the temperature applied), ``predict`` also the
+labels of the rule and of plain argmax; a model without rules is served by argmax.
+
 Example:
     >>> predictor = load_predictor("runs/rel/model")  # doctest: +SKIP
     >>> pair = Pair("1", "hd_query_product", "angle bracket", "Simpson angle")
     >>> probs = predictor.predict_proba([pair])  # doctest: +SKIP
     >>> probs.shape  # doctest: +SKIP
     (1, 3)
+    >>> LABELS[predictor.predict([pair]).labels[0]]  # doctest: +SKIP
+    'partial'
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from __future__ import annotations
 import functools
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -26,6 +33,7 @@ import torch
 from shoptune.errors import DataError, ShoptuneError
 from shoptune.records import LABELS
 from shoptune.relevance.data import Pair
+from shoptune.relevance.decision import DecisionRules
 from shoptune.relevance.model import (
     ARTIFACT_FILE,
     EXTRAS_FILE,
@@ -59,12 +67,53 @@ def use_bf16(setting: Bf16) -> bool:
     return cpu_has_bf16() if setting == "auto" else bool(setting)
 
 
+@dataclass
+class Prediction:
+    """Scores of pairs (rows in input order): probabilities and label indices into :data:`LABELS`."""
+
+    #: Served probabilities: the model's softmax with its fitted temperature (ensembles: see EnsemblePredictor).
+    probs: np.ndarray
+    #: The model's own probabilities, before any temperature (== probs without one).
+    raw: np.ndarray
+    #: Labels by argmax (ensembles: the vote of the members' argmax labels); always the argmax of ``probs``.
+    argmax: np.ndarray
+    #: Labels by the fitted decision rule (== argmax without one): what is served.
+    labels: np.ndarray
+
+    @classmethod
+    def empty(cls, n: int) -> Prediction:
+        zeros = np.zeros((n, len(LABELS)), dtype=np.float32)
+        return cls(zeros, zeros.copy(), np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64))
+
+    @classmethod
+    def from_raw(cls, raw: np.ndarray, tasks: Sequence[str], rules: DecisionRules | None) -> Prediction:
+        """Apply ``rules`` (None: argmax) to raw probability rows of pairs of ``tasks``."""
+        if rules is None:
+            argmax = raw.argmax(axis=-1)
+            return cls(raw, raw, argmax, argmax)
+        probs, labels = rules.apply(raw, tasks)
+        return cls(probs, raw, raw.argmax(axis=-1), labels)
+
+    def put(self, rows: Sequence[int], part: Prediction) -> None:
+        for name in ("probs", "raw", "argmax", "labels"):
+            getattr(self, name)[list(rows)] = getattr(part, name)
+
+
 class Predictor(Protocol):
     """Anything that scores pairs on the 3-point scale."""
 
     tasks: list[str]
 
     def predict_proba(self, pairs: Sequence[Pair], progress: Progress | None = None) -> np.ndarray: ...
+
+
+def predict_with(predictor: Predictor, pairs: Sequence[Pair], progress: Progress | None = None) -> Prediction:
+    """``predictor.predict`` for predictors that decide with rules; argmax of ``predict_proba`` for any other."""
+    predict = getattr(predictor, "predict", None)
+    if callable(predict):
+        return predict(pairs, progress)
+    probs = np.asarray(predictor.predict_proba(pairs, progress))
+    return Prediction.from_raw(probs, [p.task for p in pairs], None)
 
 
 class ModelPredictor:
@@ -82,6 +131,7 @@ class ModelPredictor:
         max_tokens: int = 2048,
         max_batch_size: int = 32,
         bf16: Bf16 = "auto",
+        rules: DecisionRules | None = None,
     ) -> None:
         self.model = model.eval()
         self.tokenizer = tokenizer
@@ -89,9 +139,30 @@ class ModelPredictor:
         self.max_tokens = max_tokens
         self.max_batch_size = max_batch_size
         self.bf16 = use_bf16(bf16)
+        #: The decision rules served (by default the model's own, from its relevance.json; None = argmax).
+        self.rules = rules if rules is not None else model_rules(model)
 
     def predict_proba(self, pairs: Sequence[Pair], progress: Progress | None = None) -> np.ndarray:
-        """Probabilities over :data:`LABELS` (rows in input order)."""
+        """Served probabilities over :data:`LABELS` (rows in input order; the model's temperature applied)."""
+        return self.predict(pairs, progress).probs
+
+    def predict(self, pairs: Sequence[Pair], progress: Progress | None = None) -> Prediction:
+        """Probabilities and labels (argmax and the model's decision rule) of ``pairs``."""
+        return Prediction.from_raw(self.raw_proba(pairs, progress), [p.task for p in pairs], self.rules)
+
+    def decision_summary(self) -> dict[str, dict[str, Any]]:
+        """Per task: the rule served (``decision_rule``, ``temperature``, ``decision_bias``)."""
+        out: dict[str, dict[str, Any]] = {}
+        for task in self.tasks:
+            rule = self.rules.tasks.get(task) if self.rules is not None else None
+            if rule is None:
+                out[task] = {"decision_rule": "argmax", "temperature": 1.0}
+            else:
+                out[task] = {"decision_rule": rule.rule, "temperature": rule.temperature, "decision_bias": rule.bias}
+        return out
+
+    def raw_proba(self, pairs: Sequence[Pair], progress: Progress | None = None) -> np.ndarray:
+        """The model's softmax over :data:`LABELS` (rows in input order), before any temperature."""
         check_tasks(pairs, self.tasks)
         out = np.zeros((len(pairs), len(LABELS)), dtype=np.float32)
         by_task: dict[str, list[int]] = defaultdict(list)
@@ -122,6 +193,12 @@ class ModelPredictor:
         return torch.softmax(logits.float(), dim=-1).numpy()
 
 
+def model_rules(model: RelevanceModel) -> DecisionRules | None:
+    """The decision rules stored with a model (``ModelInfo.decision``), or None (argmax)."""
+    block = getattr(model.info, "decision", None)
+    return DecisionRules.from_json(block) if block else None
+
+
 class PerTaskPredictor:
     """One model per task (the single-task baselines), served behind one interface; models load lazily."""
 
@@ -138,27 +215,40 @@ class PerTaskPredictor:
         return self._loaded[task]
 
     def predict_proba(self, pairs: Sequence[Pair], progress: Progress | None = None) -> np.ndarray:
+        return self.predict(pairs, progress).probs
+
+    def predict(self, pairs: Sequence[Pair], progress: Progress | None = None) -> Prediction:
+        """Each task's pairs scored by its own model, with that model's decision rule."""
         check_tasks(pairs, self.tasks)
-        out = np.zeros((len(pairs), len(LABELS)), dtype=np.float32)
+        out = Prediction.empty(len(pairs))
         by_task: dict[str, list[int]] = defaultdict(list)
         for i, pair in enumerate(pairs):
             by_task[pair.task].append(i)
         for task, members in by_task.items():
-            out[members] = self.member(task).predict_proba([pairs[i] for i in members], progress)
+            out.put(members, self.member(task).predict([pairs[i] for i in members], progress))
         return out
 
+    def decision_summary(self) -> dict[str, dict[str, Any]]:
+        """Each loaded member's rule for its task (members load when they first score)."""
+        return {task: m.decision_summary().get(task, {}) for task, m in self._loaded.items()}
 
-def vote(member_probs: np.ndarray) -> np.ndarray:
-    """Majority vote over members' argmax labels; a tie goes to the tied label with the larger summed probability.
 
-    ``member_probs`` is shaped (members, pairs, labels); returns label indices per pair.
+def vote(member_probs: np.ndarray, member_labels: np.ndarray | None = None) -> np.ndarray:
+    """Majority vote over members' labels (default: their argmax); a tie goes to the tied label with the larger
+    summed probability.
+
+    ``member_probs`` is shaped (members, pairs, labels), ``member_labels`` (members, pairs); returns label indices
+    per pair.
 
     >>> p = np.array([[[.6, .3, .1]], [[.1, .5, .4]], [[.2, .3, .5]]])  # one vote each: tie of all three
     >>> vote(p).tolist()  # summed: exact .9, partial 1.1, irrelevant 1.0
     [1]
+    >>> vote(p, np.array([[2], [2], [2]])).tolist()  # every member's rule says irrelevant
+    [2]
     """
     n_labels = member_probs.shape[-1]
-    votes = np.eye(n_labels, dtype=np.int64)[member_probs.argmax(axis=-1)].sum(axis=0)  # (pairs, labels)
+    chosen = member_probs.argmax(axis=-1) if member_labels is None else np.asarray(member_labels)
+    votes = np.eye(n_labels, dtype=np.int64)[chosen].sum(axis=0)  # (pairs, labels)
     summed = member_probs.sum(axis=0)
     top = votes == votes.max(axis=-1, keepdims=True)
     return np.where(top, summed, -np.inf).argmax(axis=-1)
@@ -167,9 +257,11 @@ def vote(member_probs: np.ndarray) -> np.ndarray:
 class EnsemblePredictor:
     """Majority vote of several predictors (ties: the tied label with the largest summed probability).
 
-    ``predict_proba`` returns the members' mean probabilities, adjusted so that the voted label is the argmax
-    (where vote and mean disagree, its mass is raised just above the runner-up), so every consumer of
-    probabilities (eval, predict) sees the vote.
+    ``predict_proba`` returns the members' mean (served) probabilities, adjusted so that the vote of the members'
+    argmax labels is the argmax (where vote and mean disagree, its mass is raised just above the runner-up), so
+    every consumer of probabilities sees the vote. ``predict`` also votes with the members' decision rules:
+    ``labels`` is the majority of the members' rule labels (each member's own rule; argmax for members without
+    one), ties broken the same way; that is what the ensemble serves.
     """
 
     def __init__(self, members: list[Predictor], names: list[str] | None = None) -> None:
@@ -183,8 +275,19 @@ class EnsemblePredictor:
         return np.stack([m.predict_proba(pairs, progress) for m in self.members])
 
     def predict_proba(self, pairs: Sequence[Pair], progress: Progress | None = None) -> np.ndarray:
+        return self.predict(pairs, progress).probs
+
+    def predict(self, pairs: Sequence[Pair], progress: Progress | None = None) -> Prediction:
         check_tasks(pairs, self.tasks)
-        return combine_votes(self.member_probs(pairs, progress))
+        members = [predict_with(m, pairs, progress) for m in self.members]
+        probs = np.stack([m.probs for m in members])
+        probs_out = combine_votes(probs)
+        raw = combine_votes(np.stack([m.raw for m in members]))
+        labels = vote(probs, np.stack([m.labels for m in members]))
+        return Prediction(probs_out, raw, probs_out.argmax(axis=-1), labels)
+
+    def decision_summary(self) -> dict[str, dict[str, Any]]:
+        return dict.fromkeys(self.tasks, {"decision_rule": "vote of the members' rules"})
 
 
 def combine_votes(member_probs: np.ndarray) -> np.ndarray:
@@ -249,6 +352,8 @@ def read_artifact_checked(path: str | Path) -> dict[str, Any]:
     if kind == "model":
         if not all(isinstance(t, str) for t in meta["tasks"]):
             raise DataError(file, 0, "tasks", "expected a list of task names")
+        if meta.get("decision") is not None:
+            DecisionRules.from_json(meta["decision"], file)  # a damaged rule is reported now, not at serving
         for needed in ("backbone/config.json", EXTRAS_FILE):
             if not (path / needed).is_file():
                 raise DataError(path / needed, 0, "-", f"file not found (the model folder {path} is incomplete)")
@@ -330,30 +435,40 @@ def artifact_info(path: str | Path) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------- streaming
 def stream_predictions(
     predictor: Predictor, pairs: Iterable[Pair], *, chunk: int = 4096, progress: Progress | None = None
-) -> Iterator[tuple[Pair, np.ndarray]]:
-    """(pair, probabilities) in input order, scoring ``chunk`` pairs at a time (memory stays flat)."""
+) -> Iterator[tuple[Pair, np.ndarray, int]]:
+    """(pair, served probabilities, served label index) in input order, scoring ``chunk`` pairs at a time."""
     buffer: list[Pair] = []
     for pair in pairs:
         buffer.append(pair)
         if len(buffer) >= chunk:
-            yield from zip(buffer, predictor.predict_proba(buffer, progress), strict=True)
+            yield from _scored(predictor, buffer, progress)
             buffer = []
     if buffer:
-        yield from zip(buffer, predictor.predict_proba(buffer, progress), strict=True)
+        yield from _scored(predictor, buffer, progress)
 
 
-def prediction_row(pair: Pair, probs: np.ndarray) -> dict[str, Any]:
-    """One line of predictions.jsonl."""
-    label = LABELS[int(np.argmax(probs))]
+def _scored(
+    predictor: Predictor, pairs: list[Pair], progress: Progress | None
+) -> Iterator[tuple[Pair, np.ndarray, int]]:
+    prediction = predict_with(predictor, pairs, progress)
+    yield from zip(pairs, prediction.probs, (int(x) for x in prediction.labels), strict=True)
+
+
+def prediction_row(pair: Pair, probs: np.ndarray, label: int | None = None) -> dict[str, Any]:
+    """One line of predictions.jsonl: ``prediction`` is the served label (the decision rule's, ``label``; argmax of
+    ``probs`` when not given), ``prediction_argmax`` the argmax of the probabilities."""
+    argmax = LABELS[int(np.argmax(probs))]
+    served = argmax if label is None else LABELS[int(label)]
     row: dict[str, Any] = {
         "id": pair.id,
         "task": pair.task,
         "left": pair.left,
         "right": pair.right,
-        "prediction": label,
+        "prediction": served,
+        "prediction_argmax": argmax,
         "probs": {k: round(float(v), 6) for k, v in zip(LABELS, probs, strict=True)},
     }
     if pair.label is not None:
         row["label"] = pair.label
-        row["correct"] = label == pair.label
+        row["correct"] = served == pair.label
     return row

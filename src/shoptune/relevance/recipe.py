@@ -9,7 +9,9 @@ Read top to bottom; every step is a small builder you can swap:
                         task-homogeneous dynamic batches; realised counts go to ``sampling.json``
 5. ``build_optimizer``  AdamW with separate learning rates for shared / private / head weights, linear schedule
 6. the loop             cross-entropy, gradient clipping, checkpoints every N steps, ``--resume`` after a kill
-7. ``save_model`` + ``evaluate_run``  a servable artifact in ``RUN/model`` and metrics per split in ``RUN/eval``
+7. ``save_model``       a servable artifact in ``RUN/model``
+8. ``fit_run_decision`` the decision rule (per-task temperature and label biases, fitted on dev) stored in it
+9. ``evaluate_run``     metrics per split in ``RUN/eval`` (argmax and rule, calibration, ranking)
 
 Run folder::
 
@@ -36,6 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 import yaml
 from rich.console import Console
@@ -55,6 +58,7 @@ from shoptune.io import (
 from shoptune.records import LABELS
 from shoptune.relevance.config import RelevanceConfig
 from shoptune.relevance.data import Pair, load_split, select_tasks, task_sources
+from shoptune.relevance.decision import fit_decision
 from shoptune.relevance.evaluate import evaluate_pairs
 from shoptune.relevance.model import (
     ARTIFACT_FILE,
@@ -65,7 +69,8 @@ from shoptune.relevance.model import (
     encode_pairs,
     save_model,
 )
-from shoptune.relevance.predict import load_predictor, use_bf16
+from shoptune.relevance.predict import Prediction, artifact_info, load_predictor, use_bf16
+from shoptune.relevance.ranking import ranking_tasks
 from shoptune.relevance.sampling import draw_epoch, length_batches
 from shoptune.training.checkpoint import read_checkpoint as read_checkpoint_files
 from shoptune.training.checkpoint import restore_rng, rng_states
@@ -351,9 +356,12 @@ def train_run(
     with staging_dir(artifact, kind="relevance-model", owned_files=(ARTIFACT_FILE,)) as tmp:
         save_model(model, tokenizer, tmp)
     summary = run_summary(cfg, tasks, model, state=state, pools=pools)
+    started = time.perf_counter()
+    scored = fit_run_decision(cfg, root, tasks, artifact, quiet=quiet)
+    summary["decision_seconds"] = round(time.perf_counter() - started, 1)
     atomic_write_json(out / "run.json", summary)
     if evaluate:
-        evaluate_run(cfg, root, tasks, out, quiet=quiet)
+        evaluate_run(cfg, root, tasks, out, quiet=quiet, scored=scored)
     shutil.rmtree(ckpt, ignore_errors=True)
     return artifact
 
@@ -398,6 +406,7 @@ def _config_key(cfg: RelevanceConfig) -> dict[str, Any]:
     """What must not change between a run and its resumption (evaluation and checkpointing may)."""
     data = cfg.model_dump(mode="json")
     data.pop("eval")
+    data.pop("decision")  # fitted after training: changing it never invalidates a checkpoint
     for key in ("checkpoint_every", "threads", "log_every"):
         data["train"].pop(key)
     return data
@@ -444,13 +453,77 @@ def load_checkpoint(
     return TrainState(**meta["state"])
 
 
-# ============================================================================================ 7. evaluation
-def evaluate_run(cfg: RelevanceConfig, root: Path, tasks: list[str], out: Path, *, quiet: bool = False) -> None:
-    """Score the saved artifact (exactly what will be served) on each configured split."""
+# ============================================================================================ 8. decision rule
+def fit_run_decision(
+    cfg: RelevanceConfig, root: Path, tasks: list[str], artifact: Path, *, quiet: bool = False
+) -> dict[str, tuple[list[Pair], np.ndarray]]:
+    """Fit the configured decision rule on the dev split and store it in the artifact.
+
+    Returns the dev pairs and their raw probabilities (``{"dev": (pairs, raw)}``, empty when nothing was fitted),
+    so evaluating dev afterwards costs no second scoring pass. Without dev pairs the model stays argmax.
+    """
+    from shoptune.data.store import split_path
+
+    spec = cfg.decision
+    if spec.rule == "argmax" and not spec.temperature:
+        return {}
+    # The same pairs evaluation scores on dev (seed 0, the same cap), so their scores can be reused.
+    pairs = [
+        p
+        for t in tasks
+        if split_path(root, t, "dev").is_file()
+        for p in load_split(root, t, "dev", cfg.data.max_eval_per_task, seed=0)
+    ]
+    if not pairs:
+        return {}
+    written, raw = fit_decision(
+        artifact,
+        pairs,
+        rule=spec.rule,
+        metric=spec.metric,
+        temperature=spec.temperature,
+        min_pairs=spec.min_pairs,
+        fitted_on=f"dev split of {root}",
+        max_tokens=cfg.eval.max_tokens_per_batch,
+        bf16=cfg.eval.bf16,
+    )
+    if not quiet:
+        for rules in written.values():
+            for task, rule in rules.tasks.items():
+                fit = rule.fit
+                console.print(
+                    f"decision rule {task}: dev {spec.metric} {fit[spec.metric]:.4f} (argmax) -> "
+                    f"{fit[spec.metric + '_rule']:.4f} (rule), T {rule.temperature:.2f}, "
+                    f"ECE {fit['ece']:.3f} -> {fit['ece_temperature']:.3f}",
+                    highlight=False,
+                )
+    return {"dev": (pairs, raw)}
+
+
+# ============================================================================================ 9. evaluation
+def evaluate_run(
+    cfg: RelevanceConfig,
+    root: Path,
+    tasks: list[str],
+    out: Path,
+    *,
+    quiet: bool = False,
+    scored: dict[str, tuple[list[Pair], np.ndarray]] | None = None,
+) -> None:
+    """Score the saved artifact (exactly what will be served) on each configured split.
+
+    ``scored`` holds raw probabilities already computed for a split (the dev pairs the rule was fitted on).
+    """
     predictor = load_predictor(out / "model", max_tokens=cfg.eval.max_tokens_per_batch, bf16=cfg.eval.bf16)
+    ranking = ranking_tasks(artifact_info(out / "model").get("task_sources") or {}, tasks)
     for split in cfg.eval.splits:
-        # Seed 0, not the training seed: runs of different seeds must be scored on the same pairs.
-        pairs = [p for t in tasks for p in load_split(root, t, split, cfg.data.max_eval_per_task, seed=0)]
+        prediction = None
+        if scored and split in scored:
+            pairs, raw = scored[split]
+            prediction = Prediction.from_raw(raw, [p.task for p in pairs], getattr(predictor, "rules", None))
+        else:
+            # Seed 0, not the training seed: runs of different seeds must be scored on the same pairs.
+            pairs = [p for t in tasks for p in load_split(root, t, split, cfg.data.max_eval_per_task, seed=0)]
         if not pairs:
             continue
         started = time.perf_counter()
@@ -460,12 +533,15 @@ def evaluate_run(cfg: RelevanceConfig, root: Path, tasks: list[str], out: Path, 
             out / "eval" / split,
             n_resamples=cfg.eval.bootstrap,
             extra={"split": split, "model": str(out / "model")},
+            ranking=ranking,
+            prediction=prediction,
         )
         if not quiet:
             mean = metrics["mean_over_tasks"]
             console.print(
                 f"{split}: mean over {mean['tasks']} tasks accuracy {mean['accuracy']:.4f}, macro-F1 "
-                f"{mean['macro_f1']:.4f} ({len(pairs)} pairs, {time.perf_counter() - started:.0f}s)"
+                f"{mean['macro_f1']:.4f} (argmax) / {mean['macro_f1_rule']:.4f} (decision rule) "
+                f"({len(pairs)} pairs, {time.perf_counter() - started:.0f}s)"
             )
 
 
