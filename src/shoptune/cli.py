@@ -24,6 +24,7 @@ from rich.table import Table
 from typer._click import exceptions as click_errors
 
 from shoptune import __version__
+from shoptune.cli_generate import generate
 from shoptune.cli_relevance import relevance_app, train_relevance
 from shoptune.cli_report import report
 from shoptune.cli_types import OnError, Split
@@ -458,6 +459,7 @@ app.add_typer(train_app, name="train")
 train_app.command("relevance")(train_relevance)
 app.add_typer(relevance_app, name="relevance")
 app.command("report")(report)
+data_app.command("generate")(generate)
 
 
 @train_app.command("sft")

@@ -78,12 +78,13 @@ class _Clock:
         self.stages: dict[str, float] = {}
 
     @contextmanager
-    def stage(self, name: str) -> Iterator[None]:
+    def stage(self, name: str, save: Callable[[], None]) -> Iterator[None]:
         start = time.perf_counter()
         try:
             yield
         finally:
             self.stages[name] = round(time.perf_counter() - start, 1)
+            save()  # demo.json after every stage: a slow or failed demo still shows where the time went
 
     def total(self) -> float:
         return round(time.perf_counter() - self.started, 1)
@@ -125,30 +126,30 @@ def run_demo(
     clock = _Clock()
     summary: dict[str, Any] = {"notes": demo.notes, "machine": _machine()}
 
+    def save() -> None:
+        _write_summary(out, summary, clock)
+
     log(f"1/4 data: building the demo tasks from {build_cfg.data_root}")
-    with clock.stage("data"):
+    with clock.stage("data", save):
         manifest = build(build_cfg, out / "data")
     summary["data"] = {"tasks": len(manifest.get("tasks", {}))}
     if skip_training:
-        _write_summary(out, summary, clock)
+        save()
         return out / "data"
 
     log(f"2/4 relevance: multi-task cross-encoder vs single-task on the low-resource {demo.low_resource}")
-    with clock.stage("relevance"):
+    with clock.stage("relevance", save):
         summary["relevance"] = _relevance(rel_cfg, demo.low_resource, out / "relevance", log)
 
     log(f"3/4 sft: LoRA on {len(sft_cfg.data.tasks)} tasks, holding out {', '.join(sft_cfg.data.holdout_tasks())}")
-    with clock.stage("sft_train"):
+    with clock.stage("sft_train", save):
         summary["sft_train"] = _train_sft(sft_cfg, out / "sft", log)
-    with clock.stage("sft_eval"):
-        summary["sft_eval"] = _evaluate_sft(out / "sft", sft_cfg.eval.limit, log, bars)
+    with clock.stage("sft_eval", save):
+        summary["sft_eval"] = _evaluate_sft(out / "sft", sft_cfg.eval, log, bars)
 
     log("4/4 report")
-    _write_summary(out, summary, clock)
-    with clock.stage("report"):
-        report = _report(out)
-    _write_summary(out, summary, clock)
-    return report
+    with clock.stage("report", save):  # the report shows the stages before it; demo.json has its own time too
+        return _report(out)
 
 
 def _relevance(cfg: Any, low_resource: str, out: Path, log: Log) -> dict[str, Any]:
@@ -179,11 +180,21 @@ def _train_sft(sft_cfg: Any, run_dir: Path, log: Log) -> dict[str, Any]:
     return {k: result.get(k) for k in ("steps", "train_tokens", "tokens_per_s", "trainable_parameters")}
 
 
-def _evaluate_sft(run_dir: Path, limit: int | None, log: Log, bars: Bars | None) -> dict[str, Any]:
+def _evaluate_sft(run_dir: Path, spec: Any, log: Log, bars: Bars | None) -> dict[str, Any]:
+    """Zero-shot vs tuned on the config's ``eval`` tasks (``trained+holdout`` or a list) and items per task."""
     from shoptune.experiments.heldout import compare_base_and_tuned
 
+    tasks = None if spec.tasks == "trained+holdout" else list(spec.tasks)
     with bars() if bars else nullcontext(None) as add:
-        report = compare_base_and_tuned(run_dir / "adapter", limit=limit, bf16=True, log=log, progress=add)
+        report = compare_base_and_tuned(
+            run_dir / "adapter",
+            tasks=tasks,
+            limit=spec.limit,
+            batch_size=spec.batch_size,
+            bf16=True,
+            log=log,
+            progress=add,
+        )
     keys = ("base", "tuned", "delta", "ci95", "p_value", "tasks")
     return {group: {k: entry[k] for k in keys if k in entry} for group, entry in report["groups"].items()}
 

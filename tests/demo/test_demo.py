@@ -32,7 +32,7 @@ def _configs(tmp_path: Path, **demo: str) -> Path:
 def test_skip_training_builds_only_the_tasks_the_configs_name(tmp_path):
     out = run_demo(tmp_path / "demo", skip_training=True, log=lambda m: None)
     built = json.loads((out / "manifest.json").read_text())["tasks"]
-    assert "tm_wdcproducts_pairs" in built and "ic_department_cls" in built and "amcd_counterfactual_de" in built
+    assert "tm_wdcproducts_pairs" in built and "ic_department_cls" in built and "amcd_counterfactual_en" in built
     assert "pqa_answer_generation" not in built  # not named by the demo's configs
     summary = json.loads((tmp_path / "demo" / "demo.json").read_text())
     assert summary["seconds"]["data"] > 0 and "cannot show" in summary["notes"]

@@ -105,3 +105,19 @@ def test_metrics_json_agrees_with_independent_recomputation(tiny, tmp_path):
     for info in metrics["tasks"].values():
         lo, hi = info["ci95"]
         assert lo <= info["score"] + 1e-9 and info["score"] <= hi + 1e-9
+
+
+def test_shared_prompt_scoring_matches_a_full_forward_pass_per_option(tiny):
+    import torch
+
+    scorer = _scorer(tiny, 4)
+    prompt, options = "Which department?\nAnswer:", [" personal care", " babies", " dry goods pasta"]
+    got = scorer.choice_logprobs([prompt], [options])[0]
+    model, tokenizer = tiny
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    for option, score in zip(options, got, strict=True):
+        full = tokenizer(prompt + option, add_special_tokens=False)["input_ids"]
+        with torch.no_grad():
+            logprobs = torch.log_softmax(model(input_ids=torch.tensor([full])).logits[0].float(), dim=-1)
+        want = sum(float(logprobs[k - 1, full[k]]) for k in range(len(prompt_ids), len(full)))
+        assert math.isclose(score, want, abs_tol=1e-4)

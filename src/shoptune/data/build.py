@@ -90,7 +90,9 @@ def file_hashes(root: Path, rel_paths: list[str]) -> dict[str, str]:
         target = root / rel
         files = sorted(p for p in target.rglob("*") if p.is_file()) if target.is_dir() else [target]
         for f in files:
-            out[str(f.relative_to(root))] = hashlib.sha256(f.read_bytes()).hexdigest()
+            # A file outside data_root (a --task-dir task naming an absolute path) is keyed by its full path.
+            key = f.relative_to(root) if f.is_relative_to(root) else f
+            out[str(key)] = hashlib.sha256(f.read_bytes()).hexdigest()
     return out
 
 
@@ -201,6 +203,7 @@ def build(cfg: BuildConfig, out: str | Path, progress: Progress | None = None) -
     # Refuse a file or a folder of the user's own before reading a single source file.
     out = claim_output(out, "manifest.json")
     specs = select_tasks(cfg)
+    builtin = load_tasks()
     if not specs:
         raise ConfigError(f"no tasks to build: none selected, or their files are missing under {cfg.data_root}")
     cache = RowCache(cfg.on_error)
@@ -218,6 +221,9 @@ def build(cfg: BuildConfig, out: str | Path, progress: Progress | None = None) -
             if progress:
                 progress(spec.name)
             splits, info = build_task(spec, cfg, cache)
+            if spec.name not in builtin:
+                # A task from task_dirs: `train sft` and sweeps read its spec from here (the registry has none).
+                info["spec"] = spec.model_dump(mode="json")
             _write_task(tmp, spec, splits)
             manifest["tasks"][spec.name] = info
             manifest["sources"].update(file_hashes(Path(cfg.data_root), spec.source.all_paths()))

@@ -113,6 +113,9 @@ def load_dataset_split(root: str | Path, task: str, split: str) -> datasets.Data
         raise FileNotFoundError(f"{path}: no such built split (run `shoptune data build` first)")
     check_parquet(path)
     try:
+        if pq.ParquetFile(str(path)).metadata.num_rows == 0:
+            # An empty split (a generated task has train only): datasets refuses to load it from the file.
+            return datasets.Dataset(pq.read_table(str(path)))
         return datasets.Dataset.from_parquet(str(path))
     except (pa.ArrowException, OSError, DatasetGenerationError) as exc:
         raise parquet_error(path, exc) from None

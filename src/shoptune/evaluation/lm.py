@@ -114,19 +114,34 @@ class LMScorer:
             out[req.index] = [float(logprobs[row, o[0]]) for o in req.option_ids]
 
     def _score_sequences(self, batch: list[_Request], out: list[list[float]]) -> None:
-        flat = [(req, j) for req in batch for j in range(len(req.option_ids))]
-        for start in range(0, len(flat), self.batch_size):
-            chunk = flat[start : start + self.batch_size]
-            seqs = [req.prompt_ids + req.option_ids[j] for req, j in chunk]
-            ids, mask = self._right_padded(seqs)
-            logprobs = torch.log_softmax(self._logits(ids, mask), dim=-1)
-            for row, (req, j) in enumerate(chunk):
-                n_prompt, cont = len(req.prompt_ids), req.option_ids[j]
-                positions = torch.arange(n_prompt - 1, n_prompt - 1 + len(cont))
-                score = logprobs[row, positions, torch.tensor(cont)].sum()
-                if not out[req.index]:
-                    out[req.index] = [0.0] * len(req.option_ids)
-                out[req.index][j] = float(score)
+        # Options of several tokens: the prompt runs once, its KV cache is copied to every option, and only the
+        # option tokens run again (a 5-label classification costs one prompt pass, not five).
+        for req in batch:
+            out[req.index] = self._score_options_shared_prompt(req)
+
+    def _score_options_shared_prompt(self, req: _Request) -> list[float]:
+        prompt = torch.tensor([req.prompt_ids], device=self.device)
+        with self._autocast():
+            first = self.model(input_ids=prompt, use_cache=True, logits_to_keep=1)
+        cache = first.past_key_values
+        first_logprobs = torch.log_softmax(first.logits[0, -1].float(), dim=-1)
+        scores = [float(first_logprobs[o[0]]) for o in req.option_ids]
+        rest = [j for j, o in enumerate(req.option_ids) if len(o) > 1]
+        if not rest:
+            return scores
+        cache.batch_repeat_interleave(len(rest))
+        # Feed each option but its last token (right-padded; padding is never scored): position k predicts k+1.
+        ids, mask = self._right_padded([req.option_ids[j][:-1] for j in rest])
+        prefix = torch.ones((len(rest), len(req.prompt_ids)), dtype=mask.dtype, device=self.device)
+        with self._autocast():
+            logits = self.model(
+                input_ids=ids, attention_mask=torch.cat([prefix, mask], dim=1), past_key_values=cache
+            ).logits.float()
+        logprobs = torch.log_softmax(logits, dim=-1)
+        for row, j in enumerate(rest):
+            cont = torch.tensor(req.option_ids[j][1:], device=self.device)
+            scores[j] += float(logprobs[row, torch.arange(len(cont)), cont].sum())
+        return scores
 
     # ------------------------------------------------------------------ generation
     @torch.inference_mode()

@@ -1,0 +1,47 @@
+"""`shoptune data generate`: instruction examples for a task, written by an LLM and filtered (registered by cli.py).
+
+Example:
+    $ shoptune data generate configs/generate/shopper_requests.yaml --out runs/generated/shopper_requests
+    $ shoptune data generate configs/generate/shopper_requests.yaml --out runs/generated/shopper_requests --resume
+    $ OPENAI_BASE_URL=http://127.0.0.1:8000/v1 OPENAI_MODEL=qwen2.5-7b-instruct OPENAI_API_KEY=... \
+        shoptune data generate configs/generate/grocery_search_openai.yaml --out runs/generated/grocery_search_api
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from shoptune.config import parse_set
+
+console = Console(width=None if sys.stdout.isatty() else 160)
+err_console = Console(stderr=True)
+
+
+def generate(
+    config: Annotated[Path, typer.Argument(help="Generation config YAML (see configs/generate/).")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder: the task, its examples, report and checkpoints.")],
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue a killed or finished run: replies already paid for are reused.")
+    ] = False,
+    set_: Annotated[
+        list[str] | None, typer.Option("--set", help="Override a config key: target=500, backend.temperature=0.9")
+    ] = None,
+) -> None:
+    """Generate instruction examples with an LLM, filter them, and write a task that `data build` reads."""
+    from shoptune.data.generate.config import load_generate_config
+    from shoptune.data.generate.runner import run_generation
+
+    cfg = load_generate_config(config, parse_set(set_))
+    report = run_generation(cfg, out, resume=resume, log=lambda m: err_console.print(m, markup=False))
+    console.print((out / "report.md").read_text(encoding="utf-8"), markup=False)
+    files = report["files"]
+    console.print(
+        f"wrote {files['examples']} ({report['kept']} examples) and {files['task']}; "
+        f"build it with task_dirs: [{files['task_dir']}]",
+        markup=False,
+    )
