@@ -611,6 +611,14 @@ def experiment_run(
     console.print(f"wrote {out / 'results.md'}, {out / 'results.parquet'} and {out / 'comparisons.md'}")
 
 
+@experiments_app.command("analyze")
+def experiment_analyze(out: Annotated[Path, typer.Argument(help="A sweep folder, finished or still running.")]) -> None:
+    """Results and comparisons of the arms finished so far (the full analysis runs at the end of `run`)."""
+    from shoptune.experiments.sweep import analyze_sweep
+
+    analyze_sweep(out, log=lambda m: err_console.print(m, markup=False))
+
+
 @experiments_app.command("status")
 def experiment_status(out: Annotated[Path, typer.Argument(help="A sweep folder.")]) -> None:
     """Where each arm x seed of a sweep stands: done, trained, training (step N), started or pending."""

@@ -239,3 +239,27 @@ def test_a_bad_sweep_leaves_no_sweep_folder_behind(world):
     with pytest.raises(ConfigError, match="not a data build"):
         run_sweep(load_sweep(_sweep(world, "baddata", body)), out, log=lambda m: None)
     assert not out.exists()
+
+
+def test_analyze_reports_the_finished_arms_of_a_running_sweep(world):
+    import shutil
+
+    from shoptune.experiments.sweep import analyze_sweep
+
+    done = world / "run-grid"
+    if not (done / "comparisons.json").is_file():
+        pytest.skip("needs the grid sweep of the test above")
+    out = world / "run-grid-partial"
+    shutil.copytree(done, out)
+    (out / "arms" / "r4__two" / "seed-1" / "eval" / "eval.json").unlink()  # this arm is "still scoring"
+    messages: list[str] = []
+    report = analyze_sweep(out, log=messages.append)
+    assert set(report["arms"]) == {"r1__one", "r1__two", "r4__one"}
+    assert report["interaction"] is None  # a grid's interaction needs every cell
+    assert "3 of 4 arms" in messages[0]
+    rows = pq.read_table(out / "results.parquet").to_pylist()
+    assert "r4__two" not in {r["arm"] for r in rows}
+    for arm in ("r1__one", "r1__two", "r4__one", "r4__two"):
+        (out / "arms" / arm / "seed-1" / "eval" / "eval.json").unlink(missing_ok=True)
+    with pytest.raises(ShoptuneError, match="no arm has finished"):
+        analyze_sweep(out, log=lambda m: None)

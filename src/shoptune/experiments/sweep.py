@@ -454,6 +454,10 @@ def score_run(
     return True
 
 
+def _scored(eval_dir: Path) -> bool:
+    return (eval_dir / "eval.json").is_file() and (eval_dir / "predictions.jsonl").is_file()
+
+
 def cached_eval(out: Path, key: str) -> bool:
     stamp = out / "eval.json"
     if not stamp.is_file() or not (out / "predictions.jsonl").is_file():
@@ -493,3 +497,33 @@ def _state(run_dir: Path, eval_dir: Path) -> dict[str, Any]:
     if run_dir.is_dir():
         return {"state": "started", "detail": "no checkpoint yet"}
     return {"state": "pending", "detail": ""}
+
+
+def analyze_sweep(out: Path, *, log: Log = print) -> dict[str, Any]:
+    """Results and comparisons of a sweep's finished arms (every seed scored), while the rest is still running.
+
+    Sequences keep their finished steps (a sequence needs two); a grid's interaction needs every cell. The full
+    analysis at the end of `experiment run` writes the same files again over all arms.
+    """
+    from shoptune.experiments.analysis import write_analysis
+
+    saved = out / SWEEP_FILE
+    if not saved.is_file():
+        raise ShoptuneError(f"{out}: not a sweep folder (no {SWEEP_FILE})")
+    cfg = SweepConfig.model_validate(json.loads(saved.read_text(encoding="utf-8"))["config"])
+    plan = plan_sweep(cfg, out, resume=True, log=log)
+    done = [a for a in plan.arms if all(_scored(plan.layout.eval(a.name, s)) for s in cfg.seeds)]
+    if not done:
+        raise ShoptuneError(f"{out}: no arm has finished yet (see `shoptune experiment status {out}`)")
+    names = {a.name for a in done}
+    sequences = {
+        name: [s for s in steps if s in names]
+        for name, steps in cfg.compare.sequences.items()
+        if len([s for s in steps if s in names]) >= 2
+    }
+    complete = len(done) == len(plan.arms)
+    compare = cfg.compare.model_copy(update={"sequences": sequences})
+    partial = cfg.model_copy(update={"compare": compare, **({} if complete else {"grid": None})})
+    log(f"analysing {len(done)} of {len(plan.arms)} arms: {', '.join(a.name for a in done)}")
+    finished = Plan(partial, plan.layout, done, plan.configs, plan.data_dir, plan.tasks, plan.groups)
+    return write_analysis(finished, log=log)
