@@ -145,7 +145,7 @@ def run_demo(
     with clock.stage("sft_train", save):
         summary["sft_train"] = _train_sft(sft_cfg, out / "sft", log)
     with clock.stage("sft_eval", save):
-        summary["sft_eval"] = _evaluate_sft(out / "sft", sft_cfg.eval, log, bars)
+        summary["sft_eval"] = _evaluate_sft(out / "sft", sft_cfg.eval, sft_cfg.optim.bf16, log, bars)
 
     log("4/4 report")
     with clock.stage("report", save):  # the report shows the stages before it; demo.json has its own time too
@@ -180,7 +180,7 @@ def _train_sft(sft_cfg: Any, run_dir: Path, log: Log) -> dict[str, Any]:
     return {k: result.get(k) for k in ("steps", "train_tokens", "tokens_per_s", "trainable_parameters")}
 
 
-def _evaluate_sft(run_dir: Path, spec: Any, log: Log, bars: Bars | None) -> dict[str, Any]:
+def _evaluate_sft(run_dir: Path, spec: Any, bf16: bool, log: Log, bars: Bars | None) -> dict[str, Any]:
     """Zero-shot vs tuned on the config's ``eval`` tasks (``trained+holdout`` or a list) and items per task."""
     from shoptune.experiments.heldout import compare_base_and_tuned
 
@@ -191,7 +191,7 @@ def _evaluate_sft(run_dir: Path, spec: Any, log: Log, bars: Bars | None) -> dict
             tasks=tasks,
             limit=spec.limit,
             batch_size=spec.batch_size,
-            bf16=True,
+            bf16=bf16,
             log=log,
             progress=add,
         )
