@@ -143,7 +143,7 @@ def run_demo(
 
     log(f"3/4 sft: LoRA on {len(sft_cfg.data.tasks)} tasks, holding out {', '.join(sft_cfg.data.holdout_tasks())}")
     with clock.stage("sft_train", save):
-        summary["sft_train"] = _train_sft(sft_cfg, out / "sft", log)
+        summary["sft_train"] = _train_sft(sft_cfg, out / "sft", log, bars)
     with clock.stage("sft_eval", save):
         summary["sft_eval"] = _evaluate_sft(out / "sft", sft_cfg.eval, sft_cfg.optim.bf16, log, bars)
 
@@ -171,11 +171,22 @@ def _relevance(cfg: Any, low_resource: str, out: Path, log: Log) -> dict[str, An
     return {"low_resource": low_resource, "macro_f1": f1, "accuracy": entry["accuracy"]}
 
 
-def _train_sft(sft_cfg: Any, run_dir: Path, log: Log) -> dict[str, Any]:
+def _train_sft(sft_cfg: Any, run_dir: Path, log: Log, bars: Bars | None) -> dict[str, Any]:
     from shoptune.training.sft import RUN_FOLDER_FILES, run_sft
 
     remove_owned(run_dir, *RUN_FOLDER_FILES)  # the demo always starts fresh (only from its own run)
-    result = run_sft(sft_cfg, run_dir, log=log)
+    with bars() if bars else nullcontext(None) as add:
+        bar: dict[str, Any] = {"advance": None, "step": 0}
+
+        def progress(step: int, total: int, record: dict) -> None:  # called at each logged step
+            if add is None:
+                return
+            if bar["advance"] is None:  # the step count is known once training starts
+                bar["advance"] = add("training sft", total)
+            bar["advance"](step - bar["step"])
+            bar["step"] = step
+
+        result = run_sft(sft_cfg, run_dir, log=log, progress=progress)
     log(f"trained {result['steps']} steps at {result['tokens_per_s']:.0f} tokens/s")
     return {k: result.get(k) for k in ("steps", "train_tokens", "tokens_per_s", "trainable_parameters")}
 
