@@ -2,7 +2,8 @@
 greedy generation with left padding.
 
 Likelihood scoring pads on the right (positions stay 0..n-1, so padding cannot change a score); when
-every option is a single token after the prompt, one forward pass per question scores all options.
+every option is a single token after the prompt, one forward pass per question scores all options; otherwise the
+prompt runs once and its KV cache is shared by the options.
 
 Example:
     >>> scorer = LMScorer(model, tokenizer, batch_size=8)          # doctest: +SKIP
@@ -76,10 +77,10 @@ class LMScorer:
             self._score_single_token(batch, out)
             if progress:
                 progress(len(batch))
-        for batch in self._batches(multi, key=lambda r: len(r.prompt_ids)):
-            self._score_sequences(batch, out)
+        for req in multi:  # one prompt pass each, its KV cache shared by the options (no batching across prompts)
+            out[req.index] = self._score_options_shared_prompt(req)
             if progress:
-                progress(len(batch))
+                progress(1)
         return out
 
     def _batches(self, items: list, key: Callable) -> list[list]:
@@ -114,13 +115,9 @@ class LMScorer:
         for row, req in enumerate(batch):
             out[req.index] = [float(logprobs[row, o[0]]) for o in req.option_ids]
 
-    def _score_sequences(self, batch: list[_Request], out: list[list[float]]) -> None:
-        # Options of several tokens: the prompt runs once, its KV cache is copied to every option, and only the
-        # option tokens run again (a 5-label classification costs one prompt pass, not five).
-        for req in batch:
-            out[req.index] = self._score_options_shared_prompt(req)
-
     def _score_options_shared_prompt(self, req: _Request) -> list[float]:
+        """Options of several tokens: the prompt runs once, its KV cache is copied to every option, and only the
+        option tokens run again (a 5-label classification costs one prompt pass, not five)."""
         prompt = torch.tensor([req.prompt_ids], device=self.device)
         with self._autocast():
             first = self.model(input_ids=prompt, use_cache=True, logits_to_keep=1)

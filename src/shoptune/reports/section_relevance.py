@@ -465,41 +465,11 @@ def pair_rows(result: dict[str, Any], a: str, b: str) -> Table:
         "Δacc [95% CI]",
         "p (McNemar)",
     ]
-    rows, classes = [], []
-    for task, e in (result.get("tasks") or {}).items():
-        f1, acc = e.get("macro_f1") or {}, e.get("accuracy") or {}
-        rows.append(
-            [
-                task,
-                num(e.get("n")),
-                num(f1.get("a")),
-                num(f1.get("b")),
-                delta(f1),
-                pval(f1.get("p_value")),
-                num(acc.get("a")),
-                num(acc.get("b")),
-                delta(acc),
-                pval((e.get("mcnemar") or {}).get("p_value")),
-            ]
-        )
-        classes.append("")
+    rows = [_pair_row(task, e.get("n"), e, e.get("mcnemar")) for task, e in (result.get("tasks") or {}).items()]
+    classes = [""] * len(rows)
     m = result.get("mean_over_tasks") or {}
     if m:
-        f1, acc = m.get("macro_f1") or {}, m.get("accuracy") or {}
-        rows.append(
-            [
-                "mean over tasks",
-                num(m.get("tasks")),
-                num(f1.get("a")),
-                num(f1.get("b")),
-                delta(f1),
-                pval(f1.get("p_value")),
-                num(acc.get("a")),
-                num(acc.get("b")),
-                delta(acc),
-                pval((m.get("mcnemar_pooled") or {}).get("p_value")),
-            ]
-        )
+        rows.append(_pair_row("mean over tasks", m.get("tasks"), m, m.get("mcnemar_pooled")))
         classes.append("total")
     return Table(
         header,
@@ -508,6 +478,13 @@ def pair_rows(result: dict[str, Any], a: str, b: str) -> Table:
         "task) and McNemar's exact test on per-pair correctness.",
         row_classes=classes,
     )
+
+
+def _pair_row(label: str, n: Any, entry: dict[str, Any], mcnemar: dict[str, Any] | None) -> list[Cell | str]:
+    f1, acc = entry.get("macro_f1") or {}, entry.get("accuracy") or {}
+    f1_cells = [num(f1.get("a")), num(f1.get("b")), delta(f1), pval(f1.get("p_value"))]
+    acc_cells = [num(acc.get("a")), num(acc.get("b")), delta(acc), pval((mcnemar or {}).get("p_value"))]
+    return [label, num(n), *f1_cells, *acc_cells]
 
 
 def _task_forest(
