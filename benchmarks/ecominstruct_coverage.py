@@ -51,7 +51,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         model = args.model
         if model is None:
-            from shoptune.models.tiny import build_tiny_causal_lm
+            from shoptune.testing import build_tiny_causal_lm
 
             model = str(build_tiny_causal_lm(Path(tmp) / "tiny-lm"))
         run_dir = args.keep or Path(tmp) / "eval"

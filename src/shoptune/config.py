@@ -11,11 +11,23 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from shoptune.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """The base of every shoptune config section: an unknown key is an error that names it, never ignored.
+
+    >>> class Optim(StrictModel):
+    ...     lr: float = 1e-4
+    >>> Optim.model_validate({"lr": 1e-3}).lr
+    0.001
+    """
+
+    model_config = ConfigDict(extra="forbid")
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:

@@ -24,9 +24,7 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
-
-from shoptune.config import load_config
+from shoptune.config import StrictModel, load_config
 from shoptune.errors import ShoptuneError
 from shoptune.io import atomic_write_json, claim_output, remove_owned, write_marker
 
@@ -47,10 +45,8 @@ NOTES = (
 )
 
 
-class DemoConfig(BaseModel):
+class DemoConfig(StrictModel):
     """``configs/demo.yaml``: which configs make the demo, and its sizes. Paths are relative to the file."""
-
-    model_config = ConfigDict(extra="forbid")
 
     data: str = "data_demo.yaml"
     sft: str = "sft_demo.yaml"

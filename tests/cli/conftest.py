@@ -16,8 +16,8 @@ def world(tmp_path_factory, demo_data) -> dict[str, Path]:
     import torch
 
     from relevance.conftest import tiny_config, write_build
-    from shoptune.models.tiny import build_tiny_causal_lm, build_tiny_encoder
     from shoptune.relevance.recipe import train
+    from shoptune.testing import build_tiny_causal_lm, build_tiny_encoder
     from shoptune.training.config import load_sft_config
     from shoptune.training.sft import run_sft
 

@@ -14,7 +14,7 @@ from shoptune.evaluation.metrics import get_metric
 from shoptune.evaluation.parsing import UNPARSED, Parsed
 from shoptune.evaluation.runner import evaluate, score, write_results
 from shoptune.io import OutputError
-from shoptune.models.tiny import make_tiny_causal_lm
+from shoptune.testing import make_tiny_causal_lm
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 MIXED = FIXTURES / "shopbench_mixed_metrics.jsonl"

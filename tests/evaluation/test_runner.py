@@ -12,7 +12,7 @@ from shoptune.evaluation.collect import collect_items
 from shoptune.evaluation.items import load_shopbench
 from shoptune.evaluation.lm import LMScorer
 from shoptune.evaluation.runner import evaluate, write_results
-from shoptune.models.tiny import make_tiny_causal_lm
+from shoptune.testing import make_tiny_causal_lm
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "shopbench_sample.jsonl"
 

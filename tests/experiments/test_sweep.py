@@ -26,7 +26,7 @@ TASKS = ["hd_relevance_mc", "ic_aisle_mc", "hd_query_ranking"]
 def world(tmp_path_factory, demo_data):
     import torch
 
-    from shoptune.models.tiny import build_tiny_causal_lm
+    from shoptune.testing import build_tiny_causal_lm
 
     torch.set_num_threads(1)
     root = tmp_path_factory.mktemp("sweep")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from shoptune.models import checksum as checksum_mod
-from shoptune.models.tiny import build_tiny_causal_lm, build_tiny_encoder
+from shoptune.testing import build_tiny_causal_lm, build_tiny_encoder
 
 
 @pytest.fixture

@@ -40,7 +40,7 @@ from shoptune.models import (
     registry,
     resolve_model,
 )
-from shoptune.models.tiny import build_tiny_gguf, make_tiny_causal_lm
+from shoptune.testing import build_tiny_gguf, make_tiny_causal_lm
 
 
 class FakeConverter:
@@ -124,7 +124,7 @@ def test_local_gguf_file_is_converted_once_into_the_cache(
 
 
 def test_real_gguf_conversion_of_a_tiny_gguf(tmp_path: Path, cache: Path) -> None:
-    # The real converter (no fake), on a GGUF written by shoptune.models.tiny: milliseconds, not 20 s.
+    # The real converter (no fake), on a GGUF written by shoptune.testing: milliseconds, not 20 s.
     gguf = build_tiny_gguf(tmp_path / "tiny.gguf")
     resolved = resolve_model(str(gguf))
     config = json.loads((Path(resolved.path) / "config.json").read_text())

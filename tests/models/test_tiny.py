@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
-from shoptune.models.tiny import (
+from shoptune.testing import (
     build_tiny_causal_lm,
     build_tiny_encoder,
     build_tiny_gguf,

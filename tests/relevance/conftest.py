@@ -64,14 +64,14 @@ def one_thread():
 
 @pytest.fixture(scope="session")
 def tiny_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from shoptune.models.tiny import build_tiny_encoder
+    from shoptune.testing import build_tiny_encoder
 
     return build_tiny_encoder(tmp_path_factory.mktemp("tiny") / "encoder", sentence_transformers=False)
 
 
 @pytest.fixture(scope="session")
 def tiny_decoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from shoptune.models.tiny import build_tiny_causal_lm
+    from shoptune.testing import build_tiny_causal_lm
 
     return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny") / "decoder")
 

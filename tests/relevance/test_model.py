@@ -99,7 +99,7 @@ def test_saved_artifact_predicts_like_the_trained_model(family, tiny_encoder, ti
 
 
 def test_encoding_keeps_prefix_and_template() -> None:
-    from shoptune.models.tiny import make_tiny_causal_tokenizer, make_tiny_encoder_tokenizer
+    from shoptune.testing import make_tiny_causal_tokenizer, make_tiny_encoder_tokenizer
 
     enc = make_tiny_encoder_tokenizer()
     info = ModelInfo("cross_encoder", "prefix", ["alpha"], "x", max_length=12, task_prefix=True)

@@ -64,9 +64,9 @@ def world(tmp_path_factory, demo_data) -> dict[str, Path]:
     from shoptune.experiments.heldout import compare_base_and_tuned
     from shoptune.experiments.sweep import load_sweep, run_sweep
     from shoptune.io import write_marker
-    from shoptune.models.tiny import build_tiny_causal_lm, build_tiny_encoder
     from shoptune.relevance import compare as cmp
     from shoptune.relevance.recipe import train
+    from shoptune.testing import build_tiny_causal_lm, build_tiny_encoder
     from shoptune.training.config import load_sft_config
     from shoptune.training.sft import run_sft
 

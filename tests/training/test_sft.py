@@ -9,7 +9,7 @@ import yaml
 
 from shoptune.data.build import BuildConfig, build
 from shoptune.errors import ConfigError
-from shoptune.models.tiny import build_tiny_causal_lm
+from shoptune.testing import build_tiny_causal_lm
 from shoptune.training.config import load_sft_config
 from shoptune.training.examples import IGNORE, encode_example
 from shoptune.training.export import export_merged, load_with_adapter
@@ -242,7 +242,7 @@ def test_holdout_groups_are_validated(setup):
 
 
 def test_answer_only_loss_equals_the_models_own_loss():
-    from shoptune.models.tiny import make_tiny_causal_lm
+    from shoptune.testing import make_tiny_causal_lm
     from shoptune.training.batching import collate
     from shoptune.training.examples import answer_only_loss
 

@@ -22,10 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
 from shoptune import __version__
-from shoptune.config import load_config, resolve_path
+from shoptune.config import StrictModel, load_config, resolve_path
 from shoptune.data.errorlog import ErrorLog, OnError
 from shoptune.data.readers import Row
 from shoptune.data.sources import get_source
@@ -42,10 +42,8 @@ from shoptune.tasks.spec import SPLITS, TaskSpec
 Progress = Callable[[str], None]
 
 
-class BuildConfig(BaseModel):
+class BuildConfig(StrictModel):
     """A data build. Relative paths resolve against the config file's folder."""
-
-    model_config = ConfigDict(extra="forbid")
 
     data_root: str = "../shared/data"
     seed: int = 13

@@ -36,9 +36,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from shoptune.config import read_yaml, refuse_changed_config, set_dotted, validate_config
+from shoptune.config import StrictModel, read_yaml, refuse_changed_config, set_dotted, validate_config
 from shoptune.errors import ConfigError, ShoptuneError
 from shoptune.io import MARKER, atomic_write_json, claim_output, write_marker
 
@@ -47,11 +47,7 @@ SWEEP_FILE = "sweep.json"
 ALL = "all"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SweepEval(_Strict):
+class SweepEval(StrictModel):
     #: Items per task of the fixed evaluation set (the same items for every arm and the base model).
     limit: int = Field(30, ge=1)
     split: Literal["dev", "test"] = "test"
@@ -66,26 +62,26 @@ class SweepEval(_Strict):
     max_length: int | None = Field(None, ge=16)
 
 
-class ArmSpec(_Strict):
+class ArmSpec(StrictModel):
     name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
     set: dict[str, Any] = Field(default_factory=dict)
 
 
-class Compare(_Strict):
+class Compare(StrictModel):
     #: Named sequences of arms (an ablation's steps): each step against the previous and the first, and the slope.
     sequences: dict[str, list[str]] = Field(default_factory=dict)
     #: Grid sweeps: the capacity factor (rows) and the diversity factor (cols) of the interaction.
     interaction: dict[Literal["rows", "cols"], str] | None = None
 
 
-class Tracking(_Strict):
+class Tracking(StrictModel):
     #: Log each run's params, metrics and eval files to MLflow (``pip install 'shoptune[tracking]'``).
     mlflow: bool = False
     #: Tracking URI; default: a local file store in DIR/mlruns.
     uri: str | None = None
 
 
-class SweepConfig(_Strict):
+class SweepConfig(StrictModel):
     #: The base SFT config (path relative to this file).
     base: str
     #: An existing `shoptune data build` folder every arm uses (relative to this file); default: the base

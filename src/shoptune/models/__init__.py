@@ -10,7 +10,7 @@ Example:
     >>> model, tokenizer = load_causal_lm("smollm2-135m-instruct")  # doctest: +SKIP
 
 Names load on first use, so ``from shoptune.models import allow_hub`` stays cheap (no torch, no transformers)
-and a CLI can call it for every command. Tiny random models for unit tests live in :mod:`shoptune.models.tiny`
+and a CLI can call it for every command. Tiny random models for unit tests live in :mod:`shoptune.testing`
 (not re-exported here).
 """
 

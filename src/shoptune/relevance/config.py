@@ -13,9 +13,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from shoptune.config import read_yaml, set_dotted, validate_config
+from shoptune.config import StrictModel, read_yaml, set_dotted, validate_config
 from shoptune.training.mixture import MixtureConfig
 
 Family = Literal["cross_encoder", "decoder"]
@@ -25,11 +25,7 @@ Routing = Literal["none", "prefix", "multihead", "mhp"]
 DEFAULT_MODELS: dict[str, str] = {"cross_encoder": "minilm-l6", "decoder": "smollm2-135m-instruct"}
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class LoraSpec(_Strict):
+class LoraSpec(StrictModel):
     """LoRA on the decoder's shared layers (ignored by the cross-encoder, which is fully fine-tuned)."""
 
     r: int = Field(8, ge=1)
@@ -41,7 +37,7 @@ class LoraSpec(_Strict):
     )
 
 
-class ModelSpec(_Strict):
+class ModelSpec(StrictModel):
     family: Family = "cross_encoder"
     #: Bundled name, local directory or hub id; None picks the family's default (minilm-l6 / smollm2-135m-instruct).
     name: str | None = None
@@ -59,7 +55,7 @@ class ModelSpec(_Strict):
         return self.name or DEFAULT_MODELS[self.family]
 
 
-class DataSpec(_Strict):
+class DataSpec(StrictModel):
     """Where the pair tasks come from: a `shoptune data build` folder, or a build config to build one first."""
 
     #: A folder written by `shoptune data build` (OUT/tasks/<task>/{train,dev,test}.parquet).
@@ -81,7 +77,7 @@ class DataSpec(_Strict):
         return self
 
 
-class TrainSpec(_Strict):
+class TrainSpec(StrictModel):
     epochs: int = Field(1, ge=1)
     #: Learning rate of the shared trainable weights (the whole encoder, or the decoder's LoRA weights).
     lr: float = Field(3e-5, gt=0.0)
@@ -109,7 +105,7 @@ class TrainSpec(_Strict):
     log_every: int = Field(10, ge=1)
 
 
-class EvalSpec(_Strict):
+class EvalSpec(StrictModel):
     #: Splits scored after training (metrics.json + predictions.jsonl under RUN_DIR/eval/<split>/).
     splits: list[Literal["dev", "test"]] = Field(default_factory=lambda: ["dev", "test"])
     bootstrap: int = Field(1000, ge=10)
@@ -118,7 +114,7 @@ class EvalSpec(_Strict):
     bf16: bool | Literal["auto"] = "auto"
 
 
-class DecisionSpec(_Strict):
+class DecisionSpec(StrictModel):
     """The decision rule fitted on the dev split after training (:mod:`shoptune.relevance.decision`).
 
     Argmax over skewed grades rarely predicts the rare one; a per-task logit bias fitted on dev trades some
@@ -137,7 +133,7 @@ class DecisionSpec(_Strict):
     min_pairs: int = Field(50, ge=1)
 
 
-class RelevanceConfig(_Strict):
+class RelevanceConfig(StrictModel):
     model: ModelSpec = Field(default_factory=ModelSpec)
     data: DataSpec
     #: Task-balanced sampling, the SFT mixtures' options (shoptune.training.mixture): proportional, temperature

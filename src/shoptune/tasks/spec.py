@@ -26,7 +26,9 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
+
+from shoptune.config import StrictModel
 
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
 SplitName = Literal["train", "dev", "test"]
@@ -51,11 +53,7 @@ class TaskKind(StrEnum):
     pair_relevance = "pair_relevance"
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class SourceSpec(_Strict):
+class SourceSpec(StrictModel):
     """Where a task's records come from: an adapter, its file(s) under the data root, and a view."""
 
     adapter: str
@@ -81,7 +79,7 @@ class SourceSpec(_Strict):
         return out
 
 
-class SplitSpec(_Strict):
+class SplitSpec(StrictModel):
     """How records are assigned to train/dev/test.
 
     ``grouped`` hashes each record's groups (query, product, ...) with the seed, so that no group ever
@@ -106,7 +104,7 @@ class SplitSpec(_Strict):
         return value
 
 
-class TaskSpec(_Strict):
+class TaskSpec(StrictModel):
     """Everything shoptune needs to build, train on and evaluate one task."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")

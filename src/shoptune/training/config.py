@@ -11,17 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from shoptune.config import load_config, resolve_path
+from shoptune.config import StrictModel, load_config, resolve_path
 from shoptune.training.mixture import MixtureConfig
 
 
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class DataConfig(_Strict):
+class DataConfig(StrictModel):
     """Where the tasks come from: an existing build folder, or a build config to build from."""
 
     dir: str | None = None
@@ -59,7 +55,7 @@ class DataConfig(_Strict):
         return {name: list(tasks) for name, tasks in self.holdout.items()} if isinstance(self.holdout, dict) else {}
 
 
-class LoraConfig(_Strict):
+class LoraConfig(StrictModel):
     enabled: bool = True
     r: int = Field(default=8, ge=1)
     alpha: float = 16.0
@@ -71,7 +67,7 @@ class LoraConfig(_Strict):
     use_dora: bool = False
 
 
-class OptimConfig(_Strict):
+class OptimConfig(StrictModel):
     epochs: float = Field(default=1.0, gt=0)
     max_steps: int | None = Field(default=None, ge=1)
     lr: float = Field(default=2e-4, gt=0)
@@ -90,14 +86,14 @@ class OptimConfig(_Strict):
     log_every: int = Field(default=10, ge=1)
 
 
-class EvalConfig(_Strict):
+class EvalConfig(StrictModel):
     tasks: list[str] | Literal["trained+holdout"] = "trained+holdout"
     limit: int | None = 200
     batch_size: int = 16
     split: Literal["dev", "test"] = "test"
 
 
-class SFTConfig(_Strict):
+class SFTConfig(StrictModel):
     model: str
     data: DataConfig
     mixture: MixtureConfig = Field(default_factory=MixtureConfig)

@@ -20,12 +20,12 @@ import random
 from collections import Counter
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
+
+from shoptune.config import StrictModel
 
 
-class MixtureConfig(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class MixtureConfig(StrictModel):
     strategy: Literal["proportional", "temperature", "cap", "weights"] = "proportional"
     temperature: float = Field(default=2.0, gt=0)
     cap: int | None = Field(default=None, ge=1)

@@ -22,7 +22,7 @@ from shoptune.models import ModelNotFoundError
 def tiny_lm(tmp_path_factory):
     import torch
 
-    from shoptune.models.tiny import build_tiny_causal_lm
+    from shoptune.testing import build_tiny_causal_lm
 
     torch.set_num_threads(1)
     return str(build_tiny_causal_lm(tmp_path_factory.mktemp("tiny") / "lm", seed=0))

@@ -150,7 +150,7 @@ def test_exact_and_near_duplicates_keep_the_first():
 def test_embedding_near_duplicates(tmp_path):
     from shoptune.data.generate.config import DedupConfig
     from shoptune.data.generate.quality import Embedder
-    from shoptune.models.tiny import build_tiny_encoder
+    from shoptune.testing import build_tiny_encoder
 
     model = build_tiny_encoder(tmp_path / "enc")
     embedder = Embedder(str(model))

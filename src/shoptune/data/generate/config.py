@@ -24,9 +24,9 @@ from typing import Annotated, Any, Literal
 import jinja2
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from shoptune.config import load_config, resolve_path
+from shoptune.config import StrictModel, load_config, resolve_path
 from shoptune.errors import ConfigError
-from shoptune.tasks.spec import SPLITS, SourceSpec, SplitName, SplitSpec, TaskKind, TaskSpec, _Strict
+from shoptune.tasks.spec import SPLITS, SourceSpec, SplitName, SplitSpec, TaskKind, TaskSpec
 
 _WORDS = re.compile(r"\w+")
 
@@ -58,7 +58,7 @@ JINJA.globals.update(words=words, normalise=normalise)
 ADAPTER = "generated"
 
 
-class TaskConfig(_Strict):
+class TaskConfig(StrictModel):
     """The task the examples are for: a new one, or (``like``) one that copies an existing task's definition."""
 
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
@@ -78,7 +78,7 @@ class TaskConfig(_Strict):
     split: SplitSpec = Field(default_factory=SplitSpec)
 
 
-class SeedsConfig(_Strict):
+class SeedsConfig(StrictModel):
     """Where the seed records come from: a task (built, or built now from ``data_root``) or a raw source view."""
 
     #: A task name: read from the data build ``data`` when given, else built from the raw files in ``data_root``.
@@ -107,7 +107,7 @@ class SeedsConfig(_Strict):
         return self
 
 
-class PromptConfig(_Strict):
+class PromptConfig(StrictModel):
     """The generation prompt: Jinja templates over the seed record (see ``runner.prompt_context``)."""
 
     system: str = ""
@@ -118,7 +118,7 @@ class PromptConfig(_Strict):
         return hashlib.sha256(json.dumps([self.system, self.user]).encode()).hexdigest()[:16]
 
 
-class _Backend(_Strict):
+class _Backend(StrictModel):
     temperature: float = Field(0.8, ge=0)
     top_p: float = Field(0.95, gt=0, le=1)
     #: New tokens per reply; a reply cut off here (finish_reason "length") is dropped as truncated.
@@ -176,7 +176,7 @@ class OpenAIBackend(_Backend):
 BackendConfig = Annotated[LocalBackend | OpenAIBackend, Field(discriminator="kind")]
 
 
-class ParseConfig(_Strict):
+class ParseConfig(StrictModel):
     """How a reply becomes ``response``: a JSON object, or text (optionally matched by a regex)."""
 
     format: Literal["json", "text"] = "json"
@@ -194,7 +194,7 @@ class ParseConfig(_Strict):
         return value
 
 
-class RecordConfig(_Strict):
+class RecordConfig(StrictModel):
     """How the record is assembled: each field a Jinja template over ``response``, ``text``, ``seed``, ``others``.
 
     A field left out is taken from the reply's JSON object (``response.instruction``, ...; options default to []).
@@ -209,7 +209,7 @@ class RecordConfig(_Strict):
     shuffle_options: bool = False
 
 
-class LengthFilter(_Strict):
+class LengthFilter(StrictModel):
     """Inclusive [min, max] characters per field (options: each option)."""
 
     instruction: tuple[int, int] = (8, 2000)
@@ -218,7 +218,7 @@ class LengthFilter(_Strict):
     output: tuple[int, int] = (1, 2000)
 
 
-class LanguageFilter(_Strict):
+class LanguageFilter(StrictModel):
     """Drop examples whose text is detected (py3langid) as another language than ``expect``."""
 
     #: Accepted language codes; default: the task's language.
@@ -227,7 +227,7 @@ class LanguageFilter(_Strict):
     min_chars: int = Field(20, ge=1)
 
 
-class DedupConfig(_Strict):
+class DedupConfig(StrictModel):
     #: Which fields make up the text compared (e.g. [input] when instruction and options come from the seeds).
     fields: list[Literal["instruction", "input", "options", "output"]] = Field(
         default_factory=lambda: ["instruction", "input", "options", "output"], min_length=1
@@ -245,7 +245,7 @@ class DedupConfig(_Strict):
     embedding_threshold: float = Field(0.95, gt=0, le=1)
 
 
-class DecontamConfig(_Strict):
+class DecontamConfig(StrictModel):
     """Remove examples whose word n-grams overlap evaluation data beyond ``threshold``."""
 
     #: `shoptune data build` folders: every task's ``splits`` there is evaluation data.
@@ -266,7 +266,7 @@ class DecontamConfig(_Strict):
         return self
 
 
-class JudgeConfig(_Strict):
+class JudgeConfig(StrictModel):
     """A model grades each example that passed every other filter; below ``threshold`` it is dropped."""
 
     backend: BackendConfig
@@ -277,7 +277,7 @@ class JudgeConfig(_Strict):
     threshold: float = 4.0
 
 
-class FiltersConfig(_Strict):
+class FiltersConfig(StrictModel):
     length: LengthFilter = Field(default_factory=LengthFilter)
     #: None: no language check.
     language: LanguageFilter | None = Field(default_factory=LanguageFilter)
@@ -294,7 +294,7 @@ class FiltersConfig(_Strict):
     judge: JudgeConfig | None = None
 
 
-class GenerateConfig(_Strict):
+class GenerateConfig(StrictModel):
     task: TaskConfig
     seeds: SeedsConfig
     prompt: PromptConfig

@@ -8,7 +8,7 @@ encodes, nothing maps to an unknown token), a ChatML chat template, ``bos=<|im_s
 special-token situation as on the real one.
 
 Example:
-    >>> from shoptune.models.tiny import build_tiny_causal_lm
+    >>> from shoptune.testing import build_tiny_causal_lm
     >>> path = build_tiny_causal_lm(tmp_path / "tiny-lm")  # doctest: +SKIP
     >>> model, tok = load_causal_lm(str(path))  # doctest: +SKIP
 """
