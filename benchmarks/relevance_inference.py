@@ -26,7 +26,7 @@ import torch
 from shoptune.relevance.data import load_split
 from shoptune.relevance.ensemble import resolve_artifact
 from shoptune.relevance.model import export_sequence_classifier, load_model
-from shoptune.relevance.predict import ModelPredictor, cpu_has_bf16
+from shoptune.relevance.predictor import ModelPredictor, cpu_has_bf16
 
 OUT = Path(__file__).resolve().parent / "results"
 

@@ -41,7 +41,7 @@ def measure(artifact: Path, data: Path, n: int, repeats: int, threads: int | Non
 
     from shoptune.relevance.data import load_split
     from shoptune.relevance.model import count_parameters
-    from shoptune.relevance.predict import ModelPredictor, PerTaskPredictor, load_predictor
+    from shoptune.relevance.predictor import ModelPredictor, PerTaskPredictor, load_predictor
 
     hf_logging.disable_progress_bar()
     if threads:

@@ -53,14 +53,14 @@ from shoptune.errors import ShoptuneError
 from shoptune.evaluation.statistics import bootstrap_test, contrast_distribution
 from shoptune.io import MARKER, atomic_write_json, atomic_write_text, claim_output, write_marker
 from shoptune.records import LABELS
-from shoptune.relevance.compare import RunResult, compare_pair
+from shoptune.relevance.comparisons import RunResult, compare_pair
 from shoptune.relevance.config import DecisionSpec
 from shoptune.relevance.data import Pair, load_split, read_build_manifest, select_tasks, task_sources
 from shoptune.relevance.decision import DecisionRules, fit_rules
 from shoptune.relevance.ensemble import resolve_artifact
-from shoptune.relevance.evaluate import decision_summary
-from shoptune.relevance.predict import Prediction, artifact_info, load_predictor, predict_with
+from shoptune.relevance.predictor import Prediction, artifact_info, load_predictor, predict_with
 from shoptune.relevance.ranking import GAINS, expected_gain, per_query_ndcg, query_key, ranking_metrics, ranking_tasks
+from shoptune.relevance.scoring import decision_summary
 
 OUT = Path(__file__).resolve().parent / "results" / "relevance_vs_st"
 WORK = Path("runs/relevance_vs_st")

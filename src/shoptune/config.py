@@ -8,10 +8,11 @@ Example:
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
+from pydantic_core import PydanticCustomError
 
 from shoptune.errors import ConfigError
 
@@ -25,9 +26,28 @@ class StrictModel(BaseModel):
     ...     lr: float = 1e-4
     >>> Optim.model_validate({"lr": 1e-3}).lr
     0.001
+
+    A section lists its renamed keys (old -> new) in ``renamed_keys``; an old name is then an error that gives the
+    new one (see :func:`format_validation_error`), not a bare "extra inputs are not permitted".
     """
 
     model_config = ConfigDict(extra="forbid")
+    #: Keys of this section that were renamed: old name -> new name.
+    renamed_keys: ClassVar[dict[str, str]] = {}
+
+    @model_validator(mode="before")
+    @classmethod
+    def _refuse_renamed_keys(cls, data: Any) -> Any:
+        old = [key for key in cls.renamed_keys if isinstance(data, dict) and key in data]
+        if old:
+            # A custom error type carries the names, so the message can give both dotted paths.
+            renamed = [[key, cls.renamed_keys[key]] for key in old]
+            raise PydanticCustomError(RENAMED, "renamed keys {renamed}", {"renamed": renamed})
+        return data
+
+
+#: The error type of a renamed key (pydantic's ``type`` field of the error).
+RENAMED = "renamed_key"
 
 
 def read_yaml(path: str | Path) -> dict[str, Any]:
@@ -45,11 +65,11 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
 
 
 def parse_set(items: list[str] | None, option: str = "--set") -> dict[str, Any]:
-    """``["optim.lr=1e-4", "data.tasks=[a, b]"]`` -> ``{"optim.lr": 0.0001, "data.tasks": ["a", "b"]}``.
+    """``["optim.lr=1.0e-4", "data.tasks=[a, b]"]`` -> ``{"optim.lr": 0.0001, "data.tasks": ["a", "b"]}``.
 
     The one parser of ``--set`` for every recipe; values are YAML. Errors name the option and the item.
 
-    >>> parse_set(["optim.lr=1e-4", "lora.target_modules=all-linear"])
+    >>> parse_set(["optim.lr=1.0e-4", "lora.target_modules=all-linear"])  # YAML reads 1e-4 as a string
     {'optim.lr': 0.0001, 'lora.target_modules': 'all-linear'}
     """
     overrides: dict[str, Any] = {}
@@ -137,12 +157,23 @@ def format_validation_error(source: str, error: ValidationError, overrides: dict
     """One part per problem, each naming the dotted key and its source: the file, or the --set that set it."""
     parts = []
     for item in error.errors():
-        key = ".".join(str(p) for p in item["loc"]) or "(root)"
-        touched = [o for o in overrides or {} if key == o or key.startswith(f"{o}.") or o.startswith(f"{key}.")]
-        where = f"--set {touched[0]}" if touched else source
+        key = ".".join(str(p) for p in item["loc"])
+        if item["type"] == RENAMED:
+            prefix = f"{key}." if key else ""
+            for old, new in item["ctx"]["renamed"]:
+                where = _source(f"{prefix}{old}", source, overrides)
+                parts.append(f"{where}: key '{prefix}{old}' was renamed to '{prefix}{new}'")
+            continue
         # Pydantic prefixes a validator's own message with "Value error, "; the message says enough.
-        parts.append(f"{where}: key '{key}': {item['msg'].removeprefix('Value error, ')}")
+        where = _source(key or "(root)", source, overrides)
+        parts.append(f"{where}: key '{key or '(root)'}': {item['msg'].removeprefix('Value error, ')}")
     return "; ".join(parts)
+
+
+def _source(key: str, source: str, overrides: dict[str, Any] | None) -> str:
+    """Where a dotted key's value came from: the --set that set it (or a section above it), else the file."""
+    touched = [o for o in overrides or {} if key == o or key.startswith(f"{o}.") or o.startswith(f"{key}.")]
+    return f"--set {touched[0]}" if touched else source
 
 
 def resolve_path(base: Path, value: str) -> str:

@@ -57,13 +57,13 @@ class DemoConfig(StrictModel):
 
 
 def default_config() -> Path:
-    """``configs/demo.yaml`` of this checkout (the demo's configs and ``demo/data`` live beside the package)."""
-    here = Path(__file__).resolve()
-    for parent in here.parents:
-        candidate = parent / "configs" / "demo.yaml"
-        if candidate.exists():
-            return candidate
-    raise ShoptuneError("configs/demo.yaml not found: run from a shoptune checkout or pass --config")
+    """``configs/demo.yaml``: the checkout's, or the copy an installed wheel ships (see :mod:`shoptune._bundled`)."""
+    from shoptune._bundled import configs_dir
+
+    path = configs_dir() / "demo.yaml"
+    if not path.is_file():
+        raise ShoptuneError(f"{path} not found: reinstall shoptune or pass --config")
+    return path
 
 
 class _Clock:
@@ -110,7 +110,7 @@ def run_demo(
     here = path.resolve().parent
     data_dir = (out / "data").resolve()
     build_cfg = load_build_config(here / demo.data)
-    sft_cfg = load_sft_config(here / demo.sft, {"data.build": None, "data.dir": str(data_dir)})
+    sft_cfg = load_sft_config(here / demo.sft, {"data.build": None, "data.path": str(data_dir)})
     rel_cfg = load_relevance_config(here / demo.relevance, {"data.path": str(data_dir), "data.build": None})
     pair_tasks = [] if rel_cfg.data.tasks == "all" else list(rel_cfg.data.tasks)
     if pair_tasks and demo.low_resource not in pair_tasks:
@@ -150,7 +150,7 @@ def run_demo(
 
 def _relevance(cfg: Any, low_resource: str, out: Path, log: Log) -> dict[str, Any]:
     """One multi-task run on every pair task, one single-task run of the low-resource task, compared."""
-    from shoptune.relevance.compare import compare_multitask, load_run
+    from shoptune.relevance.comparisons import compare_multitask, load_run
     from shoptune.relevance.recipe import train
 
     remove_owned(out)  # the demo always starts fresh (only from its own, marked folder)

@@ -28,7 +28,7 @@ def world(tmp_path_factory, demo_data) -> dict[str, Path]:
     build(BuildConfig(data_root=str(demo_data), tasks=["hd_relevance_mc", "hd_query_product"]), data)
     sft_cfg = {
         "model": str(lm),
-        "data": {"dir": str(data), "tasks": ["hd_relevance_mc"], "holdout": ["hd_query_product"], "max_length": 96},
+        "data": {"path": str(data), "tasks": ["hd_relevance_mc"], "holdout": ["hd_query_product"], "max_length": 96},
         "mixture": {"strategy": "cap", "cap": 16},
         "lora": {"r": 2, "alpha": 4, "target_modules": ["q_proj", "v_proj"]},
         "optim": {"epochs": 1, "batch_tokens": 512, "checkpoint_every": 1, "log_every": 1, "bf16": False},

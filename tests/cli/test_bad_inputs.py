@@ -55,7 +55,7 @@ def _damaged_sft_checkpoint(w: dict, t: Path) -> Path:
 
 def _damaged_relevance_checkpoint(w: dict, t: Path) -> Path:
     run = Path(shutil.copytree(w["rel_killed"], t / "rel-killed"))
-    _file(run / "checkpoint", "trainable.safetensors", b"\x00" * 10)
+    _file(sorted((run / "checkpoints").glob("step-*"))[-1], "trainable.safetensors", b"\x00" * 10)
     return run
 
 

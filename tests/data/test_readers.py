@@ -21,56 +21,52 @@ from shoptune.data.readers import (
 )
 from shoptune.errors import DataError
 
+from .helpers import write
+
 
 def _rows(path, **kw):
     return list(iter_csv(path, log=kw.pop("log", ErrorLog()), **kw))
 
 
-def test_missing_file(tmp_path):
-    with pytest.raises(DataError, match=r"nope\.csv: file, field '-': file not found"):
-        _rows(tmp_path / "nope.csv", required=["a"])
+#: case -> (file name, its content (None: no file), iter_csv keywords, the error it must raise)
+BAD_CSV = {
+    "missing file": ("nope.csv", None, {}, r"nope\.csv: file, field '-': file not found"),
+    "empty file": ("e.csv", "\n\n", {}, r"e\.csv: file, field '-': file is empty"),
+    "missing column": ("m.csv", "a,b\n1,2\n", {"required": ["a", "c"]}, r"m\.csv: file, field 'c': missing column"),
+    "latin-1 in utf-8": (
+        "w.csv",
+        "a,b\n1,ok\n2,caf\xe9\n".encode("latin-1"),
+        {},
+        r"w\.csv: row 3, field '-': wrong encoding: line 3",
+    ),
+    "utf-16 read as latin-1": (
+        "u.csv",
+        "a,b\n1,2\n".encode("utf-16"),
+        {"encoding": "latin-1"},
+        r"u\.csv: file, field '-': wrong encoding: looks like UTF-16 text",
+    ),
+    "stray NUL in latin-1": (
+        "n.csv",
+        b"a,b\n1,2\n3,x\x00y\n",
+        {"encoding": "latin-1"},
+        r"n\.csv: row 3, field '-': wrong encoding: NUL bytes at line 3",
+    ),
+    "unterminated quote": (
+        "c.csv",
+        'a,b\n1,"x"\n2,"cut off here',
+        {"required": ["a", "b"]},
+        r"c\.csv: row 2, field '-': row cut off mid-field",
+    ),
+    "too few fields": ("f.csv", "a,b,c\n1,2,3\n4,5\n", {}, r"f\.csv: row 2, field 'c': row cut off: 2 of 3 fields"),
+}
 
 
-def test_empty_file(tmp_path):
-    (tmp_path / "e.csv").write_text("\n\n")
-    with pytest.raises(DataError, match=r"e\.csv: file, field '-': file is empty"):
-        _rows(tmp_path / "e.csv", required=["a"])
-
-
-def test_missing_column(tmp_path):
-    (tmp_path / "m.csv").write_text("a,b\n1,2\n")
-    with pytest.raises(DataError, match=r"m\.csv: file, field 'c': missing column"):
-        _rows(tmp_path / "m.csv", required=["a", "c"])
-
-
-def test_wrong_encoding_utf8(tmp_path):
-    (tmp_path / "w.csv").write_bytes("a,b\n1,ok\n2,caf\xe9\n".encode("latin-1"))
-    with pytest.raises(DataError, match=r"w\.csv: row 3, field '-': wrong encoding: line 3"):
-        _rows(tmp_path / "w.csv", required=["a"])
-
-
-def test_wrong_encoding_latin1_utf16(tmp_path):
-    (tmp_path / "u.csv").write_bytes("a,b\n1,2\n".encode("utf-16"))
-    with pytest.raises(DataError, match=r"u\.csv: file, field '-': wrong encoding: looks like UTF-16 text"):
-        _rows(tmp_path / "u.csv", required=["a"], encoding="latin-1")
-
-
-def test_wrong_encoding_latin1_stray_nul(tmp_path):
-    (tmp_path / "n.csv").write_bytes(b"a,b\n1,2\n3,x\x00y\n")
-    with pytest.raises(DataError, match=r"n\.csv: row 3, field '-': wrong encoding: NUL bytes at line 3"):
-        _rows(tmp_path / "n.csv", required=["a"], encoding="latin-1")
-
-
-def test_row_cut_off_mid_field_unterminated_quote(tmp_path):
-    (tmp_path / "c.csv").write_text('a,b\n1,"x"\n2,"cut off here')
-    with pytest.raises(DataError, match=r"c\.csv: row 2, field '-': row cut off mid-field"):
-        _rows(tmp_path / "c.csv", required=["a", "b"])
-
-
-def test_row_cut_off_too_few_fields(tmp_path):
-    (tmp_path / "f.csv").write_text("a,b,c\n1,2,3\n4,5\n")
-    with pytest.raises(DataError, match=r"f\.csv: row 2, field 'c': row cut off: 2 of 3 fields"):
-        _rows(tmp_path / "f.csv", required=["a"])
+@pytest.mark.parametrize("case", sorted(BAD_CSV))
+def test_bad_csv_names_file_row_and_field(tmp_path, case):
+    name, content, keywords, error = BAD_CSV[case]
+    path = write(tmp_path / name, content)
+    with pytest.raises(DataError, match=error):
+        _rows(path, **{"required": ["a"], **keywords})
 
 
 def test_unknown_label_names_row_and_field(tmp_path):

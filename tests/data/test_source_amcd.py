@@ -5,8 +5,9 @@ import pytest
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.sources import get_source
 from shoptune.data.sources.amcd import clean_sentence, file_language
-from shoptune.data.sources.base import ViewContext
-from shoptune.errors import ConfigError, DataError
+from shoptune.errors import ConfigError
+
+from .helpers import assert_skips, bad_input_test, context, every_view, write
 
 HEADER = "sentence\tis_counterfactual\n"
 EN_EXT = (
@@ -20,16 +21,6 @@ DE = HEADER + (
     "Was ein bisschen fehlt ist ein Licht.\x1a\t0\n"
 )
 JP = HEADER + "長さはよかったのですが幅が少しきつかったようです。\t0\nもっと安ければ買ったのに。\t1\n"
-
-
-def _write(tmp_path, text, name):
-    path = tmp_path / name
-    path.write_bytes(text.encode("utf-8"))
-    return path
-
-
-def _ctx(**params):
-    return ViewContext(task="t", capability="multilingual_ability", language="en", params=params)
 
 
 def test_helpers():
@@ -46,9 +37,9 @@ def test_helpers():
 
 def test_reads_quote_none_crlf_and_cleans_text(tmp_path):
     src = get_source("amcd")
-    rows = src.read(_write(tmp_path, EN_EXT, "EN-ext_test.tsv"), ErrorLog())
+    rows = src.read(write(tmp_path / "EN-ext_test.tsv", EN_EXT), ErrorLog())
     assert rows[0]["sentence"].startswith('"There')  # raw text kept as shipped
-    recs = list(src.records(rows, "counterfactual_cls", _ctx()))
+    recs = list(src.records(rows, "counterfactual_cls", context()))
     assert recs[0].input.startswith("There were") and recs[0].output == "not counterfactual"
     assert recs[1].output == "counterfactual" and recs[1].options == ["counterfactual", "not counterfactual"]
     assert recs[0].language == "en"
@@ -56,15 +47,15 @@ def test_reads_quote_none_crlf_and_cleans_text(tmp_path):
 
 def test_language_from_file_name_or_param_and_yes_no_labels(tmp_path):
     src = get_source("amcd")
-    de = list(src.records(src.read(_write(tmp_path, DE, "DE_valid.tsv"), ErrorLog()), "counterfactual_cls", _ctx()))
+    de = list(src.records(src.read(write(tmp_path / "DE_valid.tsv", DE), ErrorLog()), "counterfactual_cls", context()))
     assert [r.language for r in de] == ["de"] * 3
     assert de[0].input.startswith("Ich möchte") and de[2].input == "Was ein bisschen fehlt ist ein Licht."
-    jp_rows = src.read(_write(tmp_path, JP, "sample.tsv"), ErrorLog())
-    jp = list(src.records(jp_rows, "counterfactual_cls", _ctx(language="ja", labels="yes_no")))
+    jp_rows = src.read(write(tmp_path / "sample.tsv", JP), ErrorLog())
+    jp = list(src.records(jp_rows, "counterfactual_cls", context(language="ja", labels="yes_no")))
     assert [(r.language, r.output) for r in jp] == [("ja", "no"), ("ja", "yes")]
     assert jp[0].metadata["groups"] == ["s:長さはよかったのですが幅が少しきつかったようです。"]
     with pytest.raises(ConfigError, match="labels"):
-        list(src.records(jp_rows, "counterfactual_cls", _ctx(labels="binary")))
+        list(src.records(jp_rows, "counterfactual_cls", context(labels="binary")))
 
 
 def test_demo_subset_runs_every_view(demo_data):
@@ -72,8 +63,7 @@ def test_demo_subset_runs_every_view(demo_data):
     for lang in ("EN", "EN-ext", "DE", "JP"):
         for split, least in (("train", 30), ("valid", 5), ("test", 5)):
             rows = src.read(demo_data / "amazon_multilingual_counterfactual" / f"{lang}_{split}.tsv", ErrorLog())
-            for name in src.views:
-                recs = list(src.records(rows, name, _ctx()))
+            for recs in every_view(src, rows).values():
                 assert len(recs) >= least and {r.output for r in recs} == {"counterfactual", "not counterfactual"}
 
 
@@ -85,24 +75,12 @@ BAD_CASES = {
     "row cut off": (DE + "Gut, aber\n", "row 4, field 'is_counterfactual': row cut off"),
     "extra field": (DE + "Gut\tja\t1\n", "row 4, field '-': 3 fields, header has 2"),
     "empty sentence": (DE + "\t1\n", "row 4, field 'sentence': empty value"),
-    "wrong encoding": ("latin-1", "row 2, field '-': wrong encoding"),
+    "wrong encoding": (DE.replace("&ouml;", "\xf6").encode("latin-1"), "row 2, field '-': wrong encoding"),
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD_CASES))
-def test_bad_input_raises_data_error(tmp_path, case):
-    text, expected = BAD_CASES[case]
-    path = tmp_path / "DE_test.tsv"
-    if text == "latin-1":
-        path.write_bytes(DE.replace("&ouml;", "\xf6").encode("latin-1"))
-    elif text is not None:
-        _write(tmp_path, text, path.name)
-    with pytest.raises(DataError) as info:
-        get_source("amcd").read(path, ErrorLog())
-    assert str(path) in str(info.value) and expected in str(info.value)
+test_bad_input_raises_data_error = bad_input_test("amcd", "DE_test.tsv", BAD_CASES)
 
 
 def test_skip_drops_and_counts_bad_rows(tmp_path):
-    log = ErrorLog("skip")
-    rows = get_source("amcd").read(_write(tmp_path, DE + "Gut.\tx\n", "DE_train.tsv"), log)
-    assert len(rows) == 3 and log.skipped == 1 and "unknown label 'x'" in log.examples[0]
+    assert_skips("amcd", write(tmp_path / "DE_train.tsv", DE + "Gut.\tx\n"), 3, "unknown label 'x'")

@@ -1,12 +1,10 @@
 """Ditto adapter: the COL/VAL parser, exact/irrelevant pairs, the yes/no view and bad inputs."""
 
-import pytest
-
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.sources import get_source
-from shoptune.data.sources.base import ViewContext
 from shoptune.data.sources.ditto import clean_value, parse_entity
-from shoptune.errors import DataError
+
+from .helpers import assert_skips, bad_input_test, context, every_view, write
 
 STRUCTURED = (
     "COL title VAL microsoft visio standard 2007 COL manufacturer VAL microsoft COL price VAL 129.95 \t"
@@ -23,16 +21,6 @@ WDC = (
     'COL title VAL  "GoPro Headstrap Plus Quickclip"@en-US Quickclip | Sportsman\'s Warehouse"@en\t0\n'
 )
 GOOD = STRUCTURED + TEXTUAL + WDC
-
-
-def _write(tmp_path, text, name="train.txt", encoding="utf-8"):
-    path = tmp_path / name
-    path.write_bytes(text.encode(encoding))
-    return path
-
-
-def _ctx(**params):
-    return ViewContext(task="t", capability="shopping_concept_understanding", language="en", params=params)
 
 
 def test_parse_entity():
@@ -53,7 +41,7 @@ def test_parse_entity():
 
 
 def test_reads_every_variant(tmp_path):
-    rows = get_source("ditto").read(_write(tmp_path, GOOD + "\n"), ErrorLog())  # a trailing blank line is fine
+    rows = get_source("ditto").read(write(tmp_path / "train.txt", GOOD + "\n"), ErrorLog())  # a trailing blank line
     assert len(rows) == 4
     assert rows[0]["right"] == {"title": "adobe cs3 design standard upgrade", "manufacturer": "", "price": "413.99"}
     assert rows[2]["left"]["description"] == "fits COL 30 cabinets ,"
@@ -63,20 +51,20 @@ def test_reads_every_variant(tmp_path):
 
 def test_pairs_and_yes_no(tmp_path):
     src = get_source("ditto")
-    rows = src.read(_write(tmp_path, GOOD), ErrorLog())
-    pairs = list(src.records(rows, "pairs", _ctx()))
+    rows = src.read(write(tmp_path / "train.txt", GOOD), ErrorLog())
+    pairs = list(src.records(rows, "pairs", context()))
     assert [p.label.value for p in pairs] == ["irrelevant", "exact", "exact", "irrelevant"]
     assert pairs[0].left == "microsoft visio standard 2007 | manufacturer: microsoft | price: 129.95"
     assert "price" not in pairs[1].left  # a 0.0 price means unknown
     assert pairs[0].metadata["groups"] == ["p:microsoft visio standard 2007", "p:adobe cs3 design standard upgrade"]
-    yn = list(src.records(rows, "match_yes_no", _ctx(max_chars=40)))
+    yn = list(src.records(rows, "match_yes_no", context(max_chars=40)))
     assert [r.output for r in yn] == ["no", "yes", "yes", "no"] and yn[0].options == ["yes", "no"]
     assert all(len(line) <= len("Offer 1: ") + 42 for r in yn for line in r.input.splitlines())
 
 
 def test_tab_inside_a_value_is_tolerated(tmp_path):
     line = "COL title VAL usb\tcable COL price VAL 1\tCOL title VAL usb cable\t1\n"
-    rows = get_source("ditto").read(_write(tmp_path, line), ErrorLog())
+    rows = get_source("ditto").read(write(tmp_path / "train.txt", line), ErrorLog())
     assert rows[0]["left"]["title"] == "usb cable"
 
 
@@ -86,10 +74,10 @@ def test_demo_subset_runs_every_view(demo_data):
     assert len(files) == 9
     for path in files:
         rows = src.read(path, ErrorLog())
-        for name in src.views:
-            records = list(src.records(rows, name, _ctx()))
+        views = every_view(src, rows)
+        for name, records in views.items():
             assert len(records) == len(rows) >= 15, (path, name)
-        assert {p.label.value for p in src.records(rows, "pairs", _ctx())} == {"exact", "irrelevant"}
+        assert {p.label.value for p in views["pairs"]} == {"exact", "irrelevant"}
 
 
 BAD_CASES = {
@@ -107,24 +95,16 @@ BAD_CASES = {
         STRUCTURED + "COL title VAL a\tCOL title VAL b\tCOL title VAL c\t1\n",
         "row 3, field '-': 4 tab-separated",
     ),
-    "wrong encoding": ("latin1", "row 1, field '-': wrong encoding"),
+    "wrong encoding": (
+        "COL title VAL caf\xe9 cr\xe8me\tCOL title VAL b\t0\n".encode("latin-1"),
+        "row 1, field '-': wrong encoding",
+    ),
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD_CASES))
-def test_bad_input_raises_data_error(tmp_path, case):
-    text, expected = BAD_CASES[case]
-    path = tmp_path / "bad.txt"
-    if text == "latin1":
-        _write(tmp_path, "COL title VAL caf\xe9 cr\xe8me\tCOL title VAL b\t0\n", "bad.txt", "latin-1")
-    elif text is not None:
-        _write(tmp_path, text, "bad.txt")
-    with pytest.raises(DataError) as info:
-        get_source("ditto").read(path, ErrorLog())
-    assert str(path) in str(info.value) and expected in str(info.value)
+test_bad_input_raises_data_error = bad_input_test("ditto", "bad.txt", BAD_CASES)
 
 
 def test_skip_counts_bad_rows(tmp_path):
-    log = ErrorLog("skip")
-    rows = get_source("ditto").read(_write(tmp_path, STRUCTURED + "COL title VAL a\tCOL title VAL b\t7\n" + WDC), log)
-    assert len(rows) == 3 and log.skipped == 1 and "row 3, field 'label'" in log.examples[0]
+    path = write(tmp_path / "train.txt", STRUCTURED + "COL title VAL a\tCOL title VAL b\t7\n" + WDC)
+    assert_skips("ditto", path, 3, "row 3, field 'label'")

@@ -2,16 +2,15 @@
 
 import gzip
 import json
-import subprocess
-import sys
 
 import pytest
 
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.sources import get_source
-from shoptune.data.sources.base import ViewContext
 from shoptune.data.sources.ecominstruct import HEAD, parse_ner_answer
 from shoptune.errors import DataError
+
+from .helpers import assert_read_error, context, every_view, jsonl, run_shoptune, write
 
 LENOVO_META = {
     "task": "EN-Lenovo-NER-NER",
@@ -138,19 +137,14 @@ GEN_ROWS = [
 def _folder(tmp_path, name, meta, rows, raw_rows=None):
     folder = tmp_path / name
     folder.mkdir(parents=True)
-    (folder / "meta-info.json").write_text(json.dumps(meta, ensure_ascii=False, indent=4), encoding="utf-8")
-    text = raw_rows if raw_rows is not None else "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
-    (folder / "test.json").write_text(text, encoding="utf-8")
+    write(folder / "meta-info.json", json.dumps(meta, ensure_ascii=False, indent=4))
+    write(folder / "test.json", raw_rows if raw_rows is not None else jsonl(rows, ensure_ascii=False))
     return folder
-
-
-def _ctx(**params):
-    return ViewContext(task="t", capability="multilingual_ability", language="en", params=params)
 
 
 def _records(folder, **params):
     src = get_source("ecominstruct")
-    return list(src.records(src.read(folder, ErrorLog()), "instructions", _ctx(**params)))
+    return list(src.records(src.read(folder, ErrorLog()), "instructions", context(**params)))
 
 
 def test_ner_prompt_and_answer_exactly_as_ecomgpt(tmp_path):
@@ -291,9 +285,7 @@ BAD_ROWS = {
 def test_bad_rows_raise_with_file_row_and_field(tmp_path, case):
     raw, expected = BAD_ROWS[case]
     folder = _bad(tmp_path, raw=raw)
-    with pytest.raises(DataError) as info:
-        get_source("ecominstruct").read(folder, ErrorLog())
-    assert str(folder / "test.json") in str(info.value) and expected in str(info.value)
+    assert_read_error("ecominstruct", folder, expected, names=folder / "test.json")
 
 
 def test_cls_unknown_or_missing_gold_label(tmp_path):
@@ -334,20 +326,14 @@ def test_demo_subset_runs_every_view(demo_data):
     assert len(folders) >= 5
     for folder in folders:
         rows = src.read(folder, ErrorLog())
-        for name in src.views:
-            recs = list(src.records(rows, name, _ctx()))
+        for name, recs in every_view(src, rows).items():
             assert len(recs) == len(rows) >= 60, (folder.name, name)
             assert all(r.instruction.endswith("### Response:") for r in recs)
 
 
 def test_cli_validate_accepts_a_task_folder(tmp_path):
     folder = _folder(tmp_path, "EN-Lenovo-NER-NER", LENOVO_META, LENOVO_ROWS)
-    res = subprocess.run(
-        [sys.executable, "-m", "shoptune", "data", "validate", "--source", "ecominstruct", str(folder)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    res = run_shoptune("data", "validate", "--source", "ecominstruct", folder)
     assert res.returncode == 0, res.stderr
     assert "valid" in res.stdout
 

@@ -10,11 +10,12 @@ from shoptune.data.sources import get_source
 from shoptune.data.sources.esci_labels import esci_gain
 from shoptune.errors import DataError
 
+from .helpers import assert_read_error, write
 
-def _write(tmp_path, data, name="label.json"):
-    path = tmp_path / name
-    path.write_text(data if isinstance(data, str) else json.dumps(data, indent=4), encoding="utf-8")
-    return path
+
+def _write(tmp_path, data):
+    """label.json holding ``data`` (text as it is, anything else as indented JSON, as the benchmark ships it)."""
+    return write(tmp_path / "label.json", data if isinstance(data, str) else json.dumps(data, indent=4))
 
 
 def test_reads_label_lists_and_gains(tmp_path):
@@ -49,10 +50,7 @@ def test_unknown_letter_names_row_and_position(tmp_path):
     ],
 )
 def test_bad_files(tmp_path, data, expected):
-    path = _write(tmp_path, data)
-    with pytest.raises(DataError) as info:
-        get_source("esci_labels").read(path, ErrorLog())
-    assert str(path) in str(info.value) and expected in str(info.value)
+    assert_read_error("esci_labels", _write(tmp_path, data), expected)
 
 
 def test_demo_subset_reads(demo_data):
@@ -87,8 +85,7 @@ def test_demo_subset_reads(demo_data):
 )
 def test_non_utf8_files_are_one_line(tmp_path, raw, expected):
     # Before: UnicodeDecodeError from read_json (or, for UTF-16 without a BOM, a misleading invalid-JSON error).
-    path = tmp_path / "label.json"
-    path.write_bytes(raw)
+    path = write(tmp_path / "label.json", raw)
     with pytest.raises(DataError) as info:
         get_source("esci_labels").read(path, ErrorLog("skip"))
     assert str(info.value) == f"{path}: {expected}"

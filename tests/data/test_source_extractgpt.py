@@ -6,8 +6,9 @@ import pytest
 
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.sources import get_source
-from shoptune.data.sources.base import ViewContext
 from shoptune.errors import DataError
+
+from .helpers import assert_read_error, assert_skips, context, every_view, jsonl, write
 
 # Real rows' shapes: an n/a slot, an HTML entity left in the title, n/a listed next to a value (AE-110k).
 ROWS = [
@@ -29,20 +30,14 @@ ROWS = [
 ]
 
 
-def _write(tmp_path, rows=ROWS, tail="", name="test.jsonl"):
-    path = tmp_path / name
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + tail, encoding="utf-8")
-    return path
-
-
-def _ctx(**params):
-    return ViewContext(task="t", capability="shopping_concept_understanding", language="en", params=params)
+def _write(tmp_path, rows=ROWS, tail=""):
+    return write(tmp_path / "test.jsonl", jsonl(rows) + tail)
 
 
 def test_attribute_value_records(tmp_path):
     src = get_source("extractgpt")
     rows = src.read(_write(tmp_path), ErrorLog())
-    recs = list(src.records(rows, "attribute_value", _ctx()))
+    recs = list(src.records(rows, "attribute_value", context()))
     assert [r.output for r in recs] == [
         "n/a",
         "YTQHXY",
@@ -58,12 +53,12 @@ def test_attribute_value_records(tmp_path):
     # n/a next to values: the first value is the target, every listed answer stays acceptable.
     assert recs[3].metadata["acceptable"] == ["Girl&#39;s Swimwear", "UPF50", "n/a"]
     assert recs[0].metadata["groups"] == recs[2].metadata["groups"] != recs[4].metadata["groups"]
-    assert len(list(src.records(rows, "attribute_value", _ctx(include_na=False)))) == 6
+    assert len(list(src.records(rows, "attribute_value", context(include_na=False)))) == 6
 
 
 def test_attribute_json_records(tmp_path):
     src = get_source("extractgpt")
-    recs = list(src.records(src.read(_write(tmp_path), ErrorLog()), "attribute_json", _ctx()))
+    recs = list(src.records(src.read(_write(tmp_path), ErrorLog()), "attribute_json", context()))
     assert len(recs) == 3
     assert json.loads(recs[0].output) == {"Model Number": "n/a", "Brand Name": "YTQHXY", "Material": "Metal"}
     assert '"Model Number", "Brand Name", "Material"' in recs[0].instruction
@@ -90,10 +85,7 @@ BAD = {
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_rows_raise(tmp_path, case):
     rows, expected = BAD[case]
-    path = _write(tmp_path, rows)
-    with pytest.raises(DataError) as info:
-        get_source("extractgpt").read(path, ErrorLog())
-    assert str(path) in str(info.value) and expected in str(info.value)
+    assert_read_error("extractgpt", _write(tmp_path, rows), expected)
 
 
 def test_cut_off_row_empty_file_missing_file_and_skip(tmp_path):
@@ -101,18 +93,11 @@ def test_cut_off_row_empty_file_missing_file_and_skip(tmp_path):
     path = _write(tmp_path, tail='{"input": "Florsheim Men\'s Milano Slip-On Loafer", "categ')
     with pytest.raises(DataError, match="row 4, field '-': invalid JSON"):
         src.read(path, ErrorLog())
-    log = ErrorLog("skip")
-    assert len(src.read(path, log)) == 3 and log.skipped == 1
-    (tmp_path / "empty.jsonl").write_text("\n", encoding="utf-8")
-    with pytest.raises(DataError, match="empty.jsonl: file, field '-': file is empty"):
-        src.read(tmp_path / "empty.jsonl", ErrorLog())
-    with pytest.raises(DataError, match="file not found"):
-        src.read(tmp_path / "missing.jsonl", ErrorLog())
-    (tmp_path / "latin.jsonl").write_bytes(
-        '{"input": "Caf\xe9", "category": "x", "target_scores": {}}\n'.encode("latin-1")
-    )
-    with pytest.raises(DataError, match="latin.jsonl: row 1, field '-': wrong encoding"):
-        src.read(tmp_path / "latin.jsonl", ErrorLog())
+    assert_skips(src, path, 3, "row 4")
+    assert_read_error(src, write(tmp_path / "empty.jsonl", "\n"), "empty.jsonl: file, field '-': file is empty")
+    assert_read_error(src, tmp_path / "missing.jsonl", "file not found")
+    latin = '{"input": "Caf\xe9", "category": "x", "target_scores": {}}\n'.encode("latin-1")
+    assert_read_error(src, write(tmp_path / "latin.jsonl", latin), "latin.jsonl: row 1, field '-': wrong encoding")
 
 
 def test_demo_subset_runs_every_view(demo_data):
@@ -120,5 +105,5 @@ def test_demo_subset_runs_every_view(demo_data):
     for dataset in ("ae-110k", "oa-mine"):
         for name, least in (("train.jsonl", 30), ("test.jsonl", 5)):
             rows = src.read(demo_data / "ae110k_oamine_extractgpt" / dataset / name, ErrorLog())
-            for view in src.views:
-                assert len(list(src.records(rows, view, _ctx()))) >= least, (dataset, name, view)
+            for view, records in every_view(src, rows).items():
+                assert len(records) >= least, (dataset, name, view)

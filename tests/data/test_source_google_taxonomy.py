@@ -1,14 +1,10 @@
 """Google Product Taxonomy adapter: the tree-distance labels, split safety, parent MC and bad input."""
 
-import random
-
-import pytest
-
 from shoptune.data.errorlog import ErrorLog
-from shoptune.data.sources.base import ViewContext
 from shoptune.data.sources.google_taxonomy import GoogleTaxonomy
 from shoptune.data.splits import grouped_split
-from shoptune.errors import DataError
+
+from .helpers import assert_skips, assert_splits_fill, bad_input_test, context, every_view, write
 
 # Real rows of the 2021-09-21 file; like the original, no newline after the last row.
 GOOD = "\n".join(
@@ -42,16 +38,8 @@ GOOD = "\n".join(
 )
 
 
-def _write(tmp_path, text, name="taxonomy-with-ids.en-US.txt", encoding="utf-8"):
-    path = tmp_path / name
-    path.write_bytes(text.encode(encoding))
-    return path
-
-
-def _ctx(seed=0, **params):
-    return ViewContext(
-        task="t", capability="shopping_concept_understanding", language="en", params=params, rng=random.Random(seed)
-    )
+def _write(tmp_path, text):
+    return write(tmp_path / "taxonomy-with-ids.en-US.txt", text)
 
 
 def test_reads_rows_skipping_header_and_blank_lines(tmp_path):
@@ -65,7 +53,7 @@ def test_reads_rows_skipping_header_and_blank_lines(tmp_path):
 def test_type_similarity_labels_follow_tree_distance(tmp_path):
     src = GoogleTaxonomy()
     rows = src.read(_write(tmp_path, GOOD), ErrorLog())
-    pairs = list(src.records(rows, "type_similarity", _ctx(unit_nodes=40, units_per_block=2)))
+    pairs = list(src.records(rows, "type_similarity", context(unit_nodes=40, units_per_block=2)))
     assert {p.label.value for p in pairs} == {"exact", "partial", "irrelevant"}
     for p in pairs:
         a, b = (tuple(x.split(" > ")) for x in (p.metadata["left_path"], p.metadata["right_path"]))
@@ -82,7 +70,7 @@ def test_type_similarity_labels_follow_tree_distance(tmp_path):
 def test_type_similarity_never_puts_a_category_in_two_splits(tmp_path):
     src = GoogleTaxonomy()
     rows = src.read(_write(tmp_path, GOOD), ErrorLog())
-    pairs = list(src.records(rows, "type_similarity", _ctx(unit_nodes=3)))
+    pairs = list(src.records(rows, "type_similarity", context(unit_nodes=3)))
     split_of = {}
     for name, records in grouped_split(pairs, seed=1, ratios=(0.5, 0.25, 0.25), group="first").splits.items():
         for p in records:
@@ -93,7 +81,7 @@ def test_type_similarity_never_puts_a_category_in_two_splits(tmp_path):
 def test_parent_mc(tmp_path):
     src = GoogleTaxonomy()
     rows = src.read(_write(tmp_path, GOOD), ErrorLog())
-    items = list(src.records(rows, "parent_mc", _ctx(options=4)))
+    items = list(src.records(rows, "parent_mc", context(options=4)))
     assert len(items) == 20  # every non-top-level category
     by_input = {i.input: i for i in items}
     cats = by_input["Category: Cat Beds"]
@@ -108,17 +96,18 @@ def test_parent_mc(tmp_path):
 def test_demo_subset_runs_every_view(demo_data):
     src = GoogleTaxonomy()
     rows = src.read(demo_data / "google_product_taxonomy" / "taxonomy-with-ids.en-US.txt", ErrorLog())
-    for name in src.views:
-        records = list(src.records(rows, name, _ctx(seed=13)))
-        sizes = {k: len(v) for k, v in grouped_split(records, seed=13, ratios=(0.8, 0.1, 0.1)).splits.items()}
-        assert sizes["train"] >= 30 and sizes["dev"] >= 5 and sizes["test"] >= 5, (name, sizes)
+    for name, records in every_view(src, rows, seed=13).items():
+        assert_splits_fill(records, (0.8, 0.1, 0.1), name)
 
 
 BAD_CASES = {
     "missing file": (None, "file, field '-': file not found"),
     "empty file": ("", "file, field '-': file is empty"),
     "only the header": ("# Google_Product_Taxonomy_Version: 2021-09-21\n", "file, field '-': no category rows"),
-    "wrong encoding": ("latin1", "row 5, field '-': wrong encoding"),
+    "wrong encoding": (
+        GOOD.replace("Bird Supplies", "Bird Suppliés", 1).encode("latin-1"),
+        "row 5, field '-': wrong encoding",
+    ),
     "no id separator": (GOOD + "\n5000 Animals & Pet Supplies > Toys", "row 26, field 'id': row cut off or malformed"),
     "id not a number": (GOOD + "\nx12 - Furniture > Sofas", "row 26, field 'id': not a number: 'x12'"),
     "row cut off mid-path": (GOOD + "\n5001 - Furniture > ", "row 26, field 'path': empty category name"),
@@ -128,21 +117,9 @@ BAD_CASES = {
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD_CASES))
-def test_bad_input_raises_data_error(tmp_path, case):
-    text, expected = BAD_CASES[case]
-    path = tmp_path / "bad.txt"
-    if text == "latin1":
-        path.write_bytes(GOOD.replace("Bird Supplies", "Bird Suppliés", 1).encode("latin-1"))
-    elif text is not None:
-        _write(tmp_path, text, "bad.txt")
-    with pytest.raises(DataError) as info:
-        GoogleTaxonomy().read(path, ErrorLog())
-    assert str(path) in str(info.value) and expected in str(info.value)
+test_bad_input_raises_data_error = bad_input_test(GoogleTaxonomy(), "bad.txt", BAD_CASES)
 
 
 def test_skip_mode_skips_and_counts_bad_rows(tmp_path):
-    log = ErrorLog(on_error="skip")
-    rows = GoogleTaxonomy().read(_write(tmp_path, GOOD + "\nx12 - Furniture > Sofas\n5001 - Furniture > "), log)
-    assert len(rows) == 23 and log.skipped == 2
-    assert "row 27" in log.examples[1]
+    path = _write(tmp_path, GOOD + "\nx12 - Furniture > Sofas\n5001 - Furniture > ")
+    assert_skips(GoogleTaxonomy(), path, 23, "row 26", "row 27")

@@ -1,15 +1,13 @@
 """Instacart adapter: folder and file paths, aisle/department labels, the four views and bad input."""
 
-import random
 from collections import Counter
 
 import pytest
 
 from shoptune.data.errorlog import ErrorLog
-from shoptune.data.sources.base import ViewContext
 from shoptune.data.sources.instacart import Instacart
-from shoptune.data.splits import grouped_split
-from shoptune.errors import DataError
+
+from .helpers import assert_read_error, assert_skips, assert_splits_fill, context, every_view, write
 
 AISLES = (
     '"aisle_id","aisle"\n1,"prepared soups salads"\n3,"energy granola bars"\n31,"refrigerated"\n'
@@ -32,19 +30,13 @@ PRODUCTS = HEADER + (
 )
 
 
-def _folder(tmp_path, products=PRODUCTS, aisles=AISLES, departments=DEPARTMENTS, encoding="utf-8"):
+def _folder(tmp_path, products=PRODUCTS, aisles=AISLES, departments=DEPARTMENTS):
+    """The three Instacart files (text, bytes, or None to leave one out) in ``tmp_path/instacart``."""
     folder = tmp_path / "instacart"
     folder.mkdir(exist_ok=True)
-    for name, text in (("products.csv", products), ("aisles.csv", aisles), ("departments.csv", departments)):
-        if text is not None:
-            (folder / name).write_bytes(text.encode(encoding if name == "products.csv" else "utf-8"))
+    for name, content in (("products.csv", products), ("aisles.csv", aisles), ("departments.csv", departments)):
+        write(folder / name, content)
     return folder
-
-
-def _ctx(seed=0, **params):
-    return ViewContext(
-        task="t", capability="shopping_concept_understanding", language="en", params=params, rng=random.Random(seed)
-    )
 
 
 def test_reads_folder_or_products_file_alike(tmp_path):
@@ -61,7 +53,7 @@ def test_reads_folder_or_products_file_alike(tmp_path):
 def test_product_aisle_labels(tmp_path):
     src = Instacart()
     rows = src.read(_folder(tmp_path), ErrorLog())
-    pairs = list(src.records(rows, "product_aisle", _ctx()))
+    pairs = list(src.records(rows, "product_aisle", context()))
     department_of = {
         "cookies cakes": "snacks",
         "energy granola bars": "snacks",
@@ -90,7 +82,7 @@ def test_product_aisle_labels(tmp_path):
 def test_aisle_type_similarity_uses_each_product_once(tmp_path):
     src = Instacart()
     rows = src.read(_folder(tmp_path), ErrorLog())
-    pairs = list(src.records(rows, "aisle_type_similarity", _ctx(seed=3)))
+    pairs = list(src.records(rows, "aisle_type_similarity", context(seed=3)))
     assert pairs and {p.label.value for p in pairs} <= {"exact", "partial", "irrelevant"}
     for p in pairs:
         same_aisle = p.metadata["left_aisle"] == p.metadata["right_aisle"]
@@ -102,11 +94,11 @@ def test_aisle_type_similarity_uses_each_product_once(tmp_path):
 def test_instruction_views(tmp_path):
     src = Instacart()
     rows = src.read(_folder(tmp_path), ErrorLog())
-    mc = list(src.records(rows, "aisle_mc", _ctx(options=4)))
+    mc = list(src.records(rows, "aisle_mc", context(options=4)))
     assert len(mc) == 10 and all(m.output in m.options and len(set(m.options)) == len(m.options) for m in mc)
     cookies = next(m for m in mc if "Chocolate Sandwich" in m.input)
     assert cookies.output == "cookies cakes" and len(cookies.options) == 4
-    cls = list(src.records(rows, "department_cls", _ctx()))
+    cls = list(src.records(rows, "department_cls", context()))
     assert cls[0].options == ["beverages", "deli", "snacks"]  # the label set, without 'missing'
     assert {c.output for c in cls} == {"beverages", "deli", "snacks"}
 
@@ -114,10 +106,8 @@ def test_instruction_views(tmp_path):
 def test_demo_subset_runs_every_view(demo_data):
     src = Instacart()
     rows = src.read(demo_data / "instacart_products_subset", ErrorLog())
-    for name in src.views:
-        records = list(src.records(rows, name, _ctx(seed=13)))
-        sizes = {k: len(v) for k, v in grouped_split(records, seed=13, ratios=(0.8, 0.1, 0.1)).splits.items()}
-        assert sizes["train"] >= 30 and sizes["dev"] >= 5 and sizes["test"] >= 5, (name, sizes)
+    for name, records in every_view(src, rows, seed=13).items():
+        assert_splits_fill(records, (0.8, 0.1, 0.1), name)
 
 
 BAD_CASES = {
@@ -148,22 +138,16 @@ BAD_CASES = {
         "products.csv: row 12, field 'product_id': duplicate product_id 1",
     ),
     "duplicate aisle id": ({"aisles": AISLES + '61,"cookies"\n'}, "aisles.csv: row 8, field 'aisle_id': duplicate"),
-    "wrong encoding": ({"encoding": "latin-1"}, "products.csv: row 10, field '-': wrong encoding"),
+    "wrong encoding": ({"products": PRODUCTS.encode("latin-1")}, "products.csv: row 10, field '-': wrong encoding"),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CASES))
 def test_bad_input_raises_data_error(tmp_path, case):
     change, expected = BAD_CASES[case]
-    files = {"products": PRODUCTS, "aisles": AISLES, "departments": DEPARTMENTS, "encoding": "utf-8", **change}
-    folder = _folder(tmp_path, files["products"], files["aisles"], files["departments"], files["encoding"])
-    with pytest.raises(DataError) as info:
-        Instacart().read(folder, ErrorLog())
-    assert str(folder) in str(info.value) and expected in str(info.value)
+    assert_read_error(Instacart(), _folder(tmp_path, **change), expected)
 
 
 def test_skip_mode_skips_and_counts_bad_rows(tmp_path):
-    log = ErrorLog(on_error="skip")
     folder = _folder(tmp_path, PRODUCTS + '200,"Kale Chips",999,19\n201,"Pita Chips",107,19\n')
-    rows = Instacart().read(folder, log)
-    assert len(rows) == 12 and log.skipped == 1 and "row 12, field 'aisle_id'" in log.examples[0]
+    assert_skips(Instacart(), folder, 12, "row 12, field 'aisle_id'")

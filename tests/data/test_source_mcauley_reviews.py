@@ -2,12 +2,10 @@
 
 import json
 
-import pytest
-
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.sources import get_source
-from shoptune.data.sources.base import ViewContext
-from shoptune.errors import DataError
+
+from .helpers import assert_skips, bad_input_test, context, every_view, jsonl, write
 
 
 def _review(**changes):
@@ -26,30 +24,19 @@ def _review(**changes):
     return {k: v for k, v in review.items() if v is not ...}
 
 
-GOOD = "".join(
-    json.dumps(r) + "\n"
-    for r in (
+GOOD = jsonl(
+    [
         _review(),
         _review(reviewerID="A14VAT5EAX3D9S", overall=2.0, summary="meh"),
         _review(reviewerID="A195EZSQDW3E21", reviewText="", summary="Works great", overall=4),
-    )
+    ]
 )
-
-
-def _write(tmp_path, text, name="Musical_Instruments_5.json"):
-    path = tmp_path / name
-    path.write_bytes(text.encode("utf-8"))
-    return path
-
-
-def _ctx(**params):
-    return ViewContext(task="t", capability="user_behavior_alignment", language="en", params=params)
 
 
 def test_reads_reviews_and_builds_star_records(tmp_path):
     src = get_source("mcauley_reviews")
-    rows = src.read(_write(tmp_path, GOOD), ErrorLog())
-    recs = list(src.records(rows, "rating_cls", _ctx()))
+    rows = src.read(write(tmp_path / "Musical_Instruments_5.json", GOOD), ErrorLog())
+    recs = list(src.records(rows, "rating_cls", context()))
     assert [r.output for r in recs] == ["5", "2", "4"] and recs[0].options == ["1", "2", "3", "4", "5"]
     assert recs[0].input.startswith("Title: good\nReview: Not much")
     assert "Review: Works great" in recs[2].input  # blank text falls back to the summary
@@ -59,8 +46,8 @@ def test_reads_reviews_and_builds_star_records(tmp_path):
 def test_demo_subset_runs_every_view(demo_data):
     src = get_source("mcauley_reviews")
     rows = src.read(demo_data / "amazon_review_sentiment_small" / "Musical_Instruments_5_sample50.jsonl", ErrorLog())
-    for name in src.views:
-        assert len(list(src.records(rows, name, _ctx()))) == 50
+    for records in every_view(src, rows).values():
+        assert len(records) == 50
 
 
 BAD_CASES = {
@@ -71,24 +58,13 @@ BAD_CASES = {
     "not a number": (GOOD + json.dumps(_review(overall="five")) + "\n", "row 4, field 'overall': not a number"),
     "no text": (GOOD + json.dumps(_review(reviewText="", summary="")) + "\n", "row 4, field 'reviewText'"),
     "cut off mid-field": (GOOD + json.dumps(_review())[:60], "row 4, field '-': invalid JSON"),
-    "wrong encoding": ("latin-1", "row 1, field '-': wrong encoding"),
+    "wrong encoding": (GOOD.replace("Not much", "N\xf6t much").encode("latin-1"), "row 1, field '-': wrong encoding"),
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD_CASES))
-def test_bad_input_raises_data_error(tmp_path, case):
-    text, expected = BAD_CASES[case]
-    path = tmp_path / "bad.jsonl"
-    if text == "latin-1":
-        path.write_bytes(GOOD.replace("Not much", "N\xf6t much").encode("latin-1"))
-    elif text is not None:
-        _write(tmp_path, text, "bad.jsonl")
-    with pytest.raises(DataError) as info:
-        get_source("mcauley_reviews").read(path, ErrorLog())
-    assert str(path) in str(info.value) and expected in str(info.value)
+test_bad_input_raises_data_error = bad_input_test("mcauley_reviews", "bad.jsonl", BAD_CASES)
 
 
 def test_skip_drops_and_counts_bad_rows(tmp_path):
-    log = ErrorLog("skip")
-    rows = get_source("mcauley_reviews").read(_write(tmp_path, GOOD + json.dumps(_review(overall=0)) + "\n"), log)
-    assert len(rows) == 3 and log.skipped == 1 and "unknown label" in log.examples[0]
+    path = write(tmp_path / "Musical_Instruments_5.json", GOOD + jsonl([_review(overall=0)]))
+    assert_skips("mcauley_reviews", path, 3, "unknown label")

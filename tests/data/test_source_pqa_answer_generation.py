@@ -1,11 +1,9 @@
 """pqa_answer_generation adapter: hetPQA answer_generation TSVs (question + evidence -> answer)."""
 
-import pytest
-
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.sources import get_source
-from shoptune.data.sources.base import ViewContext
-from shoptune.errors import DataError
+
+from .helpers import assert_skips, bad_input_test, context, every_view, write
 
 HEADER = "ASIN\tquestion\tcandidate\tanswer\tsource\n"
 GOOD = HEADER + (
@@ -19,26 +17,16 @@ GOOD = HEADER + (
 )
 
 
-def _write(tmp_path, text, name="train.csv"):
-    path = tmp_path / name
-    path.write_bytes(text.encode("utf-8"))
-    return path
-
-
-def _ctx(**params):
-    return ViewContext(task="t", capability="shopping_knowledge_reasoning", language="en", params=params)
-
-
 def test_reads_quoted_tsv_and_builds_generation_records(tmp_path):
     src = get_source("pqa_answer_generation")
-    rows = src.read(_write(tmp_path, GOOD), ErrorLog())
+    rows = src.read(write(tmp_path / "train.csv", GOOD), ErrorLog())
     assert len(rows) == 4 and rows[1]["candidate"] == 'two 9.84\\" square green plates for creating landscapes'
-    recs = list(src.records(rows, "answer_generation", _ctx()))
+    recs = list(src.records(rows, "answer_generation", context()))
     assert recs[0].output == "this is standard size official lego." and not recs[0].options
     assert recs[2].input.startswith("Question: how heavy") and "Evidence (attribute): item_weight:" in recs[2].input
     # The same question about two products is one split group.
     assert recs[2].metadata["groups"] == recs[3].metadata["groups"] == ["q:how heavy is the pair of binoculars?"]
-    clipped = list(src.records(rows, "answer_generation", _ctx(max_evidence_chars=20)))
+    clipped = list(src.records(rows, "answer_generation", context(max_evidence_chars=20)))
     assert len(clipped[2].input.split("Evidence (attribute): ")[1]) <= 22
 
 
@@ -46,8 +34,8 @@ def test_demo_subset_runs_every_view(demo_data):
     src = get_source("pqa_answer_generation")
     for split, least in (("train", 30), ("dev", 5), ("test", 5)):
         rows = src.read(demo_data / "amazon_contextual_pqa/hetPQA/answer_generation" / f"{split}.csv", ErrorLog())
-        for name in src.views:
-            assert len(list(src.records(rows, name, _ctx()))) >= least, (split, name)
+        for name, records in every_view(src, rows).items():
+            assert len(records) >= least, (split, name)
 
 
 BAD_CASES = {
@@ -57,24 +45,15 @@ BAD_CASES = {
     "empty answer": (HEADER + "B1\tq?\tevidence\t\tCQA\n", "row 1, field 'answer': empty value"),
     "cut off mid-field": (GOOD + 'B1\tq?\t"cut off evid', "row 5, field '-': row cut off mid-field"),
     "row cut off": (GOOD + "B1\tq?\tevidence\n", "row 5, field 'answer': row cut off"),
-    "wrong encoding": ("latin-1", "row 2, field '-': wrong encoding"),
+    "wrong encoding": (
+        GOOD.replace("lego figurine", "l\xe9go figurine").encode("latin-1"),
+        "row 2, field '-': wrong encoding",
+    ),
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD_CASES))
-def test_bad_input_raises_data_error(tmp_path, case):
-    text, expected = BAD_CASES[case]
-    path = tmp_path / "bad.csv"
-    if text == "latin-1":
-        path.write_bytes(GOOD.replace("lego figurine", "l\xe9go figurine").encode("latin-1"))
-    elif text is not None:
-        _write(tmp_path, text, "bad.csv")
-    with pytest.raises(DataError) as info:
-        get_source("pqa_answer_generation").read(path, ErrorLog())
-    assert str(path) in str(info.value) and expected in str(info.value)
+test_bad_input_raises_data_error = bad_input_test("pqa_answer_generation", "bad.csv", BAD_CASES)
 
 
 def test_skip_drops_and_counts_bad_rows(tmp_path):
-    log = ErrorLog("skip")
-    rows = get_source("pqa_answer_generation").read(_write(tmp_path, GOOD + "B1\tq?\tevidence\n"), log)
-    assert len(rows) == 4 and log.skipped == 1 and "row cut off" in log.examples[0]
+    assert_skips("pqa_answer_generation", write(tmp_path / "train.csv", GOOD + "B1\tq?\tevidence\n"), 4, "row cut off")

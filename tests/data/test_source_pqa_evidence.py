@@ -1,12 +1,10 @@
 """pqa_evidence adapter: ePQA (comma, quoted multi-line, 0/1/2), hetPQA and semiPQA (TAB, 0/1) files."""
 
-import pytest
-
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.sources import get_source
-from shoptune.data.sources.base import ViewContext
 from shoptune.data.sources.pqa_evidence import detect_format
-from shoptune.errors import DataError
+
+from .helpers import assert_skips, bad_input_test, context, every_view, write
 
 Q18 = '"my frigidaire model # is frs20qrb.  ""not found"" on pop-up list.  will this one fit?"'
 EPQA_HEADER = "qid,question,ASIN,candidate,source,qa_pair_id,title,label,answer\n"
@@ -38,20 +36,8 @@ SEMI = SEMI_HEADER + (
 )
 
 
-def _write(tmp_path, text, name):
-    path = tmp_path / name
-    path.write_bytes(text.encode("utf-8"))
-    return path
-
-
-def _ctx(**params):
-    return ViewContext(task="t", capability="shopping_knowledge_reasoning", language="en", params=params)
-
-
-def _read(tmp_path, text, name="dev.csv", on_error="raise"):
-    log = ErrorLog(on_error)
-    rows = get_source("pqa_evidence").read(_write(tmp_path, text, name), log)
-    return rows, log
+def _read(tmp_path, text, name="dev.csv"):
+    return get_source("pqa_evidence").read(write(tmp_path / name, text), ErrorLog())
 
 
 def test_detects_the_three_formats():
@@ -61,7 +47,7 @@ def test_detects_the_three_formats():
 
 
 def test_epqa_multiline_fields_and_blank_candidate(tmp_path):
-    rows, _ = _read(tmp_path, EPQA)
+    rows = _read(tmp_path, EPQA)
     assert len(rows) == 5  # the blank candidate is dropped
     assert rows[0]["question"].count('"not found"') == 1
     assert rows[1]["candidate"] == "compatible models:\n\nverizon i545\nsprint l720"
@@ -70,32 +56,32 @@ def test_epqa_multiline_fields_and_blank_candidate(tmp_path):
 
 def test_epqa_ranking_gains_and_retrieval_threshold(tmp_path):
     src = get_source("pqa_evidence")
-    rows, _ = _read(tmp_path, EPQA)
-    (rank,) = src.records(rows, "ranking", _ctx(candidates=5))  # question 554 has nothing to rank
+    rows = _read(tmp_path, EPQA)
+    (rank,) = src.records(rows, "ranking", context(candidates=5))  # question 554 has nothing to rank
     gains = rank.metadata["gains"]
     assert sorted(gains, reverse=True) == [1.0, 0.1, 0.0]
     assert [gains[int(i)] for i in rank.output] == [1.0, 0.1, 0.0]
     assert "Product: Frigidaire" in rank.input and rank.metadata["groups"][0] == "q:epqa:18"
-    (top,) = src.records(rows, "retrieval", _ctx())
+    (top,) = src.records(rows, "retrieval", context())
     assert [top.options[int(i)] for i in top.output] == ["if your frig calls for the 240337103 drawer, it should fit."]
-    (loose,) = src.records(rows, "retrieval", _ctx(min_label=1))
+    (loose,) = src.records(rows, "retrieval", context(min_label=1))
     assert len(loose.output) == 2
 
 
 def test_hetpqa_and_semipqa_retrieval(tmp_path):
     src = get_source("pqa_evidence")
-    het, _ = _read(tmp_path, HET)
-    (rec,) = src.records(het, "retrieval", _ctx(candidates=3))
+    het = _read(tmp_path, HET)
+    (rec,) = src.records(het, "retrieval", context(candidates=3))
     assert len(rec.options) == 3 and 1 <= len(rec.output) <= 2
     assert all(rec.metadata["labels"][int(i)] == 1 for i in rec.output)
     assert rec.metadata["groups"] == ["q:hetpqa:28492", "qt:it works with ipad air?"]
-    semi, _ = _read(tmp_path, SEMI, "testseen.csv")
-    recs = list(src.records(semi, "retrieval", _ctx()))
+    semi = _read(tmp_path, SEMI, "testseen.csv")
+    recs = list(src.records(semi, "retrieval", context()))
     assert len(recs) == 1  # qid 367 has no positive
     assert (
         recs[0].options[int(recs[0].output[0])] == 'age_range_description: { value:"little kid" }'
     )  # whitespace collapsed
-    (ranked,) = src.records(semi, "ranking", _ctx())
+    (ranked,) = src.records(semi, "ranking", context())
     assert ranked.metadata["gains"][int(ranked.output[0])] == 1.0
 
 
@@ -110,53 +96,42 @@ def test_demo_subset_runs_every_view(demo_data):
         "semiPQA/attribute_ranking/testunseen.csv",
     ):
         rows = src.read(folder / rel, ErrorLog())
-        for name in src.views:
-            assert len(list(src.records(rows, name, _ctx()))) >= 5, (rel, name)
+        for name, records in every_view(src, rows).items():
+            assert len(records) >= 5, (rel, name)
 
 
 BAD_CASES = {
-    "missing file": (None, "dev.csv", "file, field '-': file not found"),
-    "empty file": ("", "dev.csv", "file, field '-': file is empty"),
-    "epqa missing column": (EPQA.replace(",label,answer", ",answer"), "dev.csv", "field 'label': missing column"),
+    "missing file": (None, "file, field '-': file not found"),
+    "empty file": ("", "file, field '-': file is empty"),
+    "epqa missing column": (EPQA.replace(",label,answer", ",answer"), "field 'label': missing column"),
     "hetpqa missing column": (
         HET.replace("\tcandidate\t", "\tevidence\t"),
-        "dev.csv",
         "field 'candidate': missing column",
     ),
     "semipqa missing column": (
         SEMI.replace("qid\tqa_pair_id", "id\tqa_pair_id"),
-        "dev.csv",
         "field 'qid': missing column",
     ),
     "epqa unknown label": (
         EPQA_HEADER + "9,q?,B1,cand,cqa,1,title,3,\n",
-        "dev.csv",
         "row 1, field 'label': unknown label '3'",
     ),
     "hetpqa unknown label": (
         HET + "1\tB1\t2\tq?\tcand\t2\tbullet\thigh\n",
-        "dev.csv",
         "row 5, field 'label': unknown label '2'",
     ),
-    "cut off mid-field": (EPQA + '19,"will it fit my', "dev.csv", "row 7, field '-': row cut off mid-field"),
-    "row cut off": (SEMI + "368\t6490\tdoes it\n", "dev.csv", "row 5, field 'candidate': row cut off"),
-    "wrong encoding": (None, "latin1.csv", "row 3, field '-': wrong encoding"),
+    "cut off mid-field": (EPQA + '19,"will it fit my', "row 7, field '-': row cut off mid-field"),
+    "row cut off": (SEMI + "368\t6490\tdoes it\n", "row 5, field 'candidate': row cut off"),
+    "wrong encoding": (
+        SEMI.encode("utf-8").replace(b"batteries", b"batter\xe9s", 1),
+        "row 3, field '-': wrong encoding",
+    ),
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD_CASES))
-def test_bad_input_raises_data_error(tmp_path, case):
-    text, name, expected = BAD_CASES[case]
-    path = tmp_path / name
-    if case == "wrong encoding":
-        path.write_bytes(SEMI.encode("utf-8").replace(b"batteries", b"batter\xe9s", 1))
-    elif text is not None:
-        _write(tmp_path, text, name)
-    with pytest.raises(DataError) as info:
-        get_source("pqa_evidence").read(path, ErrorLog())
-    assert str(path) in str(info.value) and expected in str(info.value)
+test_bad_input_raises_data_error = bad_input_test("pqa_evidence", "dev.csv", BAD_CASES)
 
 
 def test_skip_drops_and_counts_bad_rows(tmp_path):
-    rows, log = _read(tmp_path, HET + "1\tB1\t2\tq?\tcand\t7\tbullet\thigh\n", on_error="skip")
-    assert len(rows) == 4 and log.skipped == 1 and "unknown label '7'" in log.examples[0]
+    path = write(tmp_path / "dev.csv", HET + "1\tB1\t2\tq?\tcand\t7\tbullet\thigh\n")
+    assert_skips("pqa_evidence", path, 4, "unknown label '7'")

@@ -1,12 +1,10 @@
 """review_sentiment adapter: UCI labelled sentences, `sentence<TAB>0|1`, no header."""
 
-import pytest
-
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.sources import get_source
-from shoptune.data.sources.base import ViewContext
 from shoptune.data.sources.review_sentiment import split_line
-from shoptune.errors import DataError
+
+from .helpers import assert_skips, bad_input_test, context, every_view, write
 
 GOOD = (
     "So there is no way for me to plug it in here in the US unless I go by a converter.\t0\n"
@@ -18,25 +16,15 @@ GOOD = (
 )
 
 
-def _write(tmp_path, text, name="amazon_cells_labelled.txt"):
-    path = tmp_path / name
-    path.write_bytes(text.encode("utf-8"))
-    return path
-
-
-def _ctx(**params):
-    return ViewContext(task="t", capability="user_behavior_alignment", language="en", params=params)
-
-
 def test_split_line():
     assert split_line("a\tb\t1\n") == ("a\tb", "1") and split_line("no label\n") is None
 
 
 def test_reads_headerless_lines_and_builds_records(tmp_path):
     src = get_source("review_sentiment")
-    rows = src.read(_write(tmp_path, GOOD), ErrorLog())
+    rows = src.read(write(tmp_path / "amazon_cells_labelled.txt", GOOD), ErrorLog())
     assert len(rows) == 5 and [r["_row"] for r in rows] == [1, 2, 3, 4, 5]  # the blank line is not a row
-    recs = list(src.records(rows, "sentiment_cls", _ctx()))
+    recs = list(src.records(rows, "sentiment_cls", context()))
     assert [r.output for r in recs] == ["negative", "positive", "negative", "positive", "positive"]
     assert recs[0].options == ["positive", "negative"]
     assert recs[3].metadata["groups"] == recs[4].metadata["groups"]  # duplicate sentences share a group
@@ -45,8 +33,7 @@ def test_reads_headerless_lines_and_builds_records(tmp_path):
 def test_demo_subset_runs_every_view(demo_data):
     src = get_source("review_sentiment")
     rows = src.read(demo_data / "amazon_review_sentiment_small" / "amazon_cells_labelled.txt", ErrorLog())
-    for name in src.views:
-        recs = list(src.records(rows, name, _ctx()))
+    for recs in every_view(src, rows).values():
         assert len(recs) >= 100 and {r.output for r in recs} == {"positive", "negative"}
 
 
@@ -57,24 +44,13 @@ BAD_CASES = {
     "unknown label": (GOOD + "Meh.\t2\n", "row 6, field 'label': unknown label '2'"),
     "row cut off": (GOOD + "Works well but\n", "row 6, field 'label': row cut off"),
     "empty sentence": (GOOD + "\t1\n", "row 6, field 'sentence': empty value"),
-    "wrong encoding": ("latin-1", "row 2, field '-': wrong encoding"),
+    "wrong encoding": (GOOD.replace("Excellent", "Excell\xe9nt").encode("latin-1"), "row 2, field '-': wrong encoding"),
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD_CASES))
-def test_bad_input_raises_data_error(tmp_path, case):
-    text, expected = BAD_CASES[case]
-    path = tmp_path / "bad.txt"
-    if text == "latin-1":
-        path.write_bytes(GOOD.replace("Excellent", "Excell\xe9nt").encode("latin-1"))
-    elif text is not None:
-        _write(tmp_path, text, "bad.txt")
-    with pytest.raises(DataError) as info:
-        get_source("review_sentiment").read(path, ErrorLog())
-    assert str(path) in str(info.value) and expected in str(info.value)
+test_bad_input_raises_data_error = bad_input_test("review_sentiment", "bad.txt", BAD_CASES)
 
 
 def test_skip_drops_and_counts_bad_rows(tmp_path):
-    log = ErrorLog("skip")
-    rows = get_source("review_sentiment").read(_write(tmp_path, GOOD + "Works well but\n"), log)
-    assert len(rows) == 5 and log.skipped == 1 and "row cut off" in log.examples[0]
+    path = write(tmp_path / "amazon_cells_labelled.txt", GOOD + "Works well but\n")
+    assert_skips("review_sentiment", path, 5, "row cut off")

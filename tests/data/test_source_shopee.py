@@ -4,9 +4,9 @@ import pytest
 
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.sources import get_source
-from shoptune.data.sources.base import ViewContext
 from shoptune.data.sources.shopee import decode_title, jaccard, tokens
-from shoptune.errors import DataError
+
+from .helpers import assert_skips, bad_input_test, context, every_view, write
 
 HEADER = "posting_id,image,image_phash,title,label_group\n"
 ROWS = [
@@ -31,14 +31,8 @@ GOOD = HEADER + "\n".join(ROWS) + "\n"
 ONE_BUCKET = {"min_buckets": 1, "components_per_bucket": 100}
 
 
-def _write(tmp_path, text, name="train.csv", encoding="utf-8"):
-    path = tmp_path / name
-    path.write_bytes(text.encode(encoding))
-    return path
-
-
 def _ctx(**params):
-    return ViewContext(task="t", capability="multilingual_ability", language="id", params=params)
+    return context(task_language="id", **params)
 
 
 def test_decode_title_and_tokens():
@@ -50,7 +44,7 @@ def test_decode_title_and_tokens():
 
 
 def test_reads_and_decodes(tmp_path):
-    rows = get_source("shopee").read(_write(tmp_path, GOOD), ErrorLog())
+    rows = get_source("shopee").read(write(tmp_path / "train.csv", GOOD), ErrorLog())
     assert len(rows) == 11
     titles = {r["posting_id"]: r["title"] for r in rows}
     assert titles["train_6"] == "Nescafe \u00c9clair Latte 220ml & Free"
@@ -60,7 +54,7 @@ def test_reads_and_decodes(tmp_path):
 
 def test_product_pairs_labels_and_groups(tmp_path):
     src = get_source("shopee")
-    rows = src.read(_write(tmp_path, GOOD), ErrorLog())
+    rows = src.read(write(tmp_path / "train.csv", GOOD), ErrorLog())
     pairs = list(src.records(rows, "product_pairs", _ctx(**ONE_BUCKET)))
     by_label = {label: [p for p in pairs if p.label.value == label] for label in ("exact", "partial", "irrelevant")}
     assert all(by_label.values()), {k: len(v) for k, v in by_label.items()}
@@ -90,7 +84,7 @@ def test_groups_of_a_pair_share_one_bucket_on_the_demo(demo_data):
 
 def test_title_match_mc(tmp_path):
     src = get_source("shopee")
-    rows = src.read(_write(tmp_path, GOOD), ErrorLog())
+    rows = src.read(write(tmp_path / "train.csv", GOOD), ErrorLog())
     mc = list(src.records(rows, "title_match_mc", _ctx(options=3, **ONE_BUCKET)))
     assert mc and all(len(set(r.options)) == 3 and r.output in r.options for r in mc)
     assert all(r.language == "id" and r.input.startswith("Listing: ") for r in mc)
@@ -99,11 +93,10 @@ def test_title_match_mc(tmp_path):
 def test_demo_subset_runs_every_view(demo_data):
     src = get_source("shopee")
     rows = src.read(demo_data / "shopee_product_matching" / "train.csv", ErrorLog())
-    for name in src.views:
-        records = list(src.records(rows, name, _ctx()))
+    views = every_view(src, rows, task_language="id")
+    for name, records in views.items():
         assert len(records) >= 50, name
-    labels = {r.label.value for r in src.records(rows, "product_pairs", _ctx())}
-    assert labels == {"exact", "partial", "irrelevant"}
+    assert {r.label.value for r in views["product_pairs"]} == {"exact", "partial", "irrelevant"}
 
 
 BAD_CASES = {
@@ -115,26 +108,16 @@ BAD_CASES = {
     "empty title": (GOOD + "train_12,x.jpg,y,,600\n", "row 12, field 'title': empty value"),
     "empty label_group": (GOOD + "train_12,x.jpg,y,Some title,\n", "row 12, field 'label_group': empty value"),
     "duplicate posting": (GOOD + "train_1,x.jpg,y,Some title,600\n", "row 12, field 'posting_id': duplicate"),
-    "wrong encoding": ("latin1", "row 1, field '-': wrong encoding"),
+    "wrong encoding": (
+        (HEADER.replace("posting_id", "posting_\xefd") + ROWS[0] + "\n").encode("latin-1"),
+        "row 1, field '-': wrong encoding",
+    ),
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD_CASES))
-def test_bad_input_raises_data_error(tmp_path, case):
-    text, expected = BAD_CASES[case]
-    path = tmp_path / "bad.csv"
-    if text == "latin1":
-        _write(tmp_path, HEADER.replace("posting_id", "posting_\xefd") + ROWS[0] + "\n", "bad.csv", "latin-1")
-    elif text is not None:
-        _write(tmp_path, text, "bad.csv")
-    with pytest.raises(DataError) as info:
-        get_source("shopee").read(path, ErrorLog())
-    assert str(path) in str(info.value) and expected in str(info.value)
+test_bad_input_raises_data_error = bad_input_test("shopee", "bad.csv", BAD_CASES)
 
 
 def test_skip_counts_bad_rows(tmp_path):
-    path = _write(tmp_path, GOOD + "train_12,x.jpg,y,,600\ntrain_1,x.jpg,y,Dup,600\n")
-    log = ErrorLog("skip")
-    rows = get_source("shopee").read(path, log)
-    assert len(rows) == 11 and log.skipped == 2
-    assert "row 12, field 'title'" in log.examples[0] and "row 13, field 'posting_id'" in log.examples[1]
+    path = write(tmp_path / "train.csv", GOOD + "train_12,x.jpg,y,,600\ntrain_1,x.jpg,y,Dup,600\n")
+    assert_skips("shopee", path, 11, "row 12, field 'title'", "row 13, field 'posting_id'")

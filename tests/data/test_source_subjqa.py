@@ -4,13 +4,11 @@ import csv
 import io
 import random
 
-import pytest
-
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.sources import get_source
-from shoptune.data.sources.base import ViewContext
 from shoptune.data.sources.subjqa import locate, parse_indices, window
-from shoptune.errors import DataError
+
+from .helpers import assert_skips, bad_input_test, context, every_view, write
 
 HEADER = [
     "item_id",
@@ -82,16 +80,6 @@ def _csv(rows, header=HEADER):
     return out.getvalue()
 
 
-def _write(tmp_path, text, name="train.csv"):
-    path = tmp_path / name
-    path.write_bytes(text.encode("utf-8"))
-    return path
-
-
-def _ctx(**params):
-    return ViewContext(task="t", capability="shopping_knowledge_reasoning", language="en", params=params)
-
-
 def test_helpers():
     assert parse_indices("(408, 456)") == (408, 456) and parse_indices("408-456") is None
     assert parse_indices("(5, 2)") is None
@@ -105,7 +93,7 @@ def test_helpers():
 
 
 def test_reads_multiline_reviews_and_strips_the_sentinel(tmp_path):
-    rows = get_source("subjqa").read(_write(tmp_path, _csv(_rows())), ErrorLog())
+    rows = get_source("subjqa").read(write(tmp_path / "train.csv", _csv(_rows())), ErrorLog())
     assert len(rows) == 5
     assert rows[0]["review_text"] == 'Great "slim" case.\nThe keyboard is easy to setup and connect.'
     assert rows[1]["answer"] is None and rows[3]["answer"].text == "Bill O'Reilly's book on Jesus's life"
@@ -113,8 +101,8 @@ def test_reads_multiline_reviews_and_strips_the_sentinel(tmp_path):
 
 def test_views(tmp_path):
     src = get_source("subjqa")
-    rows = src.read(_write(tmp_path, _csv(_rows())), ErrorLog())
-    ext = list(src.records(rows, "answer_extraction", _ctx(max_review_chars=200)))
+    rows = src.read(write(tmp_path / "train.csv", _csv(_rows())), ErrorLog())
+    ext = list(src.records(rows, "answer_extraction", context(max_review_chars=200)))
     assert [r.output for r in ext] == [
         "easy to setup and connect",
         "Bill O'Reilly's book on Jesus's life",
@@ -123,7 +111,7 @@ def test_views(tmp_path):
     assert all(r.output in r.input for r in ext)
     assert ext[2].input.count("…") >= 1 and len(ext[2].input) < 260  # a window of the long review
     assert ext[0].metadata["groups"] == ["p:B005HMO6A6"] and "ANSWERNOTFOUND" not in ext[0].input
-    ans = list(src.records(rows, "answerability", _ctx()))
+    ans = list(src.records(rows, "answerability", context()))
     # The pair with one span and one ANSWERNOTFOUND annotation counts as answerable.
     assert [r.output for r in ans] == ["answerable", "unanswerable", "answerable", "answerable"]
     assert ans[0].options == ["answerable", "unanswerable"]
@@ -131,8 +119,8 @@ def test_views(tmp_path):
 
 def test_reads_a_folder(tmp_path):
     (tmp_path / "books" / "splits").mkdir(parents=True)
-    _write(tmp_path / "books" / "splits", _csv(_rows()[:2]), "dev.csv")
-    _write(tmp_path / "books" / "splits", _csv(_rows()[2:]), "test.csv")
+    write(tmp_path / "books" / "splits" / "dev.csv", _csv(_rows()[:2]))
+    write(tmp_path / "books" / "splits" / "test.csv", _csv(_rows()[2:]))
     rows = get_source("subjqa").read(tmp_path / "books", ErrorLog())
     assert len(rows) == 5
 
@@ -143,10 +131,10 @@ def test_demo_subset_runs_every_view(demo_data):
     for split, least in (("train", 30), ("dev", 5), ("test", 5)):
         paths = [root / domain / "splits" / f"{split}.csv" for domain in ("electronics", "grocery")]
         rows = [row for path in paths for row in src.read(path, ErrorLog())]
-        for name in src.views:
-            assert len(list(src.records(rows, name, _ctx()))) >= least, (split, name)
+        for name, records in every_view(src, rows).items():
+            assert len(records) >= least, (split, name)
     rows = src.read(root / "books", ErrorLog())  # a domain without a train file, read as a folder
-    assert all(list(src.records(rows, name, _ctx())) for name in src.views)
+    assert all(every_view(src, rows).values())
 
 
 def _bad_row(**changes):
@@ -170,25 +158,16 @@ BAD_CASES = {
         "row 6, field '-': row cut off mid-field",
     ),
     "row cut off": (_csv(_rows()) + "B1,electronics,slim\n", "row 6, field 'nn_asp': row cut off"),
-    "wrong encoding": ("latin-1", "field '-': wrong encoding"),
+    "wrong encoding": (
+        _csv(_rows()).replace("Wonderful", "W\xf6nderful").encode("latin-1"),
+        "field '-': wrong encoding",
+    ),
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD_CASES))
-def test_bad_input_raises_data_error(tmp_path, case):
-    text, expected = BAD_CASES[case]
-    path = tmp_path / "bad.csv"
-    if text == "latin-1":
-        path.write_bytes(_csv(_rows()).replace("Wonderful", "W\xf6nderful").encode("latin-1"))
-    elif text is not None:
-        _write(tmp_path, text, "bad.csv")
-    with pytest.raises(DataError) as info:
-        get_source("subjqa").read(path, ErrorLog())
-    assert str(path) in str(info.value) and expected in str(info.value)
+test_bad_input_raises_data_error = bad_input_test("subjqa", "bad.csv", BAD_CASES)
 
 
 def test_skip_drops_and_counts_bad_rows(tmp_path):
-    log = ErrorLog("skip")
     text = _csv([*_rows(), _bad_row(human_ans_indices="(9, 1)")])
-    rows = get_source("subjqa").read(_write(tmp_path, text), log)
-    assert len(rows) == 5 and log.skipped == 1 and "human_ans_indices" in log.examples[0]
+    assert_skips("subjqa", write(tmp_path / "train.csv", text), 5, "human_ans_indices")

@@ -4,9 +4,10 @@ import pytest
 
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.sources import get_source
-from shoptune.data.sources.base import ViewContext
 from shoptune.data.sources.tailormatch_categories import category_key, category_text, related
 from shoptune.errors import DataError
+
+from .helpers import assert_skips, bad_input_test, context, every_view, write
 
 GOOD = (
     ",id,name,category\n"
@@ -23,16 +24,6 @@ GOOD = (
 )
 
 
-def _write(tmp_path, text, name="complete.csv", encoding="utf-8"):
-    path = tmp_path / name
-    path.write_bytes(text.encode(encoding))
-    return path
-
-
-def _ctx(**params):
-    return ViewContext(task="t", capability="shopping_concept_understanding", language="en", params=params)
-
-
 def test_category_helpers():
     assert category_text("'Other_Electronics'") == "Other Electronics"
     assert category_key("Camera & Photo") == category_key("Camera_and_Photo") == "camera_and_photo"
@@ -44,9 +35,9 @@ def test_category_helpers():
 
 def test_product_category_labels(tmp_path):
     src = get_source("tailormatch_categories")
-    rows = src.read(_write(tmp_path, GOOD), ErrorLog())
+    rows = src.read(write(tmp_path / "complete.csv", GOOD), ErrorLog())
     assert len(rows) == 10 and rows[2]["category"] == "Other Electronics"
-    pairs = list(src.records(rows, "product_category", _ctx(negatives=2)))
+    pairs = list(src.records(rows, "product_category", context(negatives=2)))
     assert {p.label.value for p in pairs} == {"exact", "partial", "irrelevant"}
     assert "restricted area" not in {p.left for p in pairs} and "Others" not in {p.right for p in pairs}
     for p in pairs:
@@ -63,8 +54,8 @@ def test_product_category_labels(tmp_path):
 
 def test_category_mc(tmp_path):
     src = get_source("tailormatch_categories")
-    rows = src.read(_write(tmp_path, GOOD), ErrorLog())
-    mc = list(src.records(rows, "category_mc", _ctx(options=4)))
+    rows = src.read(write(tmp_path / "complete.csv", GOOD), ErrorLog())
+    mc = list(src.records(rows, "category_mc", context(options=4)))
     assert len(mc) == 7  # 10 rows - catch-all - the name filed under two categories (2 rows)
     for rec in mc:
         assert len(set(rec.options)) == 4 and rec.output in rec.options and "Others" not in rec.options
@@ -74,8 +65,8 @@ def test_category_mc(tmp_path):
 def test_folder_of_category_files(tmp_path):
     folder = tmp_path / "categories"
     folder.mkdir()
-    _write(folder, GOOD, "a.csv")
-    _write(folder, ",id,name,category\n0,x_1,usb hub 4 port,Computers_and_Accessories\n", "b.csv")
+    write(folder / "a.csv", GOOD)
+    write(folder / "b.csv", ",id,name,category\n0,x_1,usb hub 4 port,Computers_and_Accessories\n")
     rows = get_source("tailormatch_categories").read(folder, ErrorLog())
     assert len(rows) == 11
     empty = tmp_path / "empty"
@@ -88,10 +79,10 @@ def test_demo_subset_runs_every_view(demo_data):
     src = get_source("tailormatch_categories")
     for rel in ("abt-buy/categories/v2_complete.csv", "amazon-google/categories/complete.csv"):
         rows = src.read(demo_data / "tailormatch_wdcproducts_em" / rel, ErrorLog())
-        for name in src.views:
-            assert len(list(src.records(rows, name, _ctx()))) >= 100, (rel, name)
-        labels = {p.label.value for p in src.records(rows, "product_category", _ctx())}
-        assert labels == {"exact", "partial", "irrelevant"}
+        views = every_view(src, rows)
+        for name, records in views.items():
+            assert len(records) >= 100, (rel, name)
+        assert {p.label.value for p in views["product_category"]} == {"exact", "partial", "irrelevant"}
 
 
 BAD_CASES = {
@@ -104,24 +95,16 @@ BAD_CASES = {
     "empty name": (GOOD + "10,x_1,,Office_Products\n", "row 11, field 'name': empty value"),
     "cut off row": (GOOD + "10,x_1,usb hub\n", "row 11, field 'category': row cut off"),
     "cut off mid-field": (GOOD + '10,x_1,"usb hub', "row 11, field '-': row cut off mid-field"),
-    "wrong encoding": ("latin1", "row 2, field '-': wrong encoding"),
+    "wrong encoding": (
+        ",id,name,category\n0,a_1,caf\xe9 cr\xe8me maker,Home_and_Garden\n".encode("latin-1"),
+        "row 2, field '-': wrong encoding",
+    ),
 }
 
 
-@pytest.mark.parametrize("case", sorted(BAD_CASES))
-def test_bad_input_raises_data_error(tmp_path, case):
-    text, expected = BAD_CASES[case]
-    path = tmp_path / "bad.csv"
-    if text == "latin1":
-        _write(tmp_path, ",id,name,category\n0,a_1,caf\xe9 cr\xe8me maker,Home_and_Garden\n", "bad.csv", "latin-1")
-    elif text is not None:
-        _write(tmp_path, text, "bad.csv")
-    with pytest.raises(DataError) as info:
-        get_source("tailormatch_categories").read(path, ErrorLog())
-    assert str(path) in str(info.value) and expected in str(info.value)
+test_bad_input_raises_data_error = bad_input_test("tailormatch_categories", "bad.csv", BAD_CASES)
 
 
 def test_skip_counts_bad_rows(tmp_path):
-    log = ErrorLog("skip")
-    rows = get_source("tailormatch_categories").read(_write(tmp_path, GOOD + "10,abt_730,dup,Books\n"), log)
-    assert len(rows) == 10 and log.skipped == 1 and "row 11, field 'id'" in log.examples[0]
+    path = write(tmp_path / "complete.csv", GOOD + "10,abt_730,dup,Books\n")
+    assert_skips("tailormatch_categories", path, 10, "row 11, field 'id'")

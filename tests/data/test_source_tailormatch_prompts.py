@@ -2,14 +2,12 @@
 
 import json
 
-import pytest
-
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.sources import get_source
-from shoptune.data.sources.base import ViewContext
 from shoptune.data.sources.tailormatch_prompts import answer_label, split_prompt
-from shoptune.errors import DataError
 from shoptune.records import Label
+
+from .helpers import assert_skips, bad_input_test, context, every_view, write
 
 Q = "Do the two product descriptions refer to the same real-world product? "
 CSV_GOOD = (
@@ -39,16 +37,6 @@ JSONL_GOOD = _chat(
 )
 
 
-def _write(tmp_path, text, name):
-    path = tmp_path / name
-    path.write_bytes(text.encode("utf-8") if isinstance(text, str) else text)
-    return path
-
-
-def _ctx(**params):
-    return ViewContext(task="t", capability="shopping_concept_understanding", language="en", params=params)
-
-
 def test_split_prompt_and_answers():
     assert split_prompt("Q? Entity 1: 'a 27.5'' tire'. Entity 2: 'b'.") == ("a 27.5'' tire", "b")
     assert split_prompt("Q? Product 1: 'x'\nProduct 2: 'y'") == ("x", "y")
@@ -59,18 +47,18 @@ def test_split_prompt_and_answers():
 
 def test_csv_pairs_and_yes_no(tmp_path):
     src = get_source("tailormatch_prompts")
-    rows = src.read(_write(tmp_path, CSV_GOOD, "train.csv"), ErrorLog())
-    pairs = list(src.records(rows, "pairs", _ctx()))
+    rows = src.read(write(tmp_path / "train.csv", CSV_GOOD), ErrorLog())
+    pairs = list(src.records(rows, "pairs", context()))
     assert [p.label.value for p in pairs] == ["irrelevant", "exact", "exact"]
     assert pairs[1].left == "Maxxis High Roller II, Tire, 27.5''x2.50" and pairs[1].right == "Maxxis HR2 27.5 x 2.5"
     assert pairs[0].metadata["groups"] == ["p:wd blue sn550 1tb m.2 ssd", "p:wd ssd 1tb blue sata3 wds100t2b0a"]
-    yn = list(src.records(rows, "match_yes_no", _ctx()))
+    yn = list(src.records(rows, "match_yes_no", context()))
     assert [r.output for r in yn] == ["no", "yes", "yes"] and yn[0].input.startswith("Offer 1: WD Blue")
 
 
 def test_chat_jsonl(tmp_path):
     src = get_source("tailormatch_prompts")
-    rows = src.read(_write(tmp_path, JSONL_GOOD, "valid_gpt.jsonl"), ErrorLog())
+    rows = src.read(write(tmp_path / "valid_gpt.jsonl", JSONL_GOOD), ErrorLog())
     assert [(r["left"], r["label"].value) for r in rows] == [
         ("lenovo performance back pack", "exact"),
         ("energizer max aaa 6pk", "irrelevant"),
@@ -84,60 +72,45 @@ def test_demo_subset_runs_every_view(demo_data):
     assert len(files) == 3
     for path in files:
         rows = src.read(path, ErrorLog())
-        for name in src.views:
-            assert len(list(src.records(rows, name, _ctx()))) == len(rows) >= 30, (path.name, name)
-        assert {p.label.value for p in src.records(rows, "pairs", _ctx())} == {"exact", "irrelevant"}
+        views = every_view(src, rows)
+        for name, records in views.items():
+            assert len(records) == len(rows) >= 30, (path.name, name)
+        assert {p.label.value for p in views["pairs"]} == {"exact", "irrelevant"}
 
 
-BAD_CASES = {
-    "missing file": ("missing.csv", None, "file, field '-': file not found"),
-    "empty file": ("e.csv", "", "file, field '-': file is empty"),
-    "missing column": ("m.csv", "prompt\nx\n", "field 'completion': missing column"),
+BAD_CSV = {
+    "missing file": (None, "file, field '-': file not found"),
+    "empty file": ("", "file, field '-': file is empty"),
+    "missing column": ("prompt\nx\n", "field 'completion': missing column"),
     "unknown label": (
-        "u.csv",
         CSV_GOOD + f"{Q}Entity 1: 'a'. Entity 2: 'b'.,Maybe\n",
         "row 4, field 'completion': unknown label 'Maybe'",
     ),
-    "no entities": ("n.csv", CSV_GOOD + "Are these the same?,Yes\n", "row 4, field 'prompt': no \"Entity 1"),
-    "cut off mid-field": ("c.csv", CSV_GOOD + f"\"{Q}Entity 1: 'a", "row 4, field '-': row cut off mid-field"),
-    "cut off row": (
-        "r.csv",
-        CSV_GOOD + f"{Q}Entity 1: 'a'. Entity 2: 'b'.\n",
-        "row 4, field 'completion': row cut off",
-    ),
+    "no entities": (CSV_GOOD + "Are these the same?,Yes\n", "row 4, field 'prompt': no \"Entity 1"),
+    "cut off mid-field": (CSV_GOOD + f"\"{Q}Entity 1: 'a", "row 4, field '-': row cut off mid-field"),
+    "cut off row": (CSV_GOOD + f"{Q}Entity 1: 'a'. Entity 2: 'b'.\n", "row 4, field 'completion': row cut off"),
+}
+BAD_CHAT = {
     "no assistant turn": (
-        "a.jsonl",
         JSONL_GOOD + json.dumps({"messages": [{"role": "user", "content": "Q"}]}) + "\n",
         "row 3, field 'messages': no assistant turn",
     ),
-    "no messages": ("m.jsonl", JSONL_GOOD + '{"prompt": "x"}\n', "row 3, field 'messages': missing"),
+    "no messages": (JSONL_GOOD + '{"prompt": "x"}\n', "row 3, field 'messages': missing"),
     "chat unknown label": (
-        "l.jsonl",
         JSONL_GOOD + _chat("Entity 1: 'a'. Entity 2: 'b'.", "Probably"),
         "row 3, field 'messages.assistant.content': unknown label",
     ),
-    "truncated json": ("t.jsonl", JSONL_GOOD + '{"messages": [{"role": "user", "con', "row 3, field '-': invalid JSON"),
+    "truncated json": (JSONL_GOOD + '{"messages": [{"role": "user", "con', "row 3, field '-': invalid JSON"),
     "wrong encoding": (
-        "w.jsonl",
         JSONL_GOOD.encode() + '{"messages": "caf\xe9"}\n'.encode("latin-1"),
         "row 3, field '-': wrong encoding",
     ),
 }
 
-
-@pytest.mark.parametrize("case", sorted(BAD_CASES))
-def test_bad_input_raises_data_error(tmp_path, case):
-    name, text, expected = BAD_CASES[case]
-    path = tmp_path / name
-    if text is not None:
-        _write(tmp_path, text, name)
-    with pytest.raises(DataError) as info:
-        get_source("tailormatch_prompts").read(path, ErrorLog())
-    assert str(path) in str(info.value) and expected in str(info.value)
+test_bad_csv_raises_data_error = bad_input_test("tailormatch_prompts", "bad.csv", BAD_CSV)
+test_bad_chat_raises_data_error = bad_input_test("tailormatch_prompts", "bad.jsonl", BAD_CHAT)
 
 
 def test_skip_counts_bad_rows(tmp_path):
-    log = ErrorLog("skip")
     text = CSV_GOOD + "Are these the same?,Yes\n" + f"{Q}Entity 1: 'a'. Entity 2: 'b'.,No\n"
-    rows = get_source("tailormatch_prompts").read(_write(tmp_path, text, "s.csv"), log)
-    assert len(rows) == 4 and log.skipped == 1 and "row 4, field 'prompt'" in log.examples[0]
+    assert_skips("tailormatch_prompts", write(tmp_path / "s.csv", text), 4, "row 4, field 'prompt'")

@@ -1,14 +1,11 @@
 """WANDS adapter: TAB query file + silver enriched paths, class placement, the two views and bad input."""
 
-import random
-
 import pytest
 
 from shoptune.data.errorlog import ErrorLog
-from shoptune.data.sources.base import ViewContext
 from shoptune.data.sources.wands import Wands, class_paths, content_words
-from shoptune.data.splits import grouped_split
-from shoptune.errors import DataError
+
+from .helpers import assert_read_error, assert_skips, assert_splits_fill, context, every_view, write
 
 HEADER = "query_id\tquery\tquery_class\n"
 QUERIES = HEADER + (
@@ -47,20 +44,13 @@ ENRICHED = (
 )
 
 
-def _folder(tmp_path, queries=QUERIES, enriched=ENRICHED, encoding="utf-8"):
+def _folder(tmp_path, queries=QUERIES, enriched=ENRICHED):
+    """query.csv and its enriched file (text, bytes, or None to leave one out) in ``tmp_path/wands``."""
     folder = tmp_path / "wands"
     folder.mkdir(exist_ok=True)
-    if queries is not None:
-        (folder / "query.csv").write_bytes(queries.encode(encoding))
-    if enriched is not None:
-        (folder / "query_attributes_llm_enriched.csv").write_text(enriched, encoding="utf-8")
+    write(folder / "query.csv", queries)
+    write(folder / "query_attributes_llm_enriched.csv", enriched)
     return folder
-
-
-def _ctx(seed=0, **params):
-    return ViewContext(
-        task="t", capability="user_behavior_alignment", language="en", params=params, rng=random.Random(seed)
-    )
 
 
 def test_reads_tab_file_with_silver_paths(tmp_path):
@@ -85,7 +75,7 @@ def test_class_placement_uses_the_segment_naming_the_class(tmp_path):
 def test_query_class_labels(tmp_path):
     src = Wands()
     rows = src.read(_folder(tmp_path), ErrorLog())
-    pairs = list(src.records(rows, "query_class", _ctx()))
+    pairs = list(src.records(rows, "query_class", context()))
     by_query = {}
     for p in pairs:
         by_query.setdefault(p.left, {})[p.label.value] = p.right
@@ -101,14 +91,14 @@ def test_query_class_labels(tmp_path):
 def test_query_class_without_enriched_file_has_no_partials(tmp_path):
     src = Wands()
     rows = src.read(_folder(tmp_path, enriched=None), ErrorLog())
-    labels = {p.label.value for p in src.records(rows, "query_class", _ctx())}
+    labels = {p.label.value for p in src.records(rows, "query_class", context())}
     assert labels == {"exact", "irrelevant"}
 
 
 def test_query_class_cls(tmp_path):
     src = Wands()
     rows = src.read(_folder(tmp_path), ErrorLog())
-    items = list(src.records(rows, "query_class_cls", _ctx(options=3)))
+    items = list(src.records(rows, "query_class_cls", context(options=3)))
     assert len(items) == 7
     for item in items:
         assert item.output in item.options and 2 <= len(item.options) <= 3
@@ -119,10 +109,8 @@ def test_query_class_cls(tmp_path):
 def test_demo_subset_runs_every_view(demo_data):
     src = Wands()
     rows = src.read(demo_data / "wands_queries", ErrorLog())
-    for name in src.views:
-        records = list(src.records(rows, name, _ctx(seed=13)))
-        sizes = {k: len(v) for k, v in grouped_split(records, seed=13, ratios=(0.6, 0.2, 0.2)).splits.items()}
-        assert sizes["train"] >= 30 and sizes["dev"] >= 5 and sizes["test"] >= 5, (name, sizes)
+    for name, records in every_view(src, rows, seed=13).items():
+        assert_splits_fill(records, (0.6, 0.2, 0.2), name)
 
 
 BAD_CASES = {
@@ -133,7 +121,7 @@ BAD_CASES = {
     "row cut off": ({"queries": QUERIES + "5\tfloor lamp\n"}, "row 9, field 'query_class': row cut off"),
     "empty query": ({"queries": QUERIES + "5\t\tTable Lamps\n"}, "row 9, field 'query': empty value"),
     "duplicate id": ({"queries": QUERIES + "0\tfloor lamp\tFloor Lamps\n"}, "row 9, field 'query_id': duplicate"),
-    "wrong encoding": ({"encoding": "latin-1"}, "query.csv: row 9, field '-': wrong encoding"),
+    "wrong encoding": ({"queries": QUERIES.encode("latin-1")}, "query.csv: row 9, field '-': wrong encoding"),
     "enriched missing column": (
         {"enriched": "query,room\nsalon chair,unknown\n"},
         "query_attributes_llm_enriched.csv: file, field 'query_classification'",
@@ -148,14 +136,9 @@ BAD_CASES = {
 @pytest.mark.parametrize("case", sorted(BAD_CASES))
 def test_bad_input_raises_data_error(tmp_path, case):
     change, expected = BAD_CASES[case]
-    files = {"queries": QUERIES, "enriched": ENRICHED, "encoding": "utf-8", **change}
-    folder = _folder(tmp_path, files["queries"], files["enriched"], files["encoding"])
-    with pytest.raises(DataError) as info:
-        Wands().read(folder, ErrorLog())
-    assert str(folder) in str(info.value) and expected in str(info.value)
+    assert_read_error(Wands(), _folder(tmp_path, **change), expected)
 
 
 def test_skip_mode_skips_and_counts_bad_rows(tmp_path):
-    log = ErrorLog(on_error="skip")
-    rows = Wands().read(_folder(tmp_path, QUERIES + "5\tfloor lamp\n6\tfloor lamps\tFloor Lamps\n"), log)
-    assert len(rows) == 9 and log.skipped == 1 and "row 9, field 'query_class'" in log.examples[0]
+    folder = _folder(tmp_path, QUERIES + "5\tfloor lamp\n6\tfloor lamps\tFloor Lamps\n")
+    assert_skips(Wands(), folder, 9, "row 9, field 'query_class'")

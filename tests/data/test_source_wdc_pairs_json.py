@@ -7,10 +7,10 @@ import pytest
 
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.sources import get_source
-from shoptune.data.sources.base import ViewContext
 from shoptune.data.sources.wdc_pairs_json import label_of, split_sides
-from shoptune.errors import DataError
 from shoptune.records import Label
+
+from .helpers import assert_read_error, assert_skips, context, every_view, jsonl, write
 
 
 def _offer(side, ident, title, brand=None, description=None, price=None, currency=None, cluster=1):
@@ -50,18 +50,13 @@ RECORDS = [  # WDC Products test-set shape: nulls everywhere, numbers as strings
         "is_hard_negative": False,
     },
 ]
-GOOD = "".join(json.dumps(r) + "\n" for r in RECORDS)
+GOOD = jsonl(RECORDS)
 
 
 def _write(tmp_path, text, name="test_gs.json"):
-    path = tmp_path / name
+    """A gold-standard file; gzip-compressed when its name ends in .gz."""
     data = text.encode("utf-8") if isinstance(text, str) else text
-    path.write_bytes(gzip.compress(data) if name.endswith(".gz") else data)
-    return path
-
-
-def _ctx(**params):
-    return ViewContext(task="t", capability="shopping_concept_understanding", language="en", params=params)
+    return write(tmp_path / name, gzip.compress(data) if name.endswith(".gz") else data)
 
 
 def test_label_mapping_and_sides():
@@ -75,14 +70,14 @@ def test_label_mapping_and_sides():
 def test_pairs_from_json_lines(tmp_path, name):
     src = get_source("wdc_pairs_json")
     rows = src.read(_write(tmp_path, GOOD, name), ErrorLog())
-    pairs = list(src.records(rows, "pairs", _ctx()))
+    pairs = list(src.records(rows, "pairs", context()))
     assert [p.label.value for p in pairs] == ["irrelevant", "partial", "exact"]
     assert pairs[0].left == "MultiPlus C 12/2000/80-30 | price: 1720.26 AUD | description: CMP122200000"
     assert pairs[2].left == "brand: Seagate | description: IronWolf Pro 4TB NAS ST4000NE001"  # null title
     assert pairs[2].right == "HD 3,5 4TB IRONWOLF PRO SEAGATE | price: 129"
     assert pairs[1].metadata["groups"] == ["p:9932421", "p:26952087"]
     assert pairs[1].metadata["pair_id"] == "9932421#26952087" and pairs[1].metadata["is_hard_negative"] is True
-    yn = list(src.records(rows, "match_yes_no", _ctx()))
+    yn = list(src.records(rows, "match_yes_no", context()))
     assert [r.output for r in yn] == ["no", "no", "yes"] and all(r.options == ["yes", "no"] for r in yn)
 
 
@@ -97,7 +92,7 @@ def test_json_array_and_csv_forms(tmp_path):
         '"lenovo backpack - 15.4, black",,lenovo,41u5254,24.98,539,1,walmart_309#amazon_19291\n'
     )
     rows = src.read(_write(tmp_path, csv_text, "walmart-amazon-valid.csv"), ErrorLog())
-    pair = next(src.records(rows, "pairs", _ctx()))
+    pair = next(src.records(rows, "pairs", context()))
     assert (
         pair.label is Label.exact
         and pair.right == "lenovo backpack - 15.4, black | brand: lenovo | modelno: 41u5254 | price: 24.98"
@@ -113,31 +108,28 @@ def test_pair_id_and_groups_without_ids(tmp_path):
 def test_demo_subset_runs_every_view(demo_data):
     src = get_source("wdc_pairs_json")
     rows = src.read(demo_data / "tailormatch_wdcproducts_em/walmart-amazon/walmart-amazon-gs.json.gz", ErrorLog())
-    for name in src.views:
-        assert len(list(src.records(rows, name, _ctx()))) == len(rows) >= 50, name
-    assert {p.label.value for p in src.records(rows, "pairs", _ctx())} == {"exact", "irrelevant"}
-
-
-def _bad(records):
-    return "".join(json.dumps(r) + "\n" for r in records)
+    views = every_view(src, rows)
+    for name, records in views.items():
+        assert len(records) == len(rows) >= 50, name
+    assert {p.label.value for p in views["pairs"]} == {"exact", "irrelevant"}
 
 
 BAD_CASES = {
     "missing file": (None, "file, field '-': file not found"),
     "empty file": ("", "file, field '-': file is empty"),
     "not gzip": (b"not gzip", "file, field '-': not a valid gzip file"),
-    "no attributes": (_bad([{"id": 1, "label": 1}]), "field '<attr>_left/<attr>_right': missing column"),
-    "unknown label": (_bad([*RECORDS, {**RECORDS[0], "label": 2}]), "row 4, field 'label': unknown label 2"),
+    "no attributes": (jsonl([{"id": 1, "label": 1}]), "field '<attr>_left/<attr>_right': missing column"),
+    "unknown label": (jsonl([*RECORDS, {**RECORDS[0], "label": 2}]), "row 4, field 'label': unknown label 2"),
     "missing label": (
-        _bad([*RECORDS, {k: v for k, v in RECORDS[0].items() if k != "label"}]),
+        jsonl([*RECORDS, {k: v for k, v in RECORDS[0].items() if k != "label"}]),
         "row 4, field 'label': empty value",
     ),
     "bad hard-negative flag": (
-        _bad([*RECORDS, {**RECORDS[0], "is_hard_negative": "maybe"}]),
+        jsonl([*RECORDS, {**RECORDS[0], "is_hard_negative": "maybe"}]),
         "row 4, field 'is_hard_negative': not a boolean",
     ),
     "empty offer": (
-        _bad([*RECORDS, {**RECORDS[0], **_offer("right", 5, None)}]),
+        jsonl([*RECORDS, {**RECORDS[0], **_offer("right", 5, None)}]),
         "row 4, field 'title_right': every attribute of this offer is empty",
     ),
     "cut off line": (GOOD + json.dumps(RECORDS[0])[:60], "row 4, field '-': invalid JSON"),
@@ -152,21 +144,11 @@ BAD_CASES = {
 
 @pytest.mark.parametrize("case", sorted(BAD_CASES))
 def test_bad_input_raises_data_error(tmp_path, case):
-    text, expected = BAD_CASES[case]
+    content, expected = BAD_CASES[case]
     name = {"not gzip": "bad.json.gz", "csv missing label": "bad.csv"}.get(case, "bad.json")
-    path = tmp_path / name
-    if case == "not gzip":
-        path.write_bytes(text)
-    elif text is not None:
-        _write(tmp_path, text, name)
-    with pytest.raises(DataError) as info:
-        get_source("wdc_pairs_json").read(path, ErrorLog())
-    assert str(path) in str(info.value) and expected in str(info.value)
+    assert_read_error("wdc_pairs_json", write(tmp_path / name, content), expected)  # "not gzip": not compressed
 
 
 def test_skip_counts_bad_rows(tmp_path):
-    log = ErrorLog("skip")
-    text = _bad([RECORDS[0], {**RECORDS[1], "label": "x"}, RECORDS[2]]) + '{"title_left": '
-    rows = get_source("wdc_pairs_json").read(_write(tmp_path, text, "gs.json.gz"), log)
-    assert len(rows) == 2 and log.skipped == 2
-    assert "row 2, field 'label'" in log.examples[0] and "row 4" in log.examples[1]
+    text = jsonl([RECORDS[0], {**RECORDS[1], "label": "x"}, RECORDS[2]]) + '{"title_left": '
+    assert_skips("wdc_pairs_json", _write(tmp_path, text, "gs.json.gz"), 2, "row 2, field 'label'", "row 4")

@@ -1,14 +1,13 @@
 """WDC PAVE adapter: attribute values (raw / normalised), category classification, bad input."""
 
-import json
-
 import pytest
 
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.sources import get_source
-from shoptune.data.sources.base import ViewContext
 from shoptune.data.sources.wdc_pave import CATEGORIES
 from shoptune.errors import DataError
+
+from .helpers import assert_read_error, assert_skips, context, every_view, jsonl, write
 
 HP = {
     "id": 7230884,
@@ -36,20 +35,14 @@ WIPES = {
 SAME_PRODUCT = {**HP, "id": 1, "input_title": "HP 435952-B21 Xeon E5335 kit", "url": "other.shop"}
 
 
-def _write(tmp_path, rows=(HP, WIPES, SAME_PRODUCT), tail="", name="test.jsonl"):
-    path = tmp_path / name
-    path.write_text("".join(json.dumps(r) + "\n" for r in rows) + tail, encoding="utf-8")
-    return path
-
-
-def _ctx(**params):
-    return ViewContext(task="t", capability="shopping_concept_understanding", language="en", params=params)
+def _write(tmp_path, rows=(HP, WIPES, SAME_PRODUCT), tail=""):
+    return write(tmp_path / "test.jsonl", jsonl(rows) + tail)
 
 
 def test_attribute_value_records(tmp_path):
     src = get_source("wdc_pave")
     rows = src.read(_write(tmp_path), ErrorLog())
-    recs = list(src.records(rows, "attribute_value", _ctx()))
+    recs = list(src.records(rows, "attribute_value", context()))
     assert [r.output for r in recs[:5]] == ["G5", "Xeon E5335", "n/a", "UNV43660", "n/a"]
     first = recs[0]
     assert first.input.startswith("Title: 435952-B21 HP Xeon") and "\nDescription: Description:Intel" in first.input
@@ -60,13 +53,13 @@ def test_attribute_value_records(tmp_path):
     # Offers of one product cluster share their primary split key.
     assert first.metadata["groups"][0] == "p:14208681" == recs[5].metadata["groups"][0]
     assert "normalised" not in first.instruction
-    normalized = list(src.records(rows, "attribute_value", _ctx(normalized=True, include_na=False)))
+    normalized = list(src.records(rows, "attribute_value", context(normalized=True, include_na=False)))
     assert len(normalized) == 5 and "normalised form" in normalized[0].instruction
 
 
 def test_category_cls(tmp_path):
     src = get_source("wdc_pave")
-    recs = list(src.records(src.read(_write(tmp_path), ErrorLog()), "category_cls", _ctx()))
+    recs = list(src.records(src.read(_write(tmp_path), ErrorLog()), "category_cls", context()))
     assert [r.output for r in recs] == ["Computers And Accessories", "Office Products", "Computers And Accessories"]
     assert recs[0].options == sorted(CATEGORIES)  # the full label set even when a file lacks some categories
 
@@ -90,10 +83,7 @@ BAD = {
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_rows_raise(tmp_path, case):
     row, expected = BAD[case]
-    path = _write(tmp_path, [row])
-    with pytest.raises(DataError) as info:
-        get_source("wdc_pave").read(path, ErrorLog())
-    assert str(path) in str(info.value) and expected in str(info.value)
+    assert_read_error("wdc_pave", _write(tmp_path, [row]), expected)
 
 
 def test_cut_off_row_empty_file_and_skip(tmp_path):
@@ -101,11 +91,8 @@ def test_cut_off_row_empty_file_and_skip(tmp_path):
     path = _write(tmp_path, tail='{"id": 5, "cluster_id": 3.0, "category": "Jewelry", "input_title": "Benchmark ban')
     with pytest.raises(DataError, match="row 4, field '-': invalid JSON"):
         src.read(path, ErrorLog())
-    log = ErrorLog("skip")
-    assert len(src.read(path, log)) == 3 and log.skipped == 1
-    (tmp_path / "empty.jsonl").write_text("", encoding="utf-8")
-    with pytest.raises(DataError, match="empty.jsonl: file, field '-': file is empty"):
-        src.read(tmp_path / "empty.jsonl", ErrorLog())
+    assert_skips(src, path, 3, "row 4")
+    assert_read_error(src, write(tmp_path / "empty.jsonl", ""), "empty.jsonl: file, field '-': file is empty")
 
 
 def test_demo_subset_runs_every_view(demo_data):
@@ -114,5 +101,5 @@ def test_demo_subset_runs_every_view(demo_data):
     for variant in ("wdc_with_all_attributes", "wdc_normalized"):
         for name, least in (("train_large.jsonl", 30), ("test.jsonl", 5)):
             rows = src.read(root / variant / name, ErrorLog())
-            for view in src.views:
-                assert len(list(src.records(rows, view, _ctx()))) >= least, (variant, name, view)
+            for view, records in every_view(src, rows).items():
+                assert len(records) >= least, (variant, name, view)

@@ -61,3 +61,20 @@ def test_a_folder_the_user_wrote_is_refused(tmp_path):
     with pytest.raises(ShoptuneError, match="did not write"):
         run_demo(mine, skip_training=True, log=lambda m: None)
     assert (mine / "notes.txt").read_text() == "keep me"
+
+
+def test_a_checkout_uses_its_own_configs_and_demo_data():
+    from shoptune._bundled import checkout_root, demo_data_dir
+    from shoptune.demo import default_config
+
+    assert checkout_root() == CONFIGS.parent
+    assert default_config() == CONFIGS / "demo.yaml" and demo_data_dir() == CONFIGS.parent / "demo" / "data"
+
+
+def test_a_missing_default_config_is_one_line(monkeypatch, tmp_path):
+    import shoptune._bundled as bundled
+    from shoptune.demo import default_config
+
+    monkeypatch.setattr(bundled, "configs_dir", lambda: tmp_path)
+    with pytest.raises(ShoptuneError, match="demo.yaml not found: reinstall shoptune or pass --config"):
+        default_config()

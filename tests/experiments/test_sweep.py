@@ -35,7 +35,7 @@ def world(tmp_path_factory, demo_data):
     build(BuildConfig(data_root=str(demo_data), tasks=TASKS), data)
     base = {
         "model": str(lm),
-        "data": {"dir": str(data), "tasks": TASKS[:2], "holdout": ["hd_query_ranking"], "max_length": 96},
+        "data": {"path": str(data), "tasks": TASKS[:2], "holdout": ["hd_query_ranking"], "max_length": 96},
         "mixture": {"strategy": "cap", "cap": 8},
         "lora": {"r": 2, "alpha": 4, "target_modules": ["q_proj", "v_proj"]},
         "optim": {"epochs": 1, "batch_tokens": 256, "checkpoint_every": 1, "log_every": 1, "bf16": False},

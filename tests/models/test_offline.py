@@ -147,6 +147,16 @@ def test_allow_hub_is_importable_without_torch() -> None:
     assert result.stdout.strip() == "False"
 
 
+def test_lazy_names_match_the_modules_that_define_them() -> None:
+    # shoptune.models lists its torch-importing names by hand (to stay cheap to import); they must not drift
+    # from what shoptune.models.resolve exports.
+    import shoptune.models as models
+    from shoptune.models import resolve
+
+    lazy = {name for name, module in models._LAZY.items() if module == "shoptune.models.resolve"}
+    assert lazy == set(resolve.__all__) and lazy <= set(models.__all__)
+
+
 # --- pinned checksums -----------------------------------------------------------------------------------------
 
 

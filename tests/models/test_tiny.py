@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
 import torch
 from transformers import AutoModel, AutoModelForCausalLM, AutoModelForSequenceClassification, AutoTokenizer
 
 from shoptune.testing import (
-    build_tiny_causal_lm,
-    build_tiny_encoder,
     build_tiny_gguf,
     make_tiny_causal_lm,
     make_tiny_causal_tokenizer,
@@ -20,16 +17,6 @@ from shoptune.testing import (
 )
 
 CHAT = [{"role": "user", "content": "Is this jacket waterproof?"}, {"role": "assistant", "content": "Yes."}]
-
-
-@pytest.fixture(scope="module")
-def tiny_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_causal_lm(tmp_path_factory.mktemp("tiny") / "lm")
-
-
-@pytest.fixture(scope="module")
-def tiny_encoder_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return build_tiny_encoder(tmp_path_factory.mktemp("tiny") / "enc")
 
 
 def test_causal_tokenizer_round_trips_any_text() -> None:
@@ -71,9 +58,9 @@ def test_tiny_causal_lm_is_deterministic_per_seed() -> None:
     assert not torch.equal(a.model.embed_tokens.weight, c.model.embed_tokens.weight)
 
 
-def test_saved_causal_lm_loads_back_with_auto_classes(tiny_lm_dir: Path) -> None:
-    model = AutoModelForCausalLM.from_pretrained(tiny_lm_dir)
-    tok = AutoTokenizer.from_pretrained(tiny_lm_dir)
+def test_saved_causal_lm_loads_back_with_auto_classes(tiny_lm: Path) -> None:
+    model = AutoModelForCausalLM.from_pretrained(tiny_lm)
+    tok = AutoTokenizer.from_pretrained(tiny_lm)
     original, original_tok = make_tiny_causal_lm()
     assert tok.chat_template == original_tok.chat_template
     assert tok.pad_token == "<|im_end|>"
@@ -94,9 +81,9 @@ def test_encoder_tokenizer_is_deterministic_and_bert_like() -> None:
     assert set(pair["token_type_ids"]) == {0, 1}  # cross-encoders need segment ids for the second text
 
 
-def test_saved_encoder_loads_back_with_auto_classes(tiny_encoder_dir: Path) -> None:
-    model = AutoModel.from_pretrained(tiny_encoder_dir)
-    tok = AutoTokenizer.from_pretrained(tiny_encoder_dir)
+def test_saved_encoder_loads_back_with_auto_classes(tiny_encoder: Path) -> None:
+    model = AutoModel.from_pretrained(tiny_encoder)
+    tok = AutoTokenizer.from_pretrained(tiny_encoder)
     original, _ = make_tiny_encoder()
     batch = tok(["a blue shirt", "shoes"], padding=True, return_tensors="pt")
     with torch.no_grad():
@@ -105,18 +92,18 @@ def test_saved_encoder_loads_back_with_auto_classes(tiny_encoder_dir: Path) -> N
     assert hidden.shape[-1] == 32
 
 
-def test_saved_encoder_is_a_cross_encoder_base(tiny_encoder_dir: Path) -> None:
-    model = AutoModelForSequenceClassification.from_pretrained(tiny_encoder_dir, num_labels=1)
-    tok = AutoTokenizer.from_pretrained(tiny_encoder_dir)
+def test_saved_encoder_is_a_cross_encoder_base(tiny_encoder: Path) -> None:
+    model = AutoModelForSequenceClassification.from_pretrained(tiny_encoder, num_labels=1)
+    tok = AutoTokenizer.from_pretrained(tiny_encoder)
     with torch.no_grad():
         scores = model(**tok(["red shoes"], ["running shoes, red"], return_tensors="pt")).logits
     assert scores.shape == (1, 1)
 
 
-def test_saved_encoder_has_sentence_transformers_modules(tiny_encoder_dir: Path) -> None:
-    modules = json.loads((tiny_encoder_dir / "modules.json").read_text())
+def test_saved_encoder_has_sentence_transformers_modules(tiny_encoder: Path) -> None:
+    modules = json.loads((tiny_encoder / "modules.json").read_text())
     assert [m["type"].rsplit(".", 1)[-1] for m in modules] == ["Transformer", "Pooling", "Normalize"]
-    pooling = json.loads((tiny_encoder_dir / "1_Pooling" / "config.json").read_text())
+    pooling = json.loads((tiny_encoder / "1_Pooling" / "config.json").read_text())
     assert pooling["word_embedding_dimension"] == 32 and pooling["pooling_mode_mean_tokens"]
 
 

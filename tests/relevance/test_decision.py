@@ -21,7 +21,7 @@ from shoptune.relevance.calibration import (
 from shoptune.relevance.config import RelevanceConfig
 from shoptune.relevance.data import Pair
 from shoptune.relevance.decision import DecisionRules, TaskRule, fit_bias, fit_rules
-from shoptune.relevance.predict import EnsemblePredictor, Prediction
+from shoptune.relevance.predictor import EnsemblePredictor, Prediction
 
 PRIOR = np.array([0.75, 0.20, 0.05])  # exact, partial, irrelevant: irrelevant is the rare grade
 

@@ -14,7 +14,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from shoptune.cli_relevance import relevance_app, train_relevance
+from shoptune.cli.relevance import relevance_app, train_relevance
 from shoptune.data.store import split_path, write_split
 from shoptune.errors import ShoptuneError
 from shoptune.records import LABELS, PairExample
@@ -100,7 +100,7 @@ def test_recipe_fits_the_rule_on_dev_and_it_finds_the_rare_grade_on_test(skewed_
 
 def test_served_labels_are_the_rule_applied_to_the_served_probabilities(skewed_run) -> None:
     from shoptune.relevance.data import load_split
-    from shoptune.relevance.predict import load_predictor
+    from shoptune.relevance.predictor import load_predictor
 
     pairs = load_split(skewed_run.parent / "data", "alpha", "test")
     predictor = load_predictor(skewed_run / "model")  # as the recipe's evaluation loads it (bf16 "auto")
@@ -117,8 +117,8 @@ def test_served_labels_are_the_rule_applied_to_the_served_probabilities(skewed_r
 
 def test_models_without_a_rule_are_served_by_argmax(skewed_run, tmp_path) -> None:
     from shoptune.relevance.data import load_split
-    from shoptune.relevance.evaluate import evaluate_pairs
-    from shoptune.relevance.predict import load_predictor
+    from shoptune.relevance.predictor import load_predictor
+    from shoptune.relevance.scoring import evaluate_pairs
 
     old = tmp_path / "old"
     shutil.copytree(skewed_run / "model", old)
@@ -183,8 +183,8 @@ def test_ensemble_serves_its_members_rules_and_refuses_calibration(skewed_run, t
     from shoptune.relevance.data import Pair, load_split
     from shoptune.relevance.decision import fit_decision
     from shoptune.relevance.ensemble import build_ensemble
-    from shoptune.relevance.evaluate import evaluate_pairs
-    from shoptune.relevance.predict import load_predictor
+    from shoptune.relevance.predictor import load_predictor
+    from shoptune.relevance.scoring import evaluate_pairs
 
     ens = build_ensemble([skewed_run, skewed_run / "model"], tmp_path / "ens", names=["a", "b"])
     pairs = load_split(skewed_run.parent / "data", "alpha", "test")
@@ -207,7 +207,7 @@ def test_ensemble_serves_its_members_rules_and_refuses_calibration(skewed_run, t
 
 
 def test_compare_can_read_argmax_or_rule_labels(skewed_run) -> None:
-    from shoptune.relevance.compare import load_run
+    from shoptune.relevance.comparisons import load_run
 
     served = load_run(skewed_run, "test")
     argmax = load_run(skewed_run, "test", decision="argmax")

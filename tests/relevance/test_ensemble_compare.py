@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from shoptune.errors import ShoptuneError
-from shoptune.relevance import compare as cmp
+from shoptune.relevance import comparisons as cmp
 from shoptune.relevance.data import Pair
 from shoptune.relevance.ensemble import build_ensemble, vote
-from shoptune.relevance.predict import EnsemblePredictor, combine_votes, load_predictor
+from shoptune.relevance.predictor import EnsemblePredictor, combine_votes, load_predictor
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")
 

@@ -19,7 +19,7 @@ import pytest
 from conftest import gzip_damaged_by_zlib
 from shoptune.errors import DataError, ShoptuneError
 from shoptune.relevance.data import iter_pair_file, pair_tasks, read_build_manifest
-from shoptune.relevance.predict import artifact_info, load_predictor
+from shoptune.relevance.predictor import artifact_info, load_predictor
 
 ROWS = [{"left": f"mug {i} café", "right": "red mug", "task": "alpha"} for i in range(3)]
 JSONL = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in ROWS)
@@ -291,7 +291,7 @@ def test_predict_cli_reads_a_good_file(artifact: Path, tmp_path: Path, cli) -> N
     assert len((tmp_path / "o.jsonl").read_text().splitlines()) == 3
 
 
-# Parquet is left out: the CLI counts a Parquet input's rows (cli_relevance.count_rows) before reading it.
+# Parquet is left out: the CLI counts a Parquet input's rows (shoptune.relevance.api.count_rows) before reading it.
 @pytest.mark.parametrize("case", sorted(c for c in BAD_PAIR_FILES if c != "corrupt-parquet"))
 def test_predict_cli_bad_input_is_one_line_exit_2(artifact: Path, tmp_path: Path, cli, case: str) -> None:
     name, data, expected = BAD_PAIR_FILES[case]

@@ -20,7 +20,7 @@ from shoptune.relevance.model import (
     fit_longest_first,
     load_model,
 )
-from shoptune.relevance.predict import ModelPredictor
+from shoptune.relevance.predictor import ModelPredictor
 from shoptune.relevance.recipe import train
 
 ROUTINGS = ["none", "prefix", "multihead", "mhp"]
@@ -77,6 +77,20 @@ def test_decoder_mhp_keeps_lora_off_private_layers(tiny_decoder) -> None:
     assert groups["private"] and groups["heads"] and all(p.requires_grad for p in groups["private"])
     frozen = [n for n, p in model.named_parameters() if not p.requires_grad]
     assert frozen and all(n.startswith("backbone.") and "lora" not in n for n in frozen)
+
+
+def test_decoder_takes_the_sft_lora_options(tiny_decoder) -> None:
+    """One LoRA config for both recipes: rank-stabilised scaling reaches peft; enabled: false trains every weight."""
+    spec = _spec(tiny_decoder, "decoder", "prefix")
+    spec.lora = spec.lora.model_copy(update={"r": 4, "alpha": 8.0, "use_rslora": True})
+    model, _ = build_model(spec, ["alpha"])
+    scaling = {m.scaling["default"] for m in model.backbone.modules() if isinstance(getattr(m, "scaling", None), dict)}
+    assert scaling == {8.0 / 4**0.5}  # alpha / sqrt(r), not alpha / r
+    spec.lora = spec.lora.model_copy(update={"enabled": False})
+    model, _ = build_model(spec, ["alpha"])
+    assert all(p.requires_grad for p in model.parameters()) and not any(
+        "lora" in n for n, _ in model.named_parameters()
+    )
 
 
 @pytest.mark.parametrize("family", ["cross_encoder", "decoder"])

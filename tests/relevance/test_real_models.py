@@ -9,7 +9,7 @@ import torch
 from shoptune.relevance.config import ModelSpec
 from shoptune.relevance.data import Pair
 from shoptune.relevance.model import build_model, export_sequence_classifier
-from shoptune.relevance.predict import ModelPredictor
+from shoptune.relevance.predictor import ModelPredictor
 
 pytestmark = [pytest.mark.real_model, pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")]
 

@@ -11,7 +11,7 @@ import typer
 from safetensors.torch import load_file
 from typer.testing import CliRunner
 
-from shoptune.cli_relevance import relevance_app, train_relevance
+from shoptune.cli.relevance import relevance_app, train_relevance
 from shoptune.errors import ShoptuneError
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*is_gradient_checkpointing:FutureWarning")
@@ -42,20 +42,21 @@ def test_resume_after_a_kill_matches_an_uninterrupted_run(
     model = tiny_encoder if family == "cross_encoder" else tiny_decoder
     # Dropout on, checkpoints every 3 steps, the kill after step 5: the resumed run must redo steps 4-5 with the
     # same dropout masks and batches, from the restored RNG and schedule state.
-    cfg = make_config(tiny_data, model, family, "mhp", epochs=3, checkpoint_every=3, max_batch_size=16)
+    cfg = make_config(tiny_data, model, family, "mhp", epochs=3, checkpoint_every=3, max_batch=16)
     cfg.model.head_dropout = 0.2
     cfg.model.lora.dropout = 0.1
     straight = train(cfg, tmp_path / "straight", quiet=True)
     stopped = train(cfg, tmp_path / "resumed", quiet=True, stop_after=5)
-    assert not (stopped / "relevance.json").exists() and (tmp_path / "resumed" / "checkpoint").is_dir()
-    state = json.loads((tmp_path / "resumed" / "checkpoint" / "state.json").read_text())
-    assert state["state"]["step"] == 5
+    checkpoints = tmp_path / "resumed" / "checkpoints"
+    assert not (stopped / "relevance.json").exists() and [p.name for p in checkpoints.iterdir()] == ["step-000005"]
+    state = json.loads((checkpoints / "step-000005" / "state.json").read_text())
+    assert state["state"]["step"] == 5 and state["config"]["train"]["max_batch"] == 16
     resumed = train(cfg, tmp_path / "resumed", quiet=True, resume=True)
     a, b = _weights(straight), _weights(resumed)
     assert a.keys() == b.keys()
     for key in a:
         assert (a[key] == b[key]).all(), key
-    assert not (tmp_path / "resumed" / "checkpoint").exists()  # cleaned up once finished
+    assert not checkpoints.exists()  # cleaned up once finished
     with pytest.raises(ShoptuneError, match="already holds a run"):
         train(cfg, tmp_path / "resumed", quiet=True)
 
@@ -151,8 +152,8 @@ def test_eval_scores_a_raw_home_depot_csv(trained, tmp_path) -> None:
 
 
 def test_eval_without_a_matching_task_says_so(trained, tmp_path) -> None:
-    from shoptune.cli_relevance import map_source_task
-    from shoptune.relevance.predict import artifact_info
+    from shoptune.relevance.api import map_source_task
+    from shoptune.relevance.predictor import artifact_info
 
     with pytest.raises(ShoptuneError, match="pass --task"):
         map_source_task(artifact_info(trained / "model"), "wdc_pairs_json", None, None)
@@ -201,7 +202,7 @@ def test_predict_streams_jsonl_and_parquet(trained, tmp_path) -> None:
 
 
 def test_single_task_flag_trains_one_model_per_task(tiny_encoder, tiny_data, make_config, tmp_path) -> None:
-    from shoptune.relevance.predict import PerTaskPredictor, load_predictor
+    from shoptune.relevance.predictor import PerTaskPredictor, load_predictor
     from shoptune.relevance.recipe import train
 
     cfg = make_config(tiny_data, tiny_encoder, "cross_encoder", "multihead", epochs=1)
@@ -214,3 +215,18 @@ def test_single_task_flag_trains_one_model_per_task(tiny_encoder, tiny_data, mak
     assert run["single_task"] and run["train_pairs"] == {"alpha": 48, "shade": 24}
     metrics = json.loads((tmp_path / "single" / "eval" / "test" / "metrics.json").read_text())
     assert set(metrics["tasks"]) == {"alpha", "shade"}
+
+
+def test_resume_refuses_the_old_flat_checkpoint_layout(tmp_path):
+    """A run killed before the shared checkpoint module kept RUN/checkpoint/: --resume says so, never retrains."""
+    from shoptune.io import write_marker
+    from shoptune.relevance.config import RelevanceConfig
+    from shoptune.relevance.recipe import start_run_folder
+
+    out = tmp_path / "run"
+    (out / "checkpoint").mkdir(parents=True)
+    (out / "checkpoint" / "state.json").write_text("{}")
+    write_marker(out, "relevance-run")
+    cfg = RelevanceConfig.model_validate({"data": {"path": str(tmp_path)}})
+    with pytest.raises(ShoptuneError, match="older shoptune layout"):
+        start_run_folder(cfg, out, resume=True)

@@ -7,7 +7,8 @@ from collections import Counter
 
 from shoptune.relevance.config import RelevanceConfig
 from shoptune.relevance.recipe import plan_epochs
-from shoptune.relevance.sampling import draw_epoch, length_batches
+from shoptune.relevance.sampling import draw_epoch
+from shoptune.training.batching import length_grouped
 from shoptune.training.mixture import MixtureConfig
 
 SIZES = {"big": 900, "mid": 400, "small": 100}
@@ -36,21 +37,20 @@ def test_draws_are_seeded_resampled_per_epoch_and_upsample_whole_passes() -> Non
     assert set(Counter(a["small"]).values()) == {4, 5}  # 467 draws = 4 whole passes over the pool + 67
 
 
-def test_length_batches_respect_the_token_budget_and_cover_everything() -> None:
+def test_length_grouped_batches_respect_the_token_budget_and_cover_every_draw() -> None:
     rng = random.Random(0)
     lengths = [rng.randint(3, 120) for _ in range(500)]
-    batches = length_batches(
-        list(range(500)), lengths, max_tokens=512, max_batch_size=32, window=4, rng=random.Random(1)
-    )
-    assert sorted(i for b in batches for i in b) == list(range(500))
+    drawn = [*range(500), *range(0, 500, 5)]  # an epoch's draws: a task drawn more than its pool repeats pairs
+    batches = length_grouped(lengths, indices=drawn, batch_tokens=512, max_batch=32, window=4 * 32, seed=1)
+    assert sorted(i for b in batches for i in b) == sorted(drawn)
     assert all(len(b) <= 32 and len(b) * max(lengths[i] for i in b) <= 512 for b in batches)
     padded = sum(len(b) * max(lengths[i] for i in b) for b in batches)
-    assert padded < 1.3 * sum(lengths)  # sorting inside windows keeps padding low
+    assert padded < 1.3 * sum(lengths[i] for i in drawn)  # sorting inside windows keeps padding low
 
 
 def test_epoch_plans_are_task_homogeneous_and_record_realised_counts() -> None:
     cfg = RelevanceConfig.model_validate(
-        {"data": {"path": "x"}, "mixture": {"strategy": "cap", "cap": 50}, "train": {"epochs": 2, "max_batch_size": 8}}
+        {"data": {"path": "x"}, "mixture": {"strategy": "cap", "cap": 50}, "train": {"epochs": 2, "max_batch": 8}}
     )
     lengths = {"a": [10] * 120, "b": [20] * 30}
     plans, realised = plan_epochs(cfg, lengths)

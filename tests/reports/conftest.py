@@ -25,7 +25,7 @@ DEMO_NOTES = "A demo on a tiny subset: it shows the pipeline end to end, not the
 
 def _simulated(name: str, meta: dict, gold: dict[str, list[str]], accuracy: float, seed: int):
     """Predictions of a model that is right with probability ``accuracy`` (for the comparisons' tables)."""
-    from shoptune.relevance import compare as cmp
+    from shoptune.relevance.comparisons import RunResult
 
     rng = random.Random(seed)
     rows = {}
@@ -33,12 +33,12 @@ def _simulated(name: str, meta: dict, gold: dict[str, list[str]], accuracy: floa
         for i, g in enumerate(labels):
             wrong = [x for x in ("exact", "partial", "irrelevant") if x != g]
             rows[f"{task}:test:{i}"] = (task, g, g if rng.random() < accuracy else rng.choice(wrong))
-    return cmp.RunResult(name, meta, rows)
+    return RunResult(name, meta, rows)
 
 
 def write_comparisons(out: Path) -> Path:
     """routing.json, prefix_ablation.json and ensemble.json written by the real `relevance compare` code."""
-    from shoptune.relevance import compare as cmp
+    from shoptune.relevance.comparisons import compare_ensemble, compare_prefix_ablation, compare_routing
 
     rng = random.Random(1)
     gold = {
@@ -49,9 +49,9 @@ def write_comparisons(out: Path) -> Path:
     dec_prefix = _simulated("dec-prefix", {"family": "decoder", "routing": "prefix"}, gold, 0.75, 3)
     dec_none = _simulated("dec-none", {"family": "decoder", "routing": "none"}, gold, 0.45, 4)
     runs = [enc_prefix, enc_none, dec_prefix, dec_none]
-    cmp.compare_routing(runs, out)
-    cmp.compare_prefix_ablation(runs, out)
-    cmp.compare_ensemble(_simulated("ens", {}, gold, 0.85, 7), [enc_prefix, dec_prefix], out)
+    compare_routing(runs, out)
+    compare_prefix_ablation(runs, out)
+    compare_ensemble(_simulated("ens", {}, gold, 0.85, 7), [enc_prefix, dec_prefix], out)
     return out
 
 
@@ -64,7 +64,7 @@ def world(tmp_path_factory, demo_data) -> dict[str, Path]:
     from shoptune.experiments.heldout import compare_base_and_tuned
     from shoptune.experiments.sweep import load_sweep, run_sweep
     from shoptune.io import write_marker
-    from shoptune.relevance import compare as cmp
+    from shoptune.relevance.comparisons import compare_multitask, load_run
     from shoptune.relevance.recipe import train
     from shoptune.testing import build_tiny_causal_lm, build_tiny_encoder
     from shoptune.training.config import load_sft_config
@@ -92,7 +92,7 @@ def world(tmp_path_factory, demo_data) -> dict[str, Path]:
     lm = build_tiny_causal_lm(root / "tiny-lm", seed=0)
     sft_cfg = {
         "model": str(lm),
-        "data": {"dir": str(data), "tasks": TASKS[:2], "holdout": ["hd_query_ranking"], "max_length": 64},
+        "data": {"path": str(data), "tasks": TASKS[:2], "holdout": ["hd_query_ranking"], "max_length": 64},
         "mixture": {"strategy": "cap", "cap": 4},
         "lora": {"r": 2, "alpha": 4, "target_modules": ["q_proj", "v_proj"]},
         "optim": {"epochs": 2, "batch_tokens": 128, "checkpoint_every": 100, "log_every": 1, "bf16": False},
@@ -109,7 +109,7 @@ def world(tmp_path_factory, demo_data) -> dict[str, Path]:
     write_marker(rel, "demo")  # as `shoptune demo` marks its relevance/ folder
     train(rel_cfg, rel / "multi", quiet=True)
     train(rel_cfg.model_copy(update={"single_task": True}), rel / "single", quiet=True)
-    cmp.compare_multitask(cmp.load_run(rel / "multi"), cmp.load_run(rel / "single"), rel / "compare")
+    compare_multitask(load_run(rel / "multi"), load_run(rel / "single"), rel / "compare")
 
     # --- a 2 x 2 grid sweep (one seed) with its interaction, sharing the demo's data build
     base = {**sft_cfg, "mixture": {"strategy": "cap", "cap": 2}, "optim": {**sft_cfg["optim"], "epochs": 1}}
@@ -152,7 +152,7 @@ def world(tmp_path_factory, demo_data) -> dict[str, Path]:
 def report_cli(cli):
     """The real entry point with `shoptune report` in it (registered here too until cli.py registers it)."""
     from shoptune import cli as cli_module
-    from shoptune.cli_report import report
+    from shoptune.cli.report import report
 
     if not any(c.name == "report" or c.callback is report for c in cli_module.app.registered_commands):
         cli_module.app.command("report")(report)

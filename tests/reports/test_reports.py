@@ -32,6 +32,13 @@ def assert_clean(html: str, text: str) -> None:
     assert html.startswith("<!DOCTYPE html>") and html.rstrip().endswith("</html>")
 
 
+def clean_report(reports, name: str) -> tuple[str, str]:
+    """The html and text of the report of ``world[name]``, checked to be a whole page that shows every block."""
+    _, html, text = reports(name)
+    assert_clean(html, text)
+    return html, text
+
+
 def ci(value: float, interval: list[float], digits: int = 3) -> str:
     return f"{value:.{digits}f} [{interval[0]:.{digits}f}, {interval[1]:.{digits}f}]"
 
@@ -62,8 +69,7 @@ def test_each_folder_is_recognised_as_its_kind(world, tmp_path):
 
 def test_sft_run_report(world, reports):
     run = world["sft"]
-    _, html, text = reports("sft")
-    assert_clean(html, text)
+    html, text = clean_report(reports, "sft")
     for title in ("Training loss", "Learning rate", "Examples per capability", "Examples per task", "Gain per task"):
         assert f">{title}<" in html  # the plots' titles are SVG text
     assert html.count("<svg") == 5
@@ -89,8 +95,7 @@ def test_sft_run_report(world, reports):
 
 
 def test_eval_folder_report(world, reports):
-    _, html, text = reports("eval")
-    assert_clean(html, text)
+    html, text = clean_report(reports, "eval")
     metrics = json.loads((world["eval"] / "metrics.json").read_text())
     for task, m in metrics["tasks"].items():
         assert f"{task} {m['group']} {m['metric']} {m['n']} {ci(m['score'], m['ci95'])} {m['unparsed']}" in text
@@ -101,8 +106,7 @@ def test_eval_folder_report(world, reports):
 
 
 def test_relevance_run_report(world, reports):
-    _, html, text = reports("rel_multi")
-    assert_clean(html, text)
+    html, text = clean_report(reports, "rel_multi")
     metrics = json.loads((world["rel_multi"] / "eval" / "test" / "metrics.json").read_text())
     for task, m in metrics["tasks"].items():
         assert f"{task} {m['n']} " in text
@@ -114,8 +118,7 @@ def test_relevance_run_report(world, reports):
     assert ">Training loss<" in html and ">Learning rate<" in html and "sampling.json" in text
     run = json.loads((world["rel_multi"] / "run.json").read_text())
     assert f"routing {run['routing']}" in text and "config.yaml" in text
-    _, single, single_text = reports("rel_single")
-    assert_clean(single, single_text)
+    single, single_text = clean_report(reports, "rel_single")
     assert "single-task model" in single_text and "single-task yes" in single_text
 
 
@@ -164,16 +167,14 @@ def test_missing_probabilities_or_predictions_are_a_note_not_a_failure(world, tm
 
 
 def test_comparison_folders(world, reports):
-    _, html, text = reports("multitask")
-    assert_clean(html, text)
+    html, text = clean_report(reports, "multitask")
     data = json.loads((world["multitask"] / "multitask.json").read_text())
     for task, e in data["tasks"].items():
         assert f"{task} ({data['train_pairs'][task]} pairs, low-resource) {e['n']}" in text
         assert signed(e["macro_f1"]) in text
     assert signed(data["mean_over_tasks"]["macro_f1"]) in text and ">Multi-task gain<" in html
 
-    _, html, text = reports("comparisons")
-    assert_clean(html, text)
+    html, text = clean_report(reports, "comparisons")
     routing = json.loads((world["comparisons"] / "routing.json").read_text())
     worst = routing["tests_vs_best"]["dec-none"]["mean_over_tasks"]
     assert f"decoder none dec-none {routing['scores']['dec-none']['mean_over_tasks']['macro_f1']:.3f}" in text
@@ -187,15 +188,13 @@ def test_comparison_folders(world, reports):
 
 
 def test_heldout_output_alone(reports):
-    _, html, text = reports("heldout")
-    assert_clean(html, text)
+    html, text = clean_report(reports, "heldout")
     assert "Held-in tasks (2)" in text and ">Gain per task<" in html
     assert "the adapter's training config" in text  # found through tuned/metrics.json -> the adapter's run file
 
 
 def test_sweep_report(world, reports):
-    _, html, text = reports("sweep")
-    assert_clean(html, text)
+    html, text = clean_report(reports, "sweep")
     report = json.loads((world["sweep"] / "comparisons.json").read_text())
     for arm, by_group in report["arms"].items():
         s = by_group["all"]
@@ -242,8 +241,7 @@ def test_sweep_in_progress_and_damaged_files(world, tmp_path):
 
 
 def test_demo_is_one_page_with_a_section_per_folder(reports):
-    _, html, text = reports("demo")
-    assert_clean(html, text)
+    html, text = clean_report(reports, "demo")
     titles = re.findall(r'<section class="kind" id="[^"]+">\s*<h2>([^<]+)</h2>', html)
     assert titles == [
         "SFT run: sft",

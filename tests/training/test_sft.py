@@ -31,7 +31,7 @@ def _config(root, model_dir, data_dir, holdout=("hd_query_ranking",), **optim):
     cfg = {
         "model": str(model_dir),
         "data": {
-            "dir": str(data_dir),
+            "path": str(data_dir),
             "tasks": ["hd_relevance_mc", "hd_query_product"],
             "holdout": holdout if isinstance(holdout, dict) else list(holdout),
             "max_length": 128,

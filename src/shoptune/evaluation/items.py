@@ -3,7 +3,7 @@ ShopBench file, or an EcomInstruct folder), with its target, metrics and how to 
 
 Example:
     >>> items = load_shopbench("dev.jsonl")  # doctest: +SKIP
-    >>> items[0].metrics, items[0].choices
+    >>> items[0].metrics, items[0].choices  # doctest: +SKIP
     (['accuracy'], ['0', '1', '2', '3'])
 """
 

@@ -253,10 +253,12 @@ def _bleu(tokenize: str, effective_order: bool) -> Any:
     try:
         return BLEU(lowercase=True, tokenize=tokenize, effective_order=effective_order)
     except (ImportError, RuntimeError) as exc:
-        raise MetricDependencyError(
-            f"BLEU tokenizer {tokenize!r} is unavailable ({str(exc).strip()}); for 'ja-mecab' install "
-            "mecab-python3 and ipadic (pip install 'sacrebleu[ja]')"
-        ) from exc
+        if tokenize == "ja-mecab":  # sacrebleu's own message is several lines and names its own extra
+            raise MetricDependencyError(
+                "the jp-bleu metric needs MeCab (mecab-python3 and ipadic): pip install 'shoptune[ja]'"
+            ) from exc
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise MetricDependencyError(f"BLEU tokenizer {tokenize!r} is unavailable: {reason}") from exc
 
 
 def bleu(prediction: str, target: str | Sequence[str], tokenize: str = "13a", effective_order: bool = False) -> float:

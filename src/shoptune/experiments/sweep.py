@@ -85,7 +85,7 @@ class SweepConfig(StrictModel):
     #: The base SFT config (path relative to this file).
     base: str
     #: An existing `shoptune data build` folder every arm uses (relative to this file); default: the base
-    #: config's data.dir, else its data.build built once into DIR/data.
+    #: config's data.path, else its data.build built once into DIR/data.
     data: str | None = None
     #: Overrides applied to every arm (SFT keys and the sweep keys capabilities / tasks / budget.*).
     set: dict[str, Any] = Field(default_factory=dict)
@@ -195,7 +195,7 @@ def arm_config(cfg: SweepConfig, arm: Arm, seed: int, data_dir: Path) -> Any:
 
     merged = {**cfg.set, **arm.overrides}
     plain = {k: v for k, v in merged.items() if k not in SWEEP_KEYS}
-    plain.update({"optim.seed": seed, "data.dir": str(data_dir), "data.build": None})
+    plain.update({"optim.seed": seed, "data.path": str(data_dir), "data.build": None})
     base = load_sft_config(cfg.base)
     tasks = resolve_tasks(base, merged, arm.name)
     if tasks is not None:
@@ -332,7 +332,7 @@ def plan_sweep(cfg: SweepConfig, out: Path, *, resume: bool = False, log: Log = 
     arms = expand_arms(cfg)
     base = load_sft_config(cfg.base)
     layout = SweepLayout(out)
-    data_dir = Path(cfg.data or base.data.dir or layout.data)
+    data_dir = Path(cfg.data or base.data.path or layout.data)
     configs = {(a.name, s): arm_config(cfg, a, s, data_dir) for a in arms for s in cfg.seeds}
     for model in dict.fromkeys(c.model for c in configs.values()):
         resolve_model(model)  # a model that is not installed stops the sweep here, not after hours of other arms

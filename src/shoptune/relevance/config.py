@@ -16,25 +16,15 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from shoptune.config import StrictModel, read_yaml, set_dotted, validate_config
+from shoptune.models.lora import LoraConfig
 from shoptune.training.mixture import MixtureConfig
+from shoptune.training.schedule import SchedulerName
 
 Family = Literal["cross_encoder", "decoder"]
 #: ``none`` (no task information at all: one shared head, no prefix) exists for the prefix ablation.
 Routing = Literal["none", "prefix", "multihead", "mhp"]
 
 DEFAULT_MODELS: dict[str, str] = {"cross_encoder": "minilm-l6", "decoder": "smollm2-135m-instruct"}
-
-
-class LoraSpec(StrictModel):
-    """LoRA on the decoder's shared layers (ignored by the cross-encoder, which is fully fine-tuned)."""
-
-    r: int = Field(8, ge=1)
-    alpha: int = Field(16, ge=1)
-    dropout: float = Field(0.05, ge=0.0, lt=1.0)
-    #: Linear layers to adapt; "all-linear" lets peft pick every linear layer of the transformer blocks.
-    target_modules: list[str] | Literal["all-linear"] = Field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-    )
 
 
 class ModelSpec(StrictModel):
@@ -48,7 +38,9 @@ class ModelSpec(StrictModel):
     max_length: int = Field(128, ge=16)
     #: Dropout before the classification head(s).
     head_dropout: float = Field(0.1, ge=0.0, lt=1.0)
-    lora: LoraSpec = Field(default_factory=LoraSpec)
+    #: LoRA on the decoder's shared layers (the SFT recipe's ``lora:`` options); the cross-encoder ignores it and
+    #: is fully fine-tuned, as is a decoder with ``enabled: false``.
+    lora: LoraConfig = Field(default_factory=LoraConfig)
 
     @property
     def model_name(self) -> str:
@@ -78,6 +70,13 @@ class DataSpec(StrictModel):
 
 
 class TrainSpec(StrictModel):
+    #: Old names -> the SFT recipe's names for the same settings (``optim.batch_tokens`` etc.).
+    renamed_keys = {
+        "max_tokens_per_batch": "batch_tokens",
+        "max_batch_size": "max_batch",
+        "grad_clip": "max_grad_norm",
+    }
+
     epochs: int = Field(1, ge=1)
     #: Learning rate of the shared trainable weights (the whole encoder, or the decoder's LoRA weights).
     lr: float = Field(3e-5, gt=0.0)
@@ -86,12 +85,16 @@ class TrainSpec(StrictModel):
     #: Learning rate of the freshly initialised heads; a higher one lets short runs converge.
     head_lr: float | None = Field(1e-3, gt=0.0)
     weight_decay: float = Field(0.01, ge=0.0)
+    #: Decay after the warmup: ``linear`` or ``cosine`` to 0 (:mod:`shoptune.training.schedule`).
+    scheduler: SchedulerName = "linear"
+    #: Share of the optimizer steps (rounded up) that ramp the learning rates from 0.
     warmup_ratio: float = Field(0.06, ge=0.0, lt=1.0)
-    grad_clip: float | None = Field(1.0, gt=0.0)
+    #: Gradient norm clipping (None = no clipping).
+    max_grad_norm: float | None = Field(1.0, gt=0.0)
     #: Dynamic batching: a batch holds at most this many (padded) tokens ...
-    max_tokens_per_batch: int = Field(4096, ge=16)
+    batch_tokens: int = Field(4096, ge=16)
     #: ... and at most this many pairs.
-    max_batch_size: int = Field(64, ge=1)
+    max_batch: int = Field(64, ge=1)
     #: Length sorting happens inside shuffled windows of this many batches, so batches stay random.
     sort_window: int = Field(50, ge=1)
     #: Save a resumable checkpoint every N optimizer steps (and at every epoch end).
@@ -106,10 +109,13 @@ class TrainSpec(StrictModel):
 
 
 class EvalSpec(StrictModel):
+    renamed_keys = {"max_tokens_per_batch": "batch_tokens"}
+
     #: Splits scored after training (metrics.json + predictions.jsonl under RUN_DIR/eval/<split>/).
     splits: list[Literal["dev", "test"]] = Field(default_factory=lambda: ["dev", "test"])
     bootstrap: int = Field(1000, ge=10)
-    max_tokens_per_batch: int = Field(2048, ge=16)
+    #: Padded tokens per inference batch.
+    batch_tokens: int = Field(2048, ge=16)
     #: bf16 autocast at inference when the CPU has native bf16 (avx512_bf16 / AMX); "auto" checks.
     bf16: bool | Literal["auto"] = "auto"
 

@@ -15,7 +15,7 @@ which is why a task needs ``min_pairs`` labelled dev pairs to get a rule at all.
 
 The rules live in the model artifact (``relevance.json``, key ``decision``), so every loader (``relevance eval``,
 ``relevance predict``, an ensemble voting with its members' rules, a server calling
-:func:`shoptune.relevance.predict.load_predictor`) applies them; a model without one is served by argmax.
+:func:`shoptune.relevance.predictor.load_predictor`) applies them; a model without one is served by argmax.
 
 Example:
     >>> rng = np.random.default_rng(0)
@@ -275,7 +275,7 @@ def write_decision(artifact: str | Path, rules: DecisionRules | None) -> None:
     """Store ``rules`` in a model artifact's ``relevance.json`` (atomically; None removes them: argmax)."""
     from shoptune.io import atomic_write_json
     from shoptune.relevance.model import ARTIFACT_FILE
-    from shoptune.relevance.predict import read_artifact_checked
+    from shoptune.relevance.predictor import read_artifact_checked
 
     meta = read_artifact_checked(artifact)
     if meta["kind"] != "model":
@@ -310,7 +310,7 @@ def fit_decision(
         >>> dev = load_split("runs/rel/data", "hd_query_product", "dev")  # doctest: +SKIP
         >>> rules, _ = fit_decision("runs/rel/model", dev)  # doctest: +SKIP
     """
-    from shoptune.relevance.predict import load_predictor, member_path, read_artifact_checked
+    from shoptune.relevance.predictor import load_predictor, member_path, read_artifact_checked
 
     artifact = Path(artifact)
     meta = read_artifact_checked(artifact)

@@ -7,7 +7,7 @@ and, with ``copy=True``, the members themselves under ``OUT/members/<i>/`` so th
 
 Example:
     >>> build_ensemble(["runs/a/model", "runs/b/model", "runs/c/model"], "runs/ens")  # doctest: +SKIP
-    >>> from shoptune.relevance.predict import load_predictor
+    >>> from shoptune.relevance.predictor import load_predictor
     >>> load_predictor("runs/ens").predict_proba(pairs)  # doctest: +SKIP
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 from shoptune.errors import ShoptuneError
 from shoptune.io import atomic_write_json, claim_output, staging_dir
 from shoptune.relevance.model import ARTIFACT_FILE, FORMAT_VERSION
-from shoptune.relevance.predict import EnsemblePredictor, artifact_info, combine_votes, vote
+from shoptune.relevance.predictor import EnsemblePredictor, artifact_info, combine_votes, vote
 
 __all__ = ["EnsemblePredictor", "build_ensemble", "combine_votes", "resolve_artifact", "vote"]
 

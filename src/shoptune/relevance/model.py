@@ -255,10 +255,6 @@ class RelevanceModel(nn.Module):
             groups["private" if role == "private" else "heads" if role == "heads" else "shared"].append(param)
         return groups
 
-    def trainable_state(self) -> dict[str, torch.Tensor]:
-        """Only what training changes (checkpoints stay small for LoRA decoders)."""
-        return {n: p.detach().clone() for n, p in self.named_parameters() if p.requires_grad}
-
 
 # --------------------------------------------------------------------------------------------- building
 def build_model(
@@ -304,16 +300,14 @@ def build_model(
 
 def _add_lora(model: RelevanceModel, spec: ModelSpec) -> None:
     """Wrap the (already cut) shared backbone with LoRA; private layers and heads stay fully trainable."""
-    from peft import LoraConfig, get_peft_model
+    from peft import get_peft_model
 
-    config = LoraConfig(
-        r=spec.lora.r,
-        lora_alpha=spec.lora.alpha,
-        lora_dropout=spec.lora.dropout,
-        target_modules=spec.lora.target_modules,
-        bias="none",
-    )
-    model.backbone = get_peft_model(model.backbone, config)
+    from shoptune.models.lora import peft_lora_config
+
+    if not spec.lora.enabled:
+        return  # every backbone weight trains
+    # No task_type: the backbone is the transformer without its LM head, not a causal LM peft should wrap as one.
+    model.backbone = get_peft_model(model.backbone, peft_lora_config(spec.lora))
     for module in (model.private, model.heads):
         for param in module.parameters():
             param.requires_grad_(True)

@@ -7,7 +7,7 @@ Read top to bottom; every step is a small builder you can swap:
 3. ``build_model``      backbone + routing (none / prefix / multihead / mhp) + heads; LoRA for decoders
 4. ``plan_epochs``      task-balanced sampling per epoch (seeded, re-drawn each epoch) -> length-sorted,
                         task-homogeneous dynamic batches; realised counts go to ``sampling.json``
-5. ``build_optimizer``  AdamW with separate learning rates for shared / private / head weights, linear schedule
+5. ``build_optimizer``  AdamW with separate learning rates for shared / private / head weights, warmup + decay
 6. the loop             cross-entropy, gradient clipping, checkpoints every N steps, ``--resume`` after a kill
 7. ``save_model``       a servable artifact in ``RUN/model``
 8. ``fit_run_decision`` the decision rule (per-task temperature and label biases, fitted on dev) stored in it
@@ -16,7 +16,7 @@ Read top to bottom; every step is a small builder you can swap:
 Run folder::
 
     RUN/config.yaml  resolved config        RUN/sampling.json  realised task counts per epoch
-    RUN/train_log.jsonl  loss/lr/speed      RUN/checkpoint/    last resumable state (removed when done)
+    RUN/train_log.jsonl  loss/lr/speed      RUN/checkpoints/   last resumable state (removed when done)
     RUN/model/       the artifact           RUN/eval/<split>/  metrics.json + predictions.jsonl
     RUN/run.json     summary (family, routing, timings, parameter counts)
 
@@ -29,7 +29,6 @@ Example:
 from __future__ import annotations
 
 import json
-import math
 import random
 import shutil
 import sys
@@ -43,9 +42,7 @@ import torch
 import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
-from safetensors.torch import save_file
 
-from shoptune.config import refuse_changed_config
 from shoptune.errors import ConfigError, ShoptuneError
 from shoptune.io import (
     MARKER,
@@ -59,7 +56,6 @@ from shoptune.records import LABELS
 from shoptune.relevance.config import RelevanceConfig
 from shoptune.relevance.data import Pair, load_split, select_tasks, task_sources
 from shoptune.relevance.decision import fit_decision
-from shoptune.relevance.evaluate import evaluate_pairs
 from shoptune.relevance.model import (
     ARTIFACT_FILE,
     RelevanceModel,
@@ -69,11 +65,13 @@ from shoptune.relevance.model import (
     encode_pairs,
     save_model,
 )
-from shoptune.relevance.predict import Prediction, artifact_info, load_predictor, use_bf16
+from shoptune.relevance.predictor import Prediction, artifact_info, load_predictor, use_bf16
 from shoptune.relevance.ranking import ranking_tasks
-from shoptune.relevance.sampling import draw_epoch, length_batches
-from shoptune.training.checkpoint import read_checkpoint as read_checkpoint_files
-from shoptune.training.checkpoint import restore_rng, rng_states
+from shoptune.relevance.sampling import draw_epoch
+from shoptune.relevance.scoring import evaluate_pairs
+from shoptune.training.batching import length_grouped
+from shoptune.training.checkpoint import latest_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
+from shoptune.training.schedule import build_scheduler
 
 LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
 console = Console(stderr=True)
@@ -107,8 +105,9 @@ def train(
 ) -> Path:
     """Train (and evaluate) per ``cfg`` into ``out``; returns the artifact folder.
 
-    ``resume`` continues from ``out/checkpoint``. ``stop_after`` stops after that many optimizer steps of this
-    call, leaving a checkpoint exactly as a kill after a checkpoint would (used to test resuming).
+    ``resume`` continues from the last checkpoint in ``out/checkpoints``. ``stop_after`` stops after that many
+    optimizer steps of this call, leaving a checkpoint exactly as a kill after a checkpoint would (used to test
+    resuming).
     """
     out = start_run_folder(cfg, Path(out), resume)
     if cfg.train.threads:
@@ -129,7 +128,7 @@ def train(
                 root,
                 [task],
                 sub,
-                resume=resume or (sub / "checkpoint").is_dir(),
+                resume=resume or (sub / "checkpoints").is_dir(),
                 stop_after=stop_after,
                 quiet=quiet,
                 evaluate=False,
@@ -164,13 +163,20 @@ RUN_FOLDER_FILES = ("sampling.json", f"model/{ARTIFACT_FILE}", "checkpoint/state
 def start_run_folder(cfg: RelevanceConfig, out: Path, resume: bool) -> Path:
     """Check --out before any work: new, empty, or a relevance run (then only with --resume)."""
     claim_output(out, *RUN_FOLDER_FILES)
-    started_before = [name for name in ("model", "checkpoint", "single") if (out / name).exists()]
+    started_before = [name for name in ("model", "checkpoints", "single") if (out / name).exists()]
     if started_before and not resume:
         raise ShoptuneError(f"{out}: already holds a run ({', '.join(started_before)}); use --resume or a new --out")
-    if resume and (out / "checkpoint").is_dir():
-        read_checkpoint(out / "checkpoint", cfg)  # damage or a changed config is reported before any work
-    for sub in sorted((out / "single").glob("*/checkpoint")) if resume else []:
-        read_checkpoint(sub, cfg)
+    for folder in [out, *sorted((out / "single").glob("*"))] if resume else []:
+        if (folder / "checkpoint" / "state.json").is_file():
+            # Before the shared checkpoint module a run kept one flat checkpoint/ folder: say so, never retrain
+            # silently from step 0 over it.
+            raise ShoptuneError(
+                f"{folder / 'checkpoint'}: a checkpoint of an older shoptune layout; it cannot be resumed, "
+                "start a new --out"
+            )
+        latest = latest_checkpoint(folder / "checkpoints")
+        if latest is not None:  # damage or a changed config is reported before any work
+            read_checkpoint(latest, _config_key(cfg))
     out.mkdir(parents=True, exist_ok=True)
     if not (out / MARKER).exists():
         write_marker(out, "relevance-run")
@@ -227,14 +233,13 @@ def plan_epochs(cfg: RelevanceConfig, lengths: dict[str, list[int]]) -> tuple[li
         batches: list[Batch] = []
         report: dict[str, Any] = {}
         for task in sorted(drawn):
-            rng = random.Random(f"{cfg.train.seed}:window:{epoch}:{task}")
-            groups = length_batches(
-                drawn[task],
+            groups = length_grouped(
                 lengths[task],
-                max_tokens=cfg.train.max_tokens_per_batch,
-                max_batch_size=cfg.train.max_batch_size,
-                window=cfg.train.sort_window,
-                rng=rng,
+                indices=drawn[task],
+                batch_tokens=cfg.train.batch_tokens,
+                max_batch=cfg.train.max_batch,
+                window=cfg.train.sort_window * cfg.train.max_batch,  # sort_window counts batches
+                seed=f"{cfg.train.seed}:window:{epoch}:{task}",
             )
             batches.extend(Batch(task, g) for g in groups)
             report[task] = {
@@ -253,7 +258,7 @@ def plan_epochs(cfg: RelevanceConfig, lengths: dict[str, list[int]]) -> tuple[li
 def build_optimizer(
     cfg: RelevanceConfig, model: RelevanceModel, total_steps: int
 ) -> tuple[torch.optim.Optimizer, torch.optim.lr_scheduler.LambdaLR]:
-    """AdamW (no decay on biases and norms) and a linear warmup/decay schedule."""
+    """AdamW (no decay on biases and norms) and the configured warmup + linear or cosine decay schedule."""
     t = cfg.train
     rates = {"shared": t.lr, "private": t.private_lr or t.lr, "heads": t.head_lr or t.lr}
     groups = []
@@ -264,14 +269,7 @@ def build_optimizer(
             if chosen:
                 groups.append({"params": chosen, "lr": rates[role], "weight_decay": wd, "name": role})
     optimizer = torch.optim.AdamW(groups)
-    warmup = math.ceil(t.warmup_ratio * total_steps)
-
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / warmup
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
-
-    return optimizer, torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+    return optimizer, build_scheduler(optimizer, t.scheduler, warmup_ratio=t.warmup_ratio, total_steps=total_steps)
 
 
 # ============================================================================================ 6. the loop
@@ -301,9 +299,10 @@ def train_run(
     flat = [(epoch, b) for epoch, plan in enumerate(plans) for b in plan]
     optimizer, scheduler = build_optimizer(cfg, model, len(flat))
     state = TrainState()
-    ckpt = out / "checkpoint"
-    if resume and ckpt.is_dir():
-        state = load_checkpoint(ckpt, cfg, model, optimizer, scheduler)
+    ckpt = out / "checkpoints"
+    latest = latest_checkpoint(ckpt) if resume else None
+    if latest is not None:
+        state = TrainState(**load_checkpoint(latest, model, optimizer, scheduler, _config_key(cfg)))
     elif resume and (out / "model" / ARTIFACT_FILE).is_file():
         if not quiet:
             console.print(f"{out}: already trained; nothing to resume")
@@ -323,8 +322,9 @@ def train_run(
                 logits = model(inputs, batch.task)
             loss = torch.nn.functional.cross_entropy(logits.float(), target)
             loss.backward()
-            if cfg.train.grad_clip:
-                torch.nn.utils.clip_grad_norm_([p for p in model.parameters() if p.requires_grad], cfg.train.grad_clip)
+            if cfg.train.max_grad_norm:
+                trainable = [p for p in model.parameters() if p.requires_grad]
+                torch.nn.utils.clip_grad_norm_(trainable, cfg.train.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
@@ -342,14 +342,14 @@ def train_run(
             if state.step % cfg.train.checkpoint_every == 0 or epoch_end:
                 state.seconds += time.perf_counter() - started
                 started = time.perf_counter()
-                save_checkpoint(ckpt, cfg, model, optimizer, scheduler, state)
+                _save(ckpt, cfg, model, optimizer, scheduler, state)
             if stop_after is not None and done_here >= stop_after:
                 stopped = state.step < len(flat)
                 break
     log.close()
     state.seconds += time.perf_counter() - started
     if stopped:
-        save_checkpoint(ckpt, cfg, model, optimizer, scheduler, state)
+        _save(ckpt, cfg, model, optimizer, scheduler, state)
         return out / "model"
     model.eval()
     artifact = out / "model"
@@ -412,45 +412,18 @@ def _config_key(cfg: RelevanceConfig) -> dict[str, Any]:
     return data
 
 
-def save_checkpoint(
-    path: Path,
+def _save(
+    folder: Path,
     cfg: RelevanceConfig,
     model: RelevanceModel,
     optimizer: torch.optim.Optimizer,
     scheduler: Any,
     state: TrainState,
 ) -> None:
-    """Trainable weights, optimizer, schedule, RNG states and progress, swapped into place atomically."""
-    with staging_dir(path, kind="checkpoint", owned_files=("state.json",)) as tmp:
-        weights = {k: v.contiguous() for k, v in model.trainable_state().items()}
-        save_file(weights, str(tmp / "trainable.safetensors"))
-        blob = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_states()}
-        torch.save(blob, tmp / "optimizer.pt")
-        meta = {"config": _config_key(cfg), "state": {**state.__dict__, "losses": state.losses[-200:]}}
-        atomic_write_json(tmp / "state.json", meta, indent=None)
-
-
-def read_checkpoint(path: Path, cfg: RelevanceConfig) -> tuple[dict[str, Any], dict[str, torch.Tensor], Any]:
-    """A checkpoint's state, weights and optimizer blob; one line when it is damaged or from another config."""
-    meta, weights, blob = read_checkpoint_files(path, optim_file="optimizer.pt")
-    refuse_changed_config(path, meta.get("config", {}), _config_key(cfg))
-    return meta, weights, blob
-
-
-def load_checkpoint(
-    path: Path, cfg: RelevanceConfig, model: RelevanceModel, optimizer: torch.optim.Optimizer, scheduler: Any
-) -> TrainState:
-    meta, weights, blob = read_checkpoint(path, cfg)
-    missing, unexpected = model.load_state_dict(weights, strict=False)
-    trainable = set(model.trainable_state())
-    if trainable - set(weights) or unexpected:
-        raise ShoptuneError(
-            f"{path}: checkpoint does not match the model (missing {sorted(trainable - set(weights))[:3]})"
-        )
-    optimizer.load_state_dict(blob["optimizer"])
-    scheduler.load_state_dict(blob["scheduler"])
-    restore_rng(blob)
-    return TrainState(**meta["state"])
+    """One checkpoint (the only one kept: a relevance run resumes from its last), with the run's config key."""
+    # The last 200 losses are enough for the progress bar's running mean.
+    loop = {**state.__dict__, "losses": state.losses[-200:]}
+    save_checkpoint(folder, state.step, model, optimizer, scheduler, loop, config=_config_key(cfg), keep=1)
 
 
 # ============================================================================================ 8. decision rule
@@ -484,7 +457,7 @@ def fit_run_decision(
         temperature=spec.temperature,
         min_pairs=spec.min_pairs,
         fitted_on=f"dev split of {root}",
-        max_tokens=cfg.eval.max_tokens_per_batch,
+        max_tokens=cfg.eval.batch_tokens,
         bf16=cfg.eval.bf16,
     )
     if not quiet:
@@ -514,7 +487,7 @@ def evaluate_run(
 
     ``scored`` holds raw probabilities already computed for a split (the dev pairs the rule was fitted on).
     """
-    predictor = load_predictor(out / "model", max_tokens=cfg.eval.max_tokens_per_batch, bf16=cfg.eval.bf16)
+    predictor = load_predictor(out / "model", max_tokens=cfg.eval.batch_tokens, bf16=cfg.eval.bf16)
     ranking = ranking_tasks(artifact_info(out / "model").get("task_sources") or {}, tasks)
     for split in cfg.eval.splits:
         prediction = None

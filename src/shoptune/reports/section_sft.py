@@ -110,7 +110,8 @@ def sft_section(path: Path, anchor: str) -> Section:
             data_dir = read_json(run_file).get("data_dir")
     if data_dir is None and isinstance(config, dict):
         data = config.get("data") or {}
-        data_dir = data.get("dir") or (path / "data" if (path / "data" / "manifest.json").is_file() else None)
+        built_here = path / "data" if (path / "data" / "manifest.json").is_file() else None
+        data_dir = data.get("path") or data.get("dir") or built_here  # "dir": runs from before the rename
     recorded = [
         ("finished", mtime(path / "summary.json") or "not finished"),
         ("wall time (training)", duration(summary.get("train_seconds"))),

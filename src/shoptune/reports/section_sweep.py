@@ -103,7 +103,8 @@ def sweep_section(path: Path, anchor: str) -> Section:
         )
     seconds, finished = _sweep_wall_time(path)
     base_config = (saved.get("key") or {}).get("base_config") or {}
-    data_dir = cfg.get("data") or (base_config.get("data") or {}).get("dir")
+    base_data = base_config.get("data") or {}
+    data_dir = cfg.get("data") or base_data.get("path") or base_data.get("dir")  # "dir": sweeps before the rename
     if (path / "data" / "manifest.json").is_file():
         data_dir = path / "data"
     recorded = [

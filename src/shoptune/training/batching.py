@@ -1,14 +1,18 @@
-"""Length-grouped batching: sequences of similar length share a batch, so padding costs little on a CPU.
+"""Length-grouped batching, both recipes' (and relevance inference's): sequences of similar length share a batch,
+so padding costs little on a CPU.
 
 Example:
     >>> batches = length_grouped([5, 90, 7, 88, 6, 91], batch_tokens=200, seed=0)
     >>> sorted(sorted(b) for b in batches)
     [[0, 2, 4], [1, 3], [5]]
+    >>> length_grouped([5, 50, 6, 49], batch_tokens=100, max_batch=8, window=None)  # inference: sorted, in order
+    [[0, 2], [3, 1]]
 """
 
 from __future__ import annotations
 
 import random
+from collections.abc import Sequence as Seq
 
 import torch
 
@@ -16,17 +20,26 @@ from shoptune.training.examples import IGNORE, Sequence
 
 
 def length_grouped(
-    lengths: list[int], *, batch_tokens: int, max_batch: int = 64, seed: int = 0, window: int = 256
+    lengths: Seq[int],
+    *,
+    batch_tokens: int,
+    max_batch: int = 64,
+    seed: int | str | None = None,
+    window: int | None = 256,
+    indices: Seq[int] | None = None,
 ) -> list[list[int]]:
-    """Indices grouped into batches of at most `batch_tokens` padded tokens.
+    """Indices grouped into batches of at most ``max_batch`` items and ``batch_tokens`` padded tokens (items x longest).
 
-    The order is kept random at the scale of `window` examples (sorting within each window only), so the
-    mixture stays shuffled while lengths inside a batch are close. Batch order is then shuffled too.
+    ``indices`` (default: every position of ``lengths``, each an index into it) may repeat or come in any order,
+    e.g. an epoch's draws. Sorting by length happens inside consecutive windows of ``window`` of them, so the
+    order stays random at that scale while lengths inside a batch are close; ``window=None`` sorts everything
+    (inference). With a ``seed`` the batch order is shuffled too; without one it stays sorted.
     """
-    rng = random.Random(seed)
+    items = list(range(len(lengths)) if indices is None else indices)
+    span = window if window is not None else max(1, len(items))
     batches: list[list[int]] = []
-    for start in range(0, len(lengths), window):
-        chunk = sorted(range(start, min(start + window, len(lengths))), key=lambda i: lengths[i])
+    for start in range(0, len(items), span):
+        chunk = sorted(items[start : start + span], key=lambda i: (lengths[i], i))
         current: list[int] = []
         longest = 0
         for i in chunk:
@@ -38,7 +51,8 @@ def length_grouped(
             longest = new_longest
         if current:
             batches.append(current)
-    rng.shuffle(batches)
+    if seed is not None:
+        random.Random(seed).shuffle(batches)
     return batches
 
 

@@ -1,8 +1,14 @@
-"""SFT training checkpoints: written atomically (temp folder, then swapped in), newest kept, resumable.
+"""Resumable training checkpoints, the one implementation both recipes (SFT and relevance) use.
 
-A checkpoint holds the trainable weights (safetensors), the optimizer and schedule, the loop state and the
-Python, NumPy and torch RNG states, so a resumed run draws the same dropout masks and samples as one that was
-never stopped.
+A run's checkpoints live in one folder, one ``step-NNNNNN/`` each, the newest ``keep`` kept. Each holds:
+
+    trainable.safetensors  the weights training changes (LoRA weights, heads, or every weight when fully tuned)
+    optim.pt               optimizer and LR-scheduler state, and the Python, NumPy and torch RNG states
+    state.json             the loop state (step, epoch, ...) and the run's config as far as it decides the weights
+
+A checkpoint is built under a temp name and swapped in whole, so a kill leaves the previous one intact; the RNG
+states make a resumed run draw the same batches and dropout masks as one that was never stopped; and the saved
+config is compared with the resuming one, so a resume never mixes two configs in one model.
 
 Example:
     >>> latest_checkpoint(Path("runs/sft/checkpoints"))  # doctest: +SKIP
@@ -14,6 +20,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,12 +28,31 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from shoptune.config import refuse_changed_config
 from shoptune.errors import ShoptuneError
 from shoptune.io import atomic_write_json, staging_dir
 
+STATE_FILE = "state.json"
+WEIGHTS_FILE = "trainable.safetensors"
+OPTIM_FILE = "optim.pt"
 
-def _trainable_state(model) -> dict[str, torch.Tensor]:
-    # Only what training changes: LoRA weights (or everything in full fine-tuning). Small and enough to resume.
+
+@dataclass
+class Checkpoint:
+    """What one checkpoint folder holds."""
+
+    path: Path
+    #: The loop state the recipe saved (always with ``step``).
+    state: dict[str, Any]
+    #: The run config it was trained with (None in checkpoints that did not record one).
+    config: dict[str, Any] | None
+    weights: dict[str, torch.Tensor]
+    #: ``optimizer``, ``scheduler`` and ``rng`` state.
+    optim: dict[str, Any]
+
+
+def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """Only what training changes (parameters that require grad): small for LoRA, and enough to resume."""
     return {name: p.detach().contiguous().clone() for name, p in model.named_parameters() if p.requires_grad}
 
 
@@ -47,57 +73,77 @@ def restore_rng(blob: dict[str, Any]) -> None:
         random.setstate(blob["python_rng"])
 
 
-def save_checkpoint(folder: Path, step: int, model, optimizer, scheduler, state: dict[str, Any], keep: int = 2) -> Path:
+def save_checkpoint(
+    folder: Path,
+    step: int,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    state: dict[str, Any],
+    *,
+    config: dict[str, Any] | None = None,
+    keep: int = 2,
+) -> Path:
+    """Write ``folder/step-NNNNNN`` atomically, then remove all but the newest ``keep`` checkpoints.
+
+    ``state`` is the recipe's loop state (JSON); ``config`` the run config that a resume must not change.
+    """
     final = folder / f"step-{step:06d}"
-    with staging_dir(final, kind="checkpoint", owned_files=("state.json",)) as tmp:
-        save_file(_trainable_state(model), str(tmp / "trainable.safetensors"))
-        torch.save(
-            {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_states()},
-            tmp / "optim.pt",
-        )
-        atomic_write_json(tmp / "state.json", {**state, "step": step})
+    with staging_dir(final, kind="checkpoint", owned_files=(STATE_FILE,)) as tmp:
+        save_file(trainable_state(model), str(tmp / WEIGHTS_FILE))
+        blob = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_states()}
+        torch.save(blob, tmp / OPTIM_FILE)
+        atomic_write_json(tmp / STATE_FILE, {"state": {**state, "step": step}, "config": config}, indent=None)
     for old in sorted(folder.glob("step-*"))[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
 
 def latest_checkpoint(folder: Path) -> Path | None:
-    done = sorted(p for p in folder.glob("step-*") if (p / "state.json").exists())
+    """The newest complete checkpoint in ``folder`` (None when there is none)."""
+    done = sorted(p for p in folder.glob("step-*") if (p / STATE_FILE).exists())
     return done[-1] if done else None
 
 
-def read_checkpoint(
-    path: Path, optim_file: str = "optim.pt"
-) -> tuple[dict[str, Any], dict[str, torch.Tensor], dict[str, Any]]:
-    """The ``state.json``, trainable weights and optimizer blob of a checkpoint folder (both recipes' layout).
+def read_checkpoint(path: Path, config: dict[str, Any] | None = None) -> Checkpoint:
+    """A checkpoint folder's contents; one line naming it when it is damaged or ``config`` differs from its own.
 
-    A damaged checkpoint is one line naming it; `--resume` reads it before loading the model, so the user hears
-    of it at once.
+    `--resume` reads the checkpoint before loading the model, so the user hears of either problem at once.
     """
     try:
-        state = json.loads((path / "state.json").read_text(encoding="utf-8"))
-        weights = path / "trainable.safetensors"
+        meta = json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
+        weights = path / WEIGHTS_FILE
         trainable = load_file(str(weights)) if weights.exists() else torch.load(path / "trainable.pt")
-        optim = torch.load(path / optim_file, weights_only=False)
+        optim = torch.load(path / OPTIM_FILE, weights_only=False)
     except Exception as exc:  # any damage (truncated file, bad JSON, bad pickle) means the same to the user
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise ShoptuneError(
             f"{path}: damaged checkpoint ({reason}); delete this folder to resume from an earlier one or start over"
         ) from None
-    return state, trainable, optim
+    # SFT checkpoints from before the shared layout hold the loop state at the top level, and no config.
+    checkpoint = Checkpoint(path, meta.get("state", meta), meta.get("config"), trainable, optim)
+    if config is not None and checkpoint.config is not None:
+        refuse_changed_config(path, checkpoint.config, config)
+    return checkpoint
 
 
-def load_checkpoint(path: Path, model, optimizer, scheduler) -> dict[str, Any]:
-    """Restore weights, optimizer, scheduler and RNGs; return the saved loop state."""
-    state, trainable, optim = read_checkpoint(path)
-    params = dict(model.named_parameters())
-    missing = [name for name in trainable if name not in params]
-    if missing:
-        raise ShoptuneError(f"{path}: checkpoint does not match the model (e.g. {missing[0]})")
+def load_checkpoint(
+    path: Path,
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Restore weights, optimizer, scheduler and RNGs (after checking ``config``); return the saved loop state."""
+    checkpoint = read_checkpoint(path, config)
+    params = {name: p for name, p in model.named_parameters() if p.requires_grad}
+    mismatch = sorted(set(params) ^ set(checkpoint.weights))
+    if mismatch:
+        raise ShoptuneError(f"{path}: checkpoint does not match the model (e.g. {mismatch[0]})")
     with torch.no_grad():
-        for name, value in trainable.items():
+        for name, value in checkpoint.weights.items():
             params[name].copy_(value)
-    optimizer.load_state_dict(optim["optimizer"])
-    scheduler.load_state_dict(optim["scheduler"])
-    restore_rng(optim)
-    return state
+    optimizer.load_state_dict(checkpoint.optim["optimizer"])
+    scheduler.load_state_dict(checkpoint.optim["scheduler"])
+    restore_rng(checkpoint.optim)
+    return checkpoint.state

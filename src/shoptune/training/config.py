@@ -14,13 +14,19 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from shoptune.config import StrictModel, load_config, resolve_path
+from shoptune.models.lora import LoraConfig
 from shoptune.training.mixture import MixtureConfig
+from shoptune.training.schedule import SchedulerName
 
 
 class DataConfig(StrictModel):
     """Where the tasks come from: an existing build folder, or a build config to build from."""
 
-    dir: str | None = None
+    renamed_keys = {"dir": "path"}
+
+    #: A folder written by `shoptune data build` (the relevance recipe's ``data.path`` too) ...
+    path: str | None = None
+    #: ... or a data build config, built into RUN_DIR/data.
     build: str | None = None
     #: Tasks to train on ("all" = every built instruction or pair task); held-out tasks are removed.
     tasks: list[str] | Literal["all"] = "all"
@@ -36,8 +42,8 @@ class DataConfig(StrictModel):
 
     @model_validator(mode="after")
     def _one_source(self) -> DataConfig:
-        if (self.dir is None) == (self.build is None):
-            raise ValueError("give exactly one of 'dir' (a data build) or 'build' (a build config)")
+        if (self.path is None) == (self.build is None):
+            raise ValueError("give exactly one of 'path' (a data build) or 'build' (a build config)")
         tasks = self.holdout_tasks()
         twice = sorted({t for t in tasks if tasks.count(t) > 1})
         if twice:
@@ -55,23 +61,14 @@ class DataConfig(StrictModel):
         return {name: list(tasks) for name, tasks in self.holdout.items()} if isinstance(self.holdout, dict) else {}
 
 
-class LoraConfig(StrictModel):
-    enabled: bool = True
-    r: int = Field(default=8, ge=1)
-    alpha: float = 16.0
-    dropout: float = Field(default=0.05, ge=0, lt=1)
-    target_modules: list[str] | Literal["all-linear"] = Field(
-        default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-    )
-    use_rslora: bool = False
-    use_dora: bool = False
-
-
 class OptimConfig(StrictModel):
     epochs: float = Field(default=1.0, gt=0)
     max_steps: int | None = Field(default=None, ge=1)
     lr: float = Field(default=2e-4, gt=0)
     weight_decay: float = 0.0
+    #: Decay after the warmup: ``linear`` or ``cosine`` to 0 (:mod:`shoptune.training.schedule`).
+    scheduler: SchedulerName = "linear"
+    #: Share of the optimizer steps (rounded up) that ramp the learning rate from 0 to ``lr``.
     warmup_ratio: float = Field(default=0.05, ge=0, lt=1)
     batch_tokens: int = Field(default=4096, ge=16)
     max_batch: int = Field(default=32, ge=1)
@@ -106,7 +103,7 @@ def load_sft_config(path: str | Path, overrides: dict[str, Any] | None = None) -
     """Read a YAML config; relative data paths resolve against the config file's folder."""
     cfg = load_config(path, SFTConfig, overrides)
     base = Path(path).resolve().parent
-    for key in ("dir", "build"):
+    for key in ("path", "build"):
         value = getattr(cfg.data, key)
         if value is not None:
             setattr(cfg.data, key, resolve_path(base, value))

@@ -35,6 +35,7 @@ from shoptune.training.checkpoint import latest_checkpoint, load_checkpoint, rea
 from shoptune.training.config import SFTConfig
 from shoptune.training.examples import Sequence, answer_only_loss, encode_record
 from shoptune.training.mixture import epoch_plan, realised_mixture
+from shoptune.training.schedule import build_scheduler
 
 Log = Callable[[str], None]
 RUN_FILE = "shoptune_run.json"
@@ -52,8 +53,8 @@ class TrainData:
 # ------------------------------------------------------------------------------------------ data
 def prepare_data(cfg: SFTConfig, out: Path, log: Log) -> TrainData:
     """The training tasks' train splits (held-out tasks removed), building the data first if asked."""
-    if cfg.data.dir:
-        data_dir = Path(cfg.data.dir)
+    if cfg.data.path:
+        data_dir = Path(cfg.data.path)
     else:
         data_dir = out / "data"
         if not (data_dir / "manifest.json").exists():
@@ -102,18 +103,11 @@ def build_model(cfg: SFTConfig, log: Log):
         # so dropout masks and therefore the result are the same as without it.
         model.activation_checkpointing_enable(activation_checkpointing_kwargs={"use_reentrant": False})
     if cfg.lora.enabled:
-        from peft import LoraConfig, get_peft_model
+        from peft import get_peft_model
 
-        lora = LoraConfig(
-            r=cfg.lora.r,
-            lora_alpha=cfg.lora.alpha,
-            lora_dropout=cfg.lora.dropout,
-            target_modules=cfg.lora.target_modules,
-            use_rslora=cfg.lora.use_rslora,
-            use_dora=cfg.lora.use_dora,
-            task_type="CAUSAL_LM",
-        )
-        model = get_peft_model(model, lora)
+        from shoptune.models.lora import peft_lora_config
+
+        model = get_peft_model(model, peft_lora_config(cfg.lora, task_type="CAUSAL_LM"))
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     log(f"trainable parameters: {trainable:,} of {total:,} ({100 * trainable / total:.2f}%)")
@@ -121,15 +115,6 @@ def build_model(cfg: SFTConfig, log: Log):
 
 
 # ------------------------------------------------------------------------------------------ loop
-def _schedule(optimizer, warmup: int, total: int):
-    def factor(step: int) -> float:
-        if step < warmup:
-            return (step + 1) / max(1, warmup)
-        return max(0.0, (total - step) / max(1, total - warmup))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
 class LazyEncoder:
     """Tokenise records on first use: a capped mixture touches a fraction of a large task's examples."""
 
@@ -190,12 +175,14 @@ def run_sft(
     total_steps, per_epoch = _planned_steps(encoder, cfg)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
-    scheduler = _schedule(optimizer, int(cfg.optim.warmup_ratio * total_steps), total_steps)
+    scheduler = build_scheduler(
+        optimizer, cfg.optim.scheduler, warmup_ratio=cfg.optim.warmup_ratio, total_steps=total_steps
+    )
     state = {"step": 0, "epoch": 0, "batch": 0, "tokens": 0, "seconds": 0.0}
     ckpt_dir = out / "checkpoints"
     latest = latest_checkpoint(ckpt_dir) if resume else None
     if latest is not None:
-        state.update(load_checkpoint(latest, model, optimizer, scheduler))
+        state.update(load_checkpoint(latest, model, optimizer, scheduler, run_key(cfg)))
         log(f"resumed from {latest.name} (step {state['step']})")
     mixtures = {}
     capability = {t: data.specs[t].capability for t in encoder.sizes}
@@ -248,7 +235,7 @@ def run_sft(
                         progress(step, total_steps, record)
                     window_tokens, window_loss, window_n, window_start = 0, 0.0, 0, time.perf_counter()
                 if step % cfg.optim.checkpoint_every == 0:
-                    save_checkpoint(ckpt_dir, step, model, optimizer, scheduler, state)
+                    save_checkpoint(ckpt_dir, step, model, optimizer, scheduler, state, config=run_key(cfg))
                 if stop_after is not None and step >= stop_after:
                     raise KeyboardInterrupt(f"simulated crash after step {step}")
             state["batch"] = 0
@@ -323,6 +310,7 @@ def check_run_folder(cfg: SFTConfig, out: Path, resume: bool) -> None:
     if not resume and (out / "checkpoints").exists():
         raise ConfigError(f"{out}: a run already exists there; pass --resume to continue it or choose another --out")
     saved = out / "config.json"
+    # Each checkpoint records the config too; config.json also covers a run killed before its first checkpoint.
     if resume and saved.is_file():
         try:
             previous = json.loads(saved.read_text(encoding="utf-8"))
@@ -331,7 +319,7 @@ def check_run_folder(cfg: SFTConfig, out: Path, resume: bool) -> None:
         refuse_changed_config(out, previous.get("run_key", {}), run_key(cfg))
     latest = latest_checkpoint(out / "checkpoints") if resume else None
     if latest is not None:
-        read_checkpoint(latest)
+        read_checkpoint(latest, run_key(cfg))
 
 
 def start_run_folder(cfg: SFTConfig, out: Path, resume: bool) -> Path:

@@ -7,7 +7,7 @@ command exactly as users will.
 from __future__ import annotations
 
 from shoptune import cli
-from shoptune.cli_generate import generate
+from shoptune.cli.generate import generate
 
 
 def ensure_registered() -> None:

@@ -353,7 +353,7 @@ def test_the_generated_task_joins_an_sft_mixture_by_name(llm, tmp_path, seeds, d
         data,
     )
     cfg = SFTConfig.model_validate(
-        {"model": "unused", "data": {"dir": str(data), "tasks": ["hd_relevance_mc", "gen_test_mc"]}}
+        {"model": "unused", "data": {"path": str(data), "tasks": ["hd_relevance_mc", "gen_test_mc"]}}
     )
     train = prepare_data(cfg, tmp_path / "run", log=lambda m: None)
     assert train.specs["gen_test_mc"].source.adapter == "generated"

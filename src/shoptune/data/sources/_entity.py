@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from shoptune.data.sources._text import clip
+from shoptune.text import clip
 
 #: Attribute names that hold the offer's name; the first non-empty one leads the rendered text.
 TITLE_KEYS: tuple[str, ...] = ("title", "name", "product_title", "product_name")

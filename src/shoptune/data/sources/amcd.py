@@ -28,10 +28,10 @@ from pathlib import Path
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import Row, as_choice, iter_csv, require
 from shoptune.data.sources import register
-from shoptune.data.sources._text import clip, norm_key
 from shoptune.data.sources.base import Source, ViewContext, view
 from shoptune.errors import ConfigError, DataError
 from shoptune.records import Record
+from shoptune.text import clip, norm_key
 
 COLUMNS = ["sentence", "is_counterfactual"]
 LANGUAGES = {"EN": "en", "DE": "de", "JP": "ja"}

@@ -69,6 +69,13 @@ class ViewContext:
     def param(self, key: str, default: Any = None) -> Any:
         return self.params.get(key, default)
 
+    def shuffled(self, answer: str, distractors: list[str]) -> list[str]:
+        """The options of a multiple-choice record: the answer among its distractors, in an order drawn from the
+        task's RNG (so the answer's position carries no signal)."""
+        options = [answer, *distractors]
+        self.rng.shuffle(options)
+        return options
+
     def pair(
         self, row: Row | None, left: str, right: str, label: Label | str, *, groups: list[str], **meta: Any
     ) -> PairExample | None:
@@ -173,3 +180,60 @@ class Source:
             if parsed is not None:
                 out.append(parsed)
         return out
+
+
+def input_files(path: Path, pattern: str, *, recursive: bool = False, what: str = "") -> list[Path]:
+    """``path`` itself, or the files in the folder ``path`` that match ``pattern`` (sorted; below it too when
+    ``recursive``). A folder without one is a DataError saying what was looked for (``what``, default the pattern).
+
+    Example:
+        >>> input_files(Path("train.csv"), "*.csv")
+        [PosixPath('train.csv')]
+    """
+    path = Path(path)
+    if not path.is_dir():
+        return [path]
+    files = sorted(path.rglob(pattern) if recursive else path.glob(pattern))
+    if not files:
+        raise DataError(path, 0, "-", f"folder holds no {what or pattern + ' file'}")
+    return files
+
+
+def located(row: Row, **fields: Any) -> Row:
+    """A parsed row: ``fields`` after the raw row's file and row number (kept for error messages and metadata)."""
+    return {"_row": row["_row"], "_file": row["_file"], **fields}
+
+
+class FirstSeen:
+    """Where each value of one key field was first seen, so a repeated value is a DataError naming both rows.
+
+    ``check`` raises on a repeat and ``add`` records a value: a parser adds once the whole row is valid, so a
+    row skipped for another error does not claim its key.
+
+    Example:
+        >>> ids = FirstSeen("id")
+        >>> ids.add({"_file": "f.csv", "_row": 1}, "a")
+        >>> ids.check({"_file": "f.csv", "_row": 3}, "a")
+        Traceback (most recent call last):
+        ...
+        shoptune.errors.DataError: f.csv: row 3, field 'id': duplicate id a (first at row 1)
+    """
+
+    def __init__(self, field: str, noun: str = "", show: Callable[[Any], str] = str) -> None:
+        self.field = field
+        self.noun = noun or field  #: what the message calls a value, e.g. "category" for the field "path"
+        self.show = show  #: how the message prints a value
+        self.first: dict[Any, int] = {}
+
+    def check(self, row: Row, value: Any) -> None:
+        if value in self.first:
+            message = f"duplicate {self.noun} {self.show(value)} (first at row {self.first[value]})"
+            raise DataError(row["_file"], row["_row"], self.field, message)
+
+    def add(self, row: Row, value: Any) -> None:
+        self.first[value] = row["_row"]
+
+    def claim(self, row: Row, value: Any) -> None:
+        """``check`` then ``add``: for a parser with nothing left to validate after the key."""
+        self.check(row, value)
+        self.add(row, value)

@@ -28,9 +28,9 @@ from shoptune.data.readers import Row, decode_lines
 from shoptune.data.sources import register
 from shoptune.data.sources._entity import render_entity, title_of
 from shoptune.data.sources._offer_pairs import OfferPairSource
-from shoptune.data.sources._text import norm_key
 from shoptune.errors import DataError
 from shoptune.records import Label
+from shoptune.text import norm_key
 
 # `COL <attr> VAL` where attr is one token that is not itself a marker; anything else is value text.
 _ATTR = re.compile(r"(?:^|\s)COL\s+(?!COL\b|VAL\b)(\S+)\s+VAL(?=\s|$)")

@@ -43,10 +43,10 @@ from typing import Any
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import Row, iter_jsonl, read_json
 from shoptune.data.sources import register
-from shoptune.data.sources._text import norm_key
 from shoptune.data.sources.base import Source, ViewContext, view
 from shoptune.errors import ConfigError, DataError
 from shoptune.records import Record
+from shoptune.text import norm_key
 
 HEAD = (
     "Below is an instruction that describes the {defi} task. "

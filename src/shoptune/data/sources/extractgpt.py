@@ -26,9 +26,9 @@ from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import Row, iter_jsonl, require
 from shoptune.data.sources import register
 from shoptune.data.sources._attributes import NA, parse_target_scores
-from shoptune.data.sources._text import norm_key
 from shoptune.data.sources.base import Source, ViewContext, view
 from shoptune.records import Record
+from shoptune.text import norm_key
 
 
 def value_instruction(attribute: str, category: str, where: str = "product title") -> str:

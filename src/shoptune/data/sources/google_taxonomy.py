@@ -36,7 +36,7 @@ from pathlib import Path
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import Row, decode_lines
 from shoptune.data.sources import register
-from shoptune.data.sources.base import Source, ViewContext, view
+from shoptune.data.sources.base import FirstSeen, Source, ViewContext, view
 from shoptune.errors import DataError
 from shoptune.records import Label, Record
 
@@ -90,8 +90,8 @@ class GoogleTaxonomy(Source):
 
     def read(self, path: Path, log: ErrorLog) -> list[Row]:
         rows: list[Row] = []
-        seen_ids: dict[str, int] = {}
-        seen_paths: dict[Path_, int] = {}
+        ids = FirstSeen("id")
+        paths = FirstSeen("path", "category", show=lambda path: repr(SEPARATOR.join(path)))
         found = 0
         # Rows are numbered by file line (the version header is line 1), as the decoder numbers bad bytes.
         for number, text in decode_lines(path, "utf-8", log):
@@ -100,10 +100,13 @@ class GoogleTaxonomy(Source):
             found += 1
             try:
                 row = _parse(text, path, number)
-                _check_unique(row, seen_ids, seen_paths)
+                ids.check(row, row["id"])
+                paths.check(row, row["path"])
             except DataError as error:
                 log.handle(error)
                 continue
+            ids.add(row, row["id"])
+            paths.add(row, row["path"])
             rows.append(row)
         if found == 0:
             raise DataError(path, 0, "-", "no category rows (only comments or blank lines)")
@@ -167,8 +170,7 @@ class GoogleTaxonomy(Source):
                     distractors.append(other[-1])
             if not distractors:
                 continue
-            options = [answer, *distractors]
-            ctx.rng.shuffle(options)
+            options = ctx.shuffled(answer, distractors)
             yield ctx.instruction(
                 row,
                 instruction="In an online shop's product taxonomy, which category is the direct parent of the "
@@ -191,21 +193,6 @@ def _parse(text: str, path: Path, number: int) -> Row:
     if not match["path"] or any(not part for part in parts):
         raise DataError(path, number, "path", f"empty category name in {match['path']!r} (row cut off?)")
     return {"_row": number, "_file": str(path), "id": match["id"], "path": parts}
-
-
-def _check_unique(row: Row, seen_ids: dict[str, int], seen_paths: dict[Path_, int]) -> None:
-    if row["id"] in seen_ids:
-        first = seen_ids[row["id"]]
-        raise DataError(row["_file"], row["_row"], "id", f"duplicate id {row['id']} (first at row {first})")
-    if row["path"] in seen_paths:
-        raise DataError(
-            row["_file"],
-            row["_row"],
-            "path",
-            f"duplicate category {SEPARATOR.join(row['path'])!r} (first at row {seen_paths[row['path']]})",
-        )
-    seen_ids[row["id"]] = row["_row"]
-    seen_paths[row["path"]] = row["_row"]
 
 
 Unit = tuple[str, list[Path_]]

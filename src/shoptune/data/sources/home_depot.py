@@ -21,10 +21,10 @@ from pathlib import Path
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import Row, as_float, iter_csv, require
 from shoptune.data.sources import register
-from shoptune.data.sources._text import norm_key
 from shoptune.data.sources.base import Source, ViewContext, view
 from shoptune.errors import DataError
 from shoptune.records import Label, Record
+from shoptune.text import norm_key
 
 COLUMNS = ["id", "product_uid", "product_title", "search_term", "relevance"]
 

@@ -32,10 +32,10 @@ from pathlib import Path
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import Row, iter_csv, require
 from shoptune.data.sources import register
-from shoptune.data.sources._text import clip, norm_key
-from shoptune.data.sources.base import Source, ViewContext, view
+from shoptune.data.sources.base import FirstSeen, Source, ViewContext, located, view
 from shoptune.errors import DataError
 from shoptune.records import Label, Record
+from shoptune.text import clip, norm_key
 
 PRODUCTS, AISLES, DEPARTMENTS = "products.csv", "aisles.csv", "departments.csv"
 COLUMNS = ["product_id", "product_name", "aisle_id", "department_id"]
@@ -70,7 +70,7 @@ class Instacart(Source):
             raise DataError(products, 0, "-", "file not found")
         aisles = _lookup(aisles_file, "aisle_id", "aisle", log)
         departments = _lookup(departments_file, "department_id", "department", log)
-        seen: dict[str, int] = {}
+        products_seen = FirstSeen("product_id")
         label_set = sorted(set(departments.values()))  # one shared list: the department_cls label set
 
         def parse(row: Row) -> Row:
@@ -78,24 +78,16 @@ class Instacart(Source):
             name = require(row, "product_name").strip()
             aisle = _resolve(row, "aisle_id", aisles, aisles_file)
             department = _resolve(row, "department_id", departments, departments_file)
-            if product_id in seen:
-                raise DataError(
-                    row["_file"],
-                    row["_row"],
-                    "product_id",
-                    f"duplicate product_id {product_id} (first at row {seen[product_id]})",
-                )
-            seen[product_id] = row["_row"]
-            return {
-                "_row": row["_row"],
-                "_file": row["_file"],
-                "product_id": product_id,
-                "name": name,
-                "key": norm_key(name),
-                "aisle": aisle,
-                "department": department,
-                "all_departments": label_set,
-            }
+            products_seen.claim(row, product_id)
+            return located(
+                row,
+                product_id=product_id,
+                name=name,
+                key=norm_key(name),
+                aisle=aisle,
+                department=department,
+                all_departments=label_set,
+            )
 
         return self.valid_rows(iter_csv(products, required=COLUMNS, log=log), parse, log)
 
@@ -176,8 +168,7 @@ class Instacart(Source):
             distractors += ctx.rng.sample(other, min(size - 1 - len(distractors), len(other)))
             if not distractors:
                 continue
-            options = [row["aisle"], *distractors]
-            ctx.rng.shuffle(options)
+            options = ctx.shuffled(row["aisle"], distractors)
             yield ctx.instruction(
                 row,
                 instruction="In which aisle of an online grocery store is this product sold?",
@@ -212,17 +203,16 @@ class Instacart(Source):
 def _lookup(path: Path, id_field: str, name_field: str, log: ErrorLog) -> dict[str, str]:
     """An id -> name lookup file; a duplicate id or an empty name is a row error, no rows a file error."""
     out: dict[str, str] = {}
-    first: dict[str, int] = {}
+    ids = FirstSeen(id_field)
     for row in iter_csv(path, required=[id_field, name_field], log=log):
         try:
             key = require(row, id_field).strip()
             name = require(row, name_field).strip()
-            if key in out:
-                raise DataError(path, row["_row"], id_field, f"duplicate {id_field} {key} (first at row {first[key]})")
+            ids.claim(row, key)
         except DataError as error:
             log.handle(error)
             continue
-        out[key], first[key] = name, row["_row"]
+        out[key] = name
     if not out:
         raise DataError(path, 0, id_field, "no rows")
     return out

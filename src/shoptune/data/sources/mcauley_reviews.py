@@ -21,10 +21,10 @@ from pathlib import Path
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import Row, as_float, iter_jsonl, require
 from shoptune.data.sources import register
-from shoptune.data.sources._text import clip
 from shoptune.data.sources.base import Source, ViewContext, view
 from shoptune.errors import DataError
 from shoptune.records import Record
+from shoptune.text import clip
 
 STARS = ["1", "2", "3", "4", "5"]
 INSTRUCTION = (

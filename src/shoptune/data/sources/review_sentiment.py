@@ -17,10 +17,10 @@ from pathlib import Path
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import Row, as_choice, decode_lines, require
 from shoptune.data.sources import register
-from shoptune.data.sources._text import clip, norm_key
 from shoptune.data.sources.base import Source, ViewContext, view
 from shoptune.errors import DataError
 from shoptune.records import Record
+from shoptune.text import clip, norm_key
 
 LABELS = {"1": "positive", "0": "negative"}
 OPTIONS = ["positive", "negative"]

@@ -42,10 +42,10 @@ from pathlib import Path
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import Row, iter_csv, require
 from shoptune.data.sources import register
-from shoptune.data.sources._text import clip, norm_key
-from shoptune.data.sources.base import Source, ViewContext, view
+from shoptune.data.sources.base import FirstSeen, Source, ViewContext, located, view
 from shoptune.errors import DataError
 from shoptune.records import Label, Record
+from shoptune.text import clip, norm_key
 
 COLUMNS = ["posting_id", "title", "label_group"]
 _BYTE_ESCAPES = re.compile(r"(?:\\x[0-9a-fA-F]{2})+")
@@ -182,24 +182,22 @@ class Shopee(Source):
     default_view = "product_pairs"
 
     def read(self, path: Path, log: ErrorLog) -> list[Row]:
-        seen: set[str] = set()
+        postings = FirstSeen("posting_id", show=repr)
 
         def parse(row: Row) -> Row:
             posting = require(row, "posting_id").strip()
-            if posting in seen:
-                raise DataError(row["_file"], row["_row"], "posting_id", f"duplicate posting_id {posting!r}")
+            postings.check(row, posting)
             title = decode_title(require(row, "title"))
             if not tokens(title):
                 raise DataError(row["_file"], row["_row"], "title", f"no words in title {row['title']!r}")
-            seen.add(posting)
-            return {
-                "_row": row["_row"],
-                "_file": row["_file"],
-                "posting_id": posting,
-                "title": title,
-                "title_key": norm_key(title),
-                "label_group": require(row, "label_group").strip(),
-            }
+            postings.add(row, posting)
+            return located(
+                row,
+                posting_id=posting,
+                title=title,
+                title_key=norm_key(title),
+                label_group=require(row, "label_group").strip(),
+            )
 
         return self.valid_rows(iter_csv(path, required=COLUMNS, log=log), parse, log)
 
@@ -277,8 +275,7 @@ class Shopee(Source):
                     texts.add(norm_key(shown(j)))
             if len(distractors) < n_options - 1:
                 continue
-            options = [answer, *distractors]
-            ctx.rng.shuffle(options)
+            options = ctx.shuffled(answer, distractors)
             yield ctx.instruction(
                 rs[anchor],
                 instruction="A shopper is comparing listings on an Indonesian marketplace. Which of the "

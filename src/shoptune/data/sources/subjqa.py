@@ -36,7 +36,7 @@ from pathlib import Path
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import Row, iter_csv, require
 from shoptune.data.sources import register
-from shoptune.data.sources.base import Source, ViewContext, view
+from shoptune.data.sources.base import Source, ViewContext, input_files, view
 from shoptune.errors import DataError
 from shoptune.records import Record
 
@@ -115,12 +115,8 @@ class SubjQA(Source):
     default_view = "answer_extraction"
 
     def read(self, path: Path, log: ErrorLog) -> list[Row]:
-        path = Path(path)
-        files = sorted(path.rglob("*.csv")) if path.is_dir() else [path]
-        if not files:
-            raise DataError(path, 0, "-", "folder holds no *.csv file")
         rows: list[Row] = []
-        for file in files:
+        for file in input_files(path, "*.csv", recursive=True):
             rows.extend(self.valid_rows(iter_csv(file, required=COLUMNS, log=log), _parse, log))
         return rows
 

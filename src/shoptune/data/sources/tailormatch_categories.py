@@ -33,10 +33,10 @@ from pathlib import Path
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import Row, iter_csv, require
 from shoptune.data.sources import register
-from shoptune.data.sources._text import clip, norm_key
-from shoptune.data.sources.base import Source, ViewContext, view
+from shoptune.data.sources.base import FirstSeen, Source, ViewContext, input_files, located, view
 from shoptune.errors import DataError
 from shoptune.records import Label, Record
+from shoptune.text import clip, norm_key
 
 COLUMNS = ["id", "name", "category"]
 CATCH_ALL = frozenset({"others", "other", "misc", "miscellaneous", "unknown", "none", "n/a", "na"})
@@ -98,14 +98,10 @@ class TailorMatchCategories(Source):
     default_view = "product_category"
 
     def read(self, path: Path, log: ErrorLog) -> list[Row]:
-        path = Path(path)
-        files = sorted(path.glob("*.csv")) if path.is_dir() else [path]
-        if not files:
-            raise DataError(path, 0, "-", "folder holds no *.csv category files")
         rows: list[Row] = []
-        for file in files:
-            seen: set[str] = set()
-            rows.extend(self.valid_rows(iter_csv(file, required=COLUMNS, log=log), lambda r, s=seen: _parse(r, s), log))
+        for file in input_files(path, "*.csv", what="*.csv category files"):
+            ids = FirstSeen("id", show=repr)  # ids are unique per file
+            rows.extend(self.valid_rows(iter_csv(file, required=COLUMNS, log=log), lambda r, s=ids: _parse(r, s), log))
         return rows
 
     @view("product_category", "pair")
@@ -142,8 +138,7 @@ class TailorMatchCategories(Source):
             picked += ctx.rng.sample(close, min(n_options - 1 - len(picked), len(close)))
             if len(picked) < n_options - 1:
                 continue
-            options = [gold, *picked]
-            ctx.rng.shuffle(options)
+            options = ctx.shuffled(gold, picked)
             yield ctx.instruction(
                 row,
                 instruction="Which category of an online store does this product belong to?",
@@ -176,18 +171,11 @@ def _products(rows: list[Row]) -> Iterator[tuple[Row, list[str]]]:
             yield group[0], own
 
 
-def _parse(row: Row, seen: set[str]) -> Row:
+def _parse(row: Row, ids: FirstSeen) -> Row:
     ident = require(row, "id").strip()
-    if ident in seen:
-        raise DataError(row["_file"], row["_row"], "id", f"duplicate id {ident!r}")
+    ids.check(row, ident)
     category = category_text(require(row, "category"))
     if not category:
         raise DataError(row["_file"], row["_row"], "category", f"empty category {row['category']!r}")
-    seen.add(ident)
-    return {
-        "_row": row["_row"],
-        "_file": row["_file"],
-        "id": ident,
-        "category": category,
-        "name": " ".join(require(row, "name").split()),
-    }
+    ids.add(row, ident)
+    return located(row, id=ident, category=category, name=" ".join(require(row, "name").split()))

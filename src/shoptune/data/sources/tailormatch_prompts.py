@@ -33,9 +33,9 @@ from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import Row, iter_csv, iter_jsonl
 from shoptune.data.sources import register
 from shoptune.data.sources._offer_pairs import OfferPairSource
-from shoptune.data.sources._text import clip, norm_key
 from shoptune.errors import DataError
 from shoptune.records import Label
+from shoptune.text import clip, norm_key
 
 _NOUN = r"(?:Entity|Product|Offer|Record|Item)"
 # Greedy first offer up to the LAST "'. Entity 2: '" would break on titles containing it; the lazy match

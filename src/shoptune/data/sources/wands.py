@@ -41,10 +41,10 @@ from pathlib import Path
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import Row, iter_csv, require
 from shoptune.data.sources import register
-from shoptune.data.sources._text import clip, norm_key
-from shoptune.data.sources.base import Source, ViewContext, view
+from shoptune.data.sources.base import FirstSeen, Source, ViewContext, located, view
 from shoptune.errors import DataError
 from shoptune.records import Label, Record
+from shoptune.text import clip, norm_key
 
 QUERY_FILE = "query.csv"
 ENRICHED_FILE = "query_attributes_llm_enriched.csv"
@@ -141,28 +141,15 @@ class Wands(Source):
         path = Path(path)
         queries = path / QUERY_FILE if path.is_dir() else path
         enriched = queries.parent / ENRICHED_FILE
-        seen: dict[str, int] = {}
+        query_ids = FirstSeen("query_id")
 
         def parse(row: Row) -> Row:
             query_id = require(row, "query_id").strip()
             query = require(row, "query").strip()
-            if query_id in seen:
-                raise DataError(
-                    row["_file"],
-                    row["_row"],
-                    "query_id",
-                    f"duplicate query_id {query_id} (first at row {seen[query_id]})",
-                )
-            seen[query_id] = row["_row"]
+            query_ids.claim(row, query_id)
             # An empty class is documented (6 queries): kept as None, skipped by the views.
-            return {
-                "_row": row["_row"],
-                "_file": row["_file"],
-                "query_id": query_id,
-                "query": query,
-                "key": norm_key(query),
-                "query_class": (row.get("query_class") or "").strip() or None,
-            }
+            query_class = (row.get("query_class") or "").strip() or None
+            return located(row, query_id=query_id, query=query, key=norm_key(query), query_class=query_class)
 
         rows = self.valid_rows(iter_csv(queries, required=QUERY_COLUMNS, log=log, delimiter="\t"), parse, log)
         silver = _read_enriched(enriched, log) if enriched.exists() else {}
@@ -205,8 +192,7 @@ class Wands(Source):
             distractors = ctx.rng.sample(pool, min(size - 1, len(pool)))
             if not distractors:
                 continue
-            options = [row["query_class"], *distractors]
-            ctx.rng.shuffle(options)
+            options = ctx.shuffled(row["query_class"], distractors)
             yield ctx.instruction(
                 row,
                 instruction="A customer searched a home-goods store. Which product class does the search query "

@@ -35,9 +35,9 @@ from shoptune.data.readers import Row, iter_csv, iter_jsonl, read_bytes, read_js
 from shoptune.data.sources import register
 from shoptune.data.sources._entity import render_entity, title_of, value_text
 from shoptune.data.sources._offer_pairs import OfferPairSource
-from shoptune.data.sources._text import norm_key
 from shoptune.errors import DataError
 from shoptune.records import Label
+from shoptune.text import norm_key
 
 SIDES = ("left", "right")
 #: Per-side identifiers: kept for grouping, never shown as attributes.

@@ -25,11 +25,11 @@ from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import Row, iter_jsonl, require
 from shoptune.data.sources import register
 from shoptune.data.sources._attributes import parse_target_scores
-from shoptune.data.sources._text import clip, norm_key
 from shoptune.data.sources.base import Source, ViewContext, view
 from shoptune.data.sources.extractgpt import value_instruction
 from shoptune.errors import DataError
 from shoptune.records import Record
+from shoptune.text import clip, norm_key
 
 #: The benchmark's five categories: the label set of `category_cls` (others found in a file are added).
 CATEGORIES = (

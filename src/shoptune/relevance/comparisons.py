@@ -31,7 +31,7 @@ from shoptune.evaluation.metrics import encode_label_pairs
 from shoptune.evaluation.statistics import bootstrap_test, contrast_distribution, mcnemar
 from shoptune.io import atomic_path, atomic_write_json, atomic_write_text
 from shoptune.records import LABELS
-from shoptune.relevance.evaluate import STATISTICS, read_predictions
+from shoptune.relevance.scoring import STATISTICS, read_predictions
 
 N_RESAMPLES = 1000
 

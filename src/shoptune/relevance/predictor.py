@@ -43,7 +43,7 @@ from shoptune.relevance.model import (
     load_model,
     read_artifact,
 )
-from shoptune.relevance.sampling import length_batches
+from shoptune.training.batching import length_grouped
 
 Progress = Callable[[int], None]
 Bf16 = bool | Literal["auto"]
@@ -177,8 +177,8 @@ class ModelPredictor:
                 [task] * len(members),
             )
             lengths = [len(f["input_ids"]) for f in feats]
-            for batch in length_batches(
-                list(range(len(feats))), lengths, max_tokens=self.max_tokens, max_batch_size=self.max_batch_size
+            for batch in length_grouped(
+                lengths, batch_tokens=self.max_tokens, max_batch=self.max_batch_size, window=None
             ):
                 probs = self._forward([feats[j] for j in batch], task)
                 out[[members[j] for j in batch]] = probs

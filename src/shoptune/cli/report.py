@@ -1,4 +1,4 @@
-"""`shoptune report PATH`: one self-contained HTML report of a shoptune output folder (registered by cli.py).
+"""`shoptune report PATH`: one self-contained HTML report of a shoptune output folder.
 
 Example:
     $ shoptune report runs/sft                       # writes runs/sft/report.html

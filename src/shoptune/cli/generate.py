@@ -1,4 +1,4 @@
-"""`shoptune data generate`: instruction examples for a task, written by an LLM and filtered (registered by cli.py).
+"""`shoptune data generate`: instruction examples for a task, written by an LLM and filtered.
 
 Example:
     $ shoptune data generate configs/generate/shopper_requests.yaml --out runs/generated/shopper_requests
@@ -9,17 +9,16 @@ Example:
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
+from shoptune.cli.console import console, log
+from shoptune.cli.types import set_option
 from shoptune.config import parse_set
 
-console = Console(width=None if sys.stdout.isatty() else 160)
-err_console = Console(stderr=True)
+SetOpt = set_option("Override a config key: target=500, backend.temperature=0.9")
 
 
 def generate(
@@ -28,16 +27,12 @@ def generate(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue a killed or finished run: replies already paid for are reused.")
     ] = False,
-    set_: Annotated[
-        list[str] | None, typer.Option("--set", help="Override a config key: target=500, backend.temperature=0.9")
-    ] = None,
+    set_: SetOpt = None,
 ) -> None:
     """Generate instruction examples with an LLM, filter them, and write a task that `data build` reads."""
-    from shoptune.data.generate.config import load_generate_config
-    from shoptune.data.generate.runner import run_generation
+    from shoptune.api import generate_data
 
-    cfg = load_generate_config(config, parse_set(set_))
-    report = run_generation(cfg, out, resume=resume, log=lambda m: err_console.print(m, markup=False))
+    report = generate_data(config, out, resume=resume, overrides=parse_set(set_), log=log)
     console.print((out / "report.md").read_text(encoding="utf-8"), markup=False)
     files = report["files"]
     console.print(

@@ -43,7 +43,7 @@ from shoptune.records import LABELS
 from shoptune.relevance.calibration import calibration_rows, ece_statistic
 from shoptune.relevance.data import Pair
 from shoptune.relevance.decision import METRICS, label_counts, label_indices
-from shoptune.relevance.predict import Prediction, Predictor, predict_with, prediction_row
+from shoptune.relevance.predictor import Prediction, Predictor, predict_with, prediction_row
 from shoptune.relevance.ranking import ranking_metrics
 
 STATISTICS: dict[str, Callable[..., np.ndarray]] = METRICS

@@ -1,4 +1,8 @@
-"""Small text helpers shared by source adapters (normalised keys for grouping and de-duplication)."""
+"""Small text helpers shared by the data adapters and the task derivations (normalised keys, clipping).
+
+It sits below both ``shoptune.data`` and ``shoptune.tasks`` and imports neither, so tasks never need the data
+layer (which itself imports tasks).
+"""
 
 from __future__ import annotations
 

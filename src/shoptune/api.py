@@ -1,0 +1,370 @@
+"""One function per `shoptune` command: what the command line does, callable from Python.
+
+The CLI only parses options, calls one of these and prints; the same checks run either way, and bad input
+raises :class:`shoptune.errors.ShoptuneError` with the one line the CLI would print. ``progress`` parameters take
+``add(name, total)``, which starts one progress bar and returns its ``advance(n)`` callback (the CLI passes rich
+bars); ``log`` takes one message at a time.
+
+Example:
+    >>> import tempfile
+    >>> import shoptune
+    >>> out = tempfile.mkdtemp() + "/data"
+    >>> manifest = shoptune.build_data(shoptune.configs_dir() / "data_demo.yaml", out, tasks=["hd_relevance_mc"])
+    >>> manifest["tasks"]["hd_relevance_mc"]["kind"], manifest["skipped_rows_total"]
+    ('multiple_choice', 0)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from shoptune.errors import ShoptuneError
+
+if TYPE_CHECKING:
+    from shoptune.data.generate.config import GenerateConfig
+    from shoptune.data.sources.base import Source
+    from shoptune.experiments.sweep import SweepConfig
+    from shoptune.tasks.spec import TaskSpec
+    from shoptune.training.config import SFTConfig
+
+Log = Callable[[str], None]
+#: ``add(name, total)`` -> ``advance(n)``: one progress bar per pass (see the module docstring).
+AddBar = Callable[[str, int], Callable[[int], None]]
+#: ``progress(task, done, total)`` before each task of a data build.
+BuildProgress = Callable[[str, int, int], None]
+
+
+# ----------------------------------------------------------------------------------------------- tasks
+def list_tasks(
+    task_dirs: Sequence[str | Path] = (), *, capability: str | None = None, kind: str | None = None
+) -> list[TaskSpec]:
+    """The registered tasks (built-in and from ``task_dirs``), by capability, kind and name; optionally only one
+    capability or kind.
+
+    >>> import shoptune
+    >>> [t.name for t in shoptune.list_tasks(capability="user_behavior_alignment", kind="pair_relevance")]
+    ['hd_query_product', 'hd_query_query', 'wands_query_class']
+    """
+    from shoptune.tasks import load_tasks
+
+    tasks = load_tasks(task_dirs)
+    known = sorted({t.capability for t in tasks.values()})
+    if capability and capability not in known:
+        raise ShoptuneError(f"--capability {capability!r}: no task has it (capabilities: {', '.join(known)})")
+    chosen = [
+        t for t in tasks.values() if (not capability or t.capability == capability) and (not kind or t.kind == kind)
+    ]
+    return sorted(chosen, key=lambda t: (t.capability, t.kind, t.name))
+
+
+def get_task(name: str, task_dirs: Sequence[str | Path] = ()) -> TaskSpec:
+    """One task's specification by name.
+
+    >>> import shoptune
+    >>> shoptune.get_task("hd_relevance_mc").source.adapter
+    'home_depot'
+    """
+    from shoptune.tasks import load_tasks
+
+    tasks = load_tasks(task_dirs)
+    if name not in tasks:
+        raise ShoptuneError(f"unknown task {name!r} (see `shoptune tasks list`)")
+    return tasks[name]
+
+
+# ----------------------------------------------------------------------------------------------- data
+def build_data(
+    config: str | Path,
+    out: str | Path,
+    *,
+    tasks: Sequence[str] | None = None,
+    on_error: str | None = None,
+    atomic: bool | None = None,
+    data_root: str | Path | None = None,
+    seed: int | None = None,
+    progress: BuildProgress | None = None,
+) -> dict[str, Any]:
+    """Build the tasks of a build config as Parquet splits plus ``manifest.json`` in ``out`` (replaced atomically;
+    a folder shoptune did not write is refused). Keyword arguments override the config; returns the manifest.
+    See the module docstring for an example."""
+    from shoptune.data.build import build, load_build_config, select_tasks
+    from shoptune.io import claim_output
+
+    overrides = {
+        "on_error": on_error,
+        "seed": seed,
+        "atomic": atomic,
+        "tasks": list(tasks) if tasks else None,
+        "data_root": str(Path(data_root).resolve()) if data_root else None,
+    }
+    cfg = load_build_config(config, **overrides)
+    claim_output(out, "manifest.json")  # before any progress: a refusal is the only thing reported
+    total = len(select_tasks(cfg))
+    done: list[str] = []
+
+    def started(name: str) -> None:
+        if progress:
+            progress(name, len(done), total)
+        done.append(name)
+
+    manifest = build(cfg, out, progress=started)
+    if progress and done:
+        progress(done[-1], total, total)
+    return manifest
+
+
+@dataclass
+class SourceCheck:
+    """What :func:`validate_source` found in a raw file."""
+
+    file: Path
+    source: str
+    rows: int
+    skipped: int
+    view: str | None = None
+    #: Records the view derives from the rows (None without a view).
+    records: int | None = None
+    #: The most frequent labels of those records, most frequent first (at most 8).
+    labels: list[tuple[str, int]] = field(default_factory=list)
+    #: The first few skipped rows' messages.
+    examples: list[str] = field(default_factory=list)
+
+
+def source_adapter(name: str) -> Source:
+    """The source adapter registered as ``name``; an unknown name is one line listing the known ones."""
+    from shoptune.data.sources import get_source
+
+    try:
+        return get_source(name)
+    except KeyError as exc:
+        raise ShoptuneError(exc.args[0]) from None
+
+
+def validate_source(file: str | Path, source: str, *, view: str | None = None, on_error: str = "raise") -> SourceCheck:
+    """Read a raw file (or folder) with a source adapter and count its rows, skipped rows and derived records.
+
+    >>> import shoptune
+    >>> csv = shoptune.demo_data_dir() / "home_depot_search_relevance" / "train.csv"
+    >>> check = shoptune.validate_source(csv, "home_depot")
+    >>> check.skipped, check.rows > 0
+    (0, True)
+    """
+    from shoptune.data.errorlog import ErrorLog
+    from shoptune.data.sources.base import ViewContext
+
+    file = Path(file)
+    adapter = source_adapter(source)
+    if view is not None and view not in adapter.views:
+        raise ShoptuneError(f"--view {view!r}: source {source!r} has no such view (views: {', '.join(adapter.views)})")
+    log = ErrorLog(on_error="skip" if on_error == "skip" else "raise")
+    rows = adapter.read(file, log)
+    check = SourceCheck(file=file, source=source, rows=len(rows), skipped=0, view=view or adapter.default_view)
+    if check.view:
+        ctx = ViewContext(task="validate", capability="validate", language="en", log=log)
+        records = list(adapter.records(rows, check.view, ctx))
+        check.records = len(records)
+        labels = Counter(str(label) for label in map(_label_of, records) if label and label != "None")
+        check.labels = sorted(labels.items(), key=lambda kv: -kv[1])[:8]
+    check.skipped, check.examples = log.skipped, list(log.examples)
+    return check
+
+
+def _label_of(record: Any) -> Any:
+    """A pair's grade, or a choice question's answer (an instruction example with options)."""
+    output = getattr(record, "output", None)
+    return getattr(record, "label", None) or (output if isinstance(output, str) and record.options else None)
+
+
+def generate_data(
+    config: str | Path | GenerateConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    overrides: dict[str, Any] | None = None,
+    log: Log = print,
+) -> dict[str, Any]:
+    """Generate instruction examples for a task with an LLM, filter them, and write a task folder that a data
+    build reads (``task_dirs``); returns the run's report (counts, files)."""
+    from shoptune.data.generate.config import load_generate_config
+    from shoptune.data.generate.runner import run_generation
+
+    cfg = load_generate_config(config, overrides or {}) if isinstance(config, str | Path) else config
+    return run_generation(cfg, Path(out), resume=resume, log=log)
+
+
+# ----------------------------------------------------------------------------------------------- eval
+def check_adapter(adapter: str | Path) -> Path:
+    """``adapter`` must be a peft adapter folder: say so in one line instead of failing inside peft."""
+    adapter = Path(adapter)
+    if not adapter.is_dir():
+        raise ShoptuneError(f"--adapter {adapter}: no such folder")
+    if not (adapter / "adapter_config.json").is_file():
+        raise ShoptuneError(f"--adapter {adapter}: not a LoRA adapter folder (no adapter_config.json)")
+    return adapter
+
+
+def evaluate(
+    model: str,
+    tasks: Sequence[str],
+    out: str | Path,
+    *,
+    adapter: str | Path | None = None,
+    batch_size: int = 8,
+    limit: int | None = None,
+    shots: int = 0,
+    split: str = "test",
+    data: str | Path | None = None,
+    data_root: str | Path | None = None,
+    generate_choices: bool = False,
+    task_dirs: Sequence[str | Path] = (),
+    bf16: bool = False,
+    loading: Callable[[str], AbstractContextManager[Any]] | None = None,
+    progress: AddBar | None = None,
+) -> dict[str, Any]:
+    """Score a causal LM (bundled name, local path or hub id; optionally with a LoRA ``adapter``) on registered
+    tasks or raw benchmark files (``shopbench:PATH``, ``ecominstruct:DIR``); writes ``metrics.json`` and
+    ``predictions.jsonl`` into ``out`` and returns the metrics. Every option, task and output folder is checked
+    before the model loads; ``loading(model)`` is a context manager around the load (the CLI's spinner).
+
+    >>> import shoptune
+    >>> metrics = shoptune.evaluate("smollm2-135m", ["hd_relevance_mc"], "runs/eval", limit=50)  # doctest: +SKIP
+    >>> metrics["overall"]  # doctest: +SKIP
+    """
+    from shoptune.evaluation.collect import collect_items
+    from shoptune.evaluation.lm import LMScorer
+    from shoptune.evaluation.runner import evaluate as run_items
+    from shoptune.evaluation.runner import write_results
+    from shoptune.io import claim_output
+    from shoptune.models import load_causal_lm
+
+    out = claim_output(out, "metrics.json", "predictions.jsonl")
+    adapter = check_adapter(adapter) if adapter is not None else None
+    items = collect_items(
+        list(tasks),
+        data=Path(data) if data else None,
+        data_root=Path(data_root) if data_root else None,
+        split=split,
+        limit=limit,
+        shots=shots,
+        task_dirs=[Path(d) for d in task_dirs],
+    )
+    with (loading or (lambda _name: nullcontext()))(model):
+        lm, tokenizer = load_causal_lm(model)
+        if adapter is not None:
+            from peft import PeftModel
+
+            lm = PeftModel.from_pretrained(lm, str(adapter), local_files_only=True)
+    scorer = LMScorer(lm, tokenizer, batch_size=batch_size, bf16=bf16)
+    advance = progress(model, len(items)) if progress else None
+    result = run_items(items, scorer, generate_choices=generate_choices, progress=advance)
+    write_results(result, out, extra={"model": model, "adapter": str(adapter) if adapter else None})
+    return result.metrics
+
+
+# ----------------------------------------------------------------------------------------------- train / export
+def train_sft(
+    config: str | Path | SFTConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    overrides: dict[str, Any] | None = None,
+    log: Log = print,
+    progress: Callable[[int, int, dict[str, Any]], None] | None = None,
+) -> dict[str, Any]:
+    """Multi-task instruction tuning of a causal LM (LoRA or full) per an SFT config (a YAML path, with dotted
+    ``overrides`` such as ``{"optim.lr": 1e-4}``, or an :class:`~shoptune.training.config.SFTConfig`) into the run
+    folder ``out``; ``resume`` continues from its last checkpoint. ``progress(step, total, record)`` follows
+    every logged step. Returns the run summary (steps, tokens per second, adapter path, ...).
+
+    >>> import shoptune
+    >>> summary = shoptune.train_sft("configs/sft_demo.yaml", "runs/sft")  # doctest: +SKIP
+    """
+    from shoptune.training.config import load_sft_config
+    from shoptune.training.sft import check_run_folder, run_sft
+
+    cfg = load_sft_config(config, overrides) if isinstance(config, str | Path) else config
+    out = Path(out)
+    check_run_folder(cfg, out, resume)
+    return run_sft(cfg, out, resume=resume, log=log, progress=progress)
+
+
+def export_merged(adapter: str | Path, out: str | Path, *, base: str | None = None) -> Path:
+    """Fold a LoRA adapter into its base model (default: the one it was trained on) and write a model folder that
+    loads with plain transformers; returns the folder."""
+    from shoptune.training.export import export_merged as export
+
+    return export(Path(adapter), Path(out), base)
+
+
+# ----------------------------------------------------------------------------------------------- experiments
+def heldout_folders(run: str | Path, out: str | Path | None = None) -> tuple[Path, Path]:
+    """(adapter folder, output folder) of :func:`compare_heldout`: ``run`` is an SFT run (with ``adapter/``) or an
+    adapter folder; the output defaults to the run's ``eval/``."""
+    run = Path(run)
+    adapter = run / "adapter" if (run / "adapter").is_dir() else run
+    return adapter, Path(out) if out else adapter.parent / "eval"
+
+
+def compare_heldout(
+    run: str | Path,
+    *,
+    out: str | Path | None = None,
+    limit: int | None = 200,
+    batch_size: int = 16,
+    split: str = "test",
+    bf16: bool = False,
+    base_from: str | Path | None = None,
+    only: str | None = None,
+    log: Log = print,
+    progress: AddBar | None = None,
+) -> dict[str, Any]:
+    """Zero-shot base model vs the tuned adapter of an SFT run on its held-in and held-out tasks, with paired
+    bootstrap CIs; writes ``comparison.json`` / ``comparison.md`` (and both evals) into ``out`` (default
+    ``RUN/eval``) and returns the comparison."""
+    from shoptune.experiments.heldout import compare_base_and_tuned
+
+    adapter, folder = heldout_folders(run, out)
+    return compare_base_and_tuned(
+        adapter,
+        limit=limit,
+        batch_size=batch_size,
+        split=split,
+        bf16=bf16,
+        log=log,
+        progress=progress,
+        base_from=Path(base_from) if base_from else None,
+        only=only,
+        out=folder,
+    )
+
+
+def run_sweep(
+    config: str | Path | SweepConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    overrides: dict[str, Any] | None = None,
+    data: str | Path | None = None,
+    threads: int | None = None,
+    log: Log = print,
+    progress: AddBar | None = None,
+) -> dict[str, Any]:
+    """Train every arm x seed of a sweep (a YAML path with dotted ``overrides``, or a SweepConfig), score each on one
+    fixed item set, and write results and comparisons into ``out``; ``data`` reuses an existing data build for
+    every arm, ``threads`` sets torch's thread count. Returns the analysis."""
+    from shoptune.experiments.sweep import load_sweep
+    from shoptune.experiments.sweep import run_sweep as run
+
+    cfg = load_sweep(config, overrides) if isinstance(config, str | Path) else config
+    if data is not None:
+        cfg.data = str(Path(data).resolve())
+    if threads:
+        import torch
+
+        torch.set_num_threads(threads)
+    return run(cfg, Path(out), resume=resume, log=log, progress=progress)

@@ -1,0 +1,413 @@
+"""The relevance commands as one call each: train, evaluate, predict, calibrate and compare.
+
+``shoptune train relevance`` and ``shoptune relevance ...`` parse options, call one of these and print; bad input
+raises :class:`shoptune.errors.ShoptuneError` with the line the CLI prints. ``progress`` parameters take
+``add(name, total)``, which returns one progress bar's ``advance(n)``.
+
+Example:
+    >>> from shoptune import relevance
+    >>> model = relevance.train("configs/relevance_minilm.yaml", "runs/rel")  # doctest: +SKIP
+    >>> relevance.evaluate(model, "runs/rel-hd", source="home_depot", input="train.csv")  # doctest: +SKIP
+    >>> relevance.predict(model, "pairs.jsonl", "scored.parquet", task="hd_query_product")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypedDict
+
+from typing_extensions import Unpack
+
+from shoptune.errors import ShoptuneError
+from shoptune.relevance.config import RelevanceConfig
+
+Log = Callable[[str], None]
+#: ``add(name, total)`` -> ``advance(n)``: one progress bar (total None: unknown).
+AddBar = Callable[[str, int | None], Callable[[int], None]]
+
+COMPARISONS = ("routing", "prefix-ablation", "multitask", "ensemble")
+
+
+# ============================================================================================ train
+def train(
+    config: str | Path | RelevanceConfig,
+    out: str | Path,
+    *,
+    overrides: dict[str, Any] | None = None,
+    single_task: bool = False,
+    resume: bool = False,
+    stop_after: int | None = None,
+    quiet: bool = False,
+) -> Path:
+    """Train one relevance model on all entity-pair tasks jointly (or, with ``single_task``, one per task under
+    ``out/single/``) and evaluate it; returns the model artifact folder.
+
+    ``config`` is a recipe YAML (with dotted ``overrides`` such as ``{"model.routing": "prefix"}``) or a
+    :class:`RelevanceConfig`. ``resume`` continues from ``out/checkpoint``; ``stop_after`` stops after that many
+    optimizer steps, leaving a checkpoint as a kill would (tests).
+    """
+    from shoptune.relevance.config import load_config
+    from shoptune.relevance.recipe import train as run_recipe
+
+    if isinstance(config, str | Path):
+        config = load_config(config, {**(overrides or {}), **({"single_task": True} if single_task else {})})
+    elif single_task:
+        config = config.model_copy(update={"single_task": True})
+    return run_recipe(config, out, resume=resume, stop_after=stop_after, quiet=quiet)
+
+
+# ============================================================================================ labelled pairs
+def map_source_task(
+    info: dict[str, Any], source: str, view: str | None, task: str | None
+) -> tuple[str, str, dict[str, Any]]:
+    """Which of the model's tasks a raw file's pairs belong to, the view to read them with, and its params.
+
+    Default: the task the model was trained on from the same adapter and view. With ``task`` any task of the
+    model (e.g. a WDC gold standard scored as the TailorMatch WDC task), with the view params of that task only
+    when it was built from the same adapter and view.
+    """
+    from shoptune.api import source_adapter
+
+    view_name = view or source_adapter(source).default_view
+    sources: dict[str, dict[str, Any]] = info.get("task_sources", {})
+    known = list(info.get("tasks", []))
+    if task is not None:
+        if task not in known:
+            raise ShoptuneError(f"the model does not know task {task!r} (it knows: {', '.join(known)})")
+        src = sources.get(task, {})
+        same = src.get("adapter") == source and src.get("view") == view_name
+        return task, view_name, dict(src.get("params", {})) if same else {}
+    matches = [
+        t for t in known if sources.get(t, {}).get("adapter") == source and sources.get(t, {}).get("view") == view_name
+    ]
+    if not matches:
+        raise ShoptuneError(
+            f"the model has no task built from {source}:{view_name}; pass --task NAME (tasks: {', '.join(known)})"
+        )
+    return matches[0], view_name, dict(sources[matches[0]].get("params", {}))
+
+
+class PairOptions(TypedDict, total=False):
+    """Where :func:`evaluate` and :func:`calibrate` read labelled pairs: a raw file or a built split.
+
+    A raw file: ``source`` (adapter name) and ``input`` (the file, read unchanged), optionally the pair ``view``
+    (default: the source's), the model's ``task`` to score them as, and ``on_error`` ("raise" or "skip" bad
+    rows). Or a built folder: ``data`` and its ``split``, optionally some of its ``tasks``. ``limit``: at most N
+    pairs (per task with ``data``).
+    """
+
+    source: str | None
+    input: str | Path | None
+    view: str | None
+    task: str | None
+    data: str | Path | None
+    split: str
+    tasks: Sequence[str] | None
+    limit: int | None
+    on_error: str
+
+
+def load_eval_pairs(
+    info: dict[str, Any], *, log: Log | None = None, **where: Unpack[PairOptions]
+) -> tuple[list[Any], dict[str, Any]]:
+    """Labelled pairs from a raw ``source``/``input`` file or a built ``data`` split (default split: test), and
+    where they came from. Rows skipped with ``on_error="skip"`` are counted and reported through ``log``."""
+    from shoptune.data.errorlog import ErrorLog
+    from shoptune.relevance.data import load_split, read_source_pairs, select_tasks
+
+    source, data, limit, tasks = where.get("source"), where.get("data"), where.get("limit"), where.get("tasks")
+    if (source is None) == (data is None):
+        raise ShoptuneError("give either --source with --input (a raw file) or --data (a built folder)")
+    if source is not None:
+        file = where.get("input")
+        if file is None:
+            raise ShoptuneError("--source needs --input FILE")
+        chosen, view_name, params = map_source_task(info, source, where.get("view"), where.get("task"))
+        errors = ErrorLog(on_error=where.get("on_error", "raise"))
+        pairs = read_source_pairs(source, Path(file), chosen, view=view_name, params=params, log=errors)
+        if limit is not None:
+            pairs = pairs[:limit]
+        report_skipped(errors, log)
+        return pairs, {
+            "source": source,
+            "view": view_name,
+            "input": str(file),
+            "task": chosen,
+            "skipped_rows": errors.skipped,
+            "skipped_examples": errors.examples,
+        }
+    folder, split = Path(data), where.get("split", "test")  # type: ignore[arg-type]  # data: checked above
+    names = select_tasks(folder, list(tasks) if tasks else "all")
+    known = set(info.get("tasks", []))
+    names = [t for t in names if t in known] if not tasks else names
+    pairs = [p for t in names for p in load_split(folder, t, split, limit)]
+    return pairs, {"data": str(folder), "split": split}
+
+
+def report_skipped(errors: Any, log: Log | None) -> None:
+    """Say how many bad rows ``on_error="skip"`` skipped, with the first few, instead of hiding them."""
+    if not errors.skipped or log is None:
+        return
+    log(f"skipped {errors.skipped} bad rows (counted in metrics.json as skipped_rows):")
+    for message in errors.examples:
+        log(f"  skipped: {message}")
+    if errors.skipped > len(errors.examples):
+        log(f"  ... and {errors.skipped - len(errors.examples)} more")
+
+
+# ============================================================================================ evaluate
+def evaluate(
+    model: str | Path,
+    out: str | Path,
+    *,
+    bootstrap: int = 1000,
+    log: Log | None = print,
+    progress: AddBar | None = None,
+    **pairs: Unpack[PairOptions],
+) -> dict[str, Any]:
+    """Score a relevance model (artifact or run folder: model, per-task or ensemble) on a raw file of any supported
+    ``source`` (``input``, read unchanged) or on a built ``data`` split (default ``split``: test; see
+    :class:`PairOptions`); writes ``metrics.json``, ``metrics.md`` and ``predictions.jsonl`` into ``out`` and returns
+    the metrics, with ``bootstrap`` resamples for the CIs."""
+    from shoptune.io import claim_output
+    from shoptune.relevance.ensemble import resolve_artifact
+    from shoptune.relevance.predictor import artifact_info, load_predictor
+    from shoptune.relevance.ranking import ranking_tasks
+    from shoptune.relevance.scoring import evaluate_pairs
+
+    out = claim_output(out, "metrics.json", "predictions.jsonl")
+    artifact = resolve_artifact(Path(model))
+    info = artifact_info(artifact)
+    extra: dict[str, Any] = {k: info.get(k) for k in ("kind", "family", "routing")}
+    extra = {"model": str(artifact), **extra}
+    labelled, where = load_eval_pairs(info, log=log, **pairs)
+    extra.update(where)
+    predictor = load_predictor(artifact)
+    ranking = ranking_tasks(info.get("task_sources") or {}, sorted({p.task for p in labelled}))
+    advance = progress("scoring", len(labelled)) if progress else None
+    return evaluate_pairs(
+        predictor, labelled, out, extra=extra, n_resamples=bootstrap, progress=advance, ranking=ranking
+    )
+
+
+# ============================================================================================ predict
+def predict(
+    model: str | Path,
+    input: str | Path,
+    out: str | Path,
+    *,
+    task: str | None = None,
+    chunk: int = 4096,
+    progress: AddBar | None = None,
+) -> int:
+    """Score the pairs of a ``.jsonl`` / ``.csv`` / ``.parquet`` file (``left``, ``right`` and optionally ``task``
+    columns; ``task`` for rows without one) in chunks, memory staying flat; writes ``out`` (``.jsonl`` or
+    ``.parquet``, via a temp file renamed into place) and returns the number of predictions."""
+    from shoptune.io import check_file_output
+    from shoptune.relevance.data import iter_pair_file
+    from shoptune.relevance.ensemble import resolve_artifact
+    from shoptune.relevance.predictor import load_predictor, stream_predictions
+
+    input, out = Path(input), Path(out)
+    if out.suffix not in (".jsonl", ".parquet"):
+        raise ShoptuneError(f"{out}: --out must end in .jsonl or .parquet")
+    check_file_output(out)
+    if not input.is_file():
+        raise ShoptuneError(f"--input {input}: no such file")
+    if input.resolve() == out.resolve():
+        raise ShoptuneError(f"--out {out}: is the --input file; choose another output")
+    artifact = resolve_artifact(Path(model))
+    # Read the first pair before the model loads: a wrong encoding, format or field is reported at once.
+    pairs = iter_pair_file(input, task)
+    first = next(pairs, None)
+    rows = itertools.chain([first], pairs) if first is not None else iter(())
+    predictor = load_predictor(artifact)
+    advance = progress("predict", count_rows(input)) if progress else None
+    return write_stream(stream_predictions(predictor, rows, chunk=chunk, progress=advance), out)
+
+
+def count_rows(path: Path) -> int | None:
+    """Rows of a pair file when cheap to know (Parquet metadata, line counts), for the progress bar."""
+    if not path.is_file():
+        return None
+    if path.suffix == ".parquet":
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            return pq.ParquetFile(str(path)).metadata.num_rows
+        except (pa.ArrowException, OSError):  # the reader names the damage; the bar just has no total
+            return None
+    if path.suffix in (".jsonl", ".csv"):
+        with path.open("rb") as fh:
+            lines = sum(1 for line in fh if line.strip())
+        return lines - 1 if path.suffix == ".csv" else lines
+    return None
+
+
+#: The flat columns of a Parquet prediction file (the class probabilities follow as ``p_<label>``).
+PARQUET_KEYS = ("id", "task", "left", "right", "label", "prediction", "prediction_argmax")
+
+
+def write_stream(stream: Iterable[Any], out: Path) -> int:
+    """Write (pair, probs, label) rows as JSON lines or Parquet, via a temp file renamed into place."""
+    from shoptune.io import atomic_path
+    from shoptune.relevance.predictor import prediction_row
+
+    rows = (prediction_row(pair, probs, label) for pair, probs, label in stream)
+    with atomic_path(out) as tmp:
+        if out.suffix == ".jsonl":
+            n = 0
+            with tmp.open("w", encoding="utf-8") as fh:
+                for row in rows:
+                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    n += 1
+            return n
+        return _write_parquet(rows, tmp)
+
+
+def _write_parquet(rows: Iterable[dict[str, Any]], path: Path, batch: int = 4096) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from shoptune.records import LABELS
+
+    fields = [*((k, pa.string()) for k in PARQUET_KEYS), *((f"p_{label}", pa.float32()) for label in LABELS)]
+    schema = pa.schema(fields)
+    n = 0
+    with pq.ParquetWriter(str(path), schema) as writer:
+        buffer: list[dict[str, Any]] = []
+        for row in rows:
+            flat = {k: row.get(k) for k in PARQUET_KEYS}
+            flat.update({f"p_{label}": row["probs"][label] for label in LABELS})
+            buffer.append(flat)
+            n += 1
+            if len(buffer) >= batch:
+                writer.write_table(pa.Table.from_pylist(buffer, schema=schema))
+                buffer = []
+        if buffer or n == 0:
+            writer.write_table(pa.Table.from_pylist(buffer, schema=schema))
+    return n
+
+
+# ============================================================================================ calibrate
+@dataclass
+class Calibration:
+    """What :func:`calibrate` fitted and where it stored it."""
+
+    #: relevance.json folder -> the decision rules written there.
+    written: dict[str, Any]
+    #: Labelled pairs the rules were fitted on.
+    pairs: int
+    #: "dev split of DATA" or the raw input file.
+    fitted_on: str
+    #: Tasks that kept argmax (fewer than ``min_pairs`` pairs).
+    kept_argmax: list[str]
+
+
+def calibrate(
+    model: str | Path,
+    *,
+    rule: str = "bias",
+    metric: str = "macro_f1",
+    temperature: bool = True,
+    min_pairs: int = 50,
+    log: Log | None = print,
+    progress: AddBar | None = None,
+    **pairs: Unpack[PairOptions],
+) -> Calibration:
+    """Fit a decision rule (per-task temperature and label biases) onto a trained model and store it in its
+    ``relevance.json``: for models trained before decision rules existed, or to refit on other held-out pairs.
+    The labelled pairs come from a raw file or a built split (:class:`PairOptions`; default ``split``: dev). Fit
+    on dev pairs, never on the pairs you then report."""
+    from shoptune.relevance.decision import fit_decision
+    from shoptune.relevance.ensemble import resolve_artifact
+    from shoptune.relevance.predictor import artifact_info
+
+    artifact = resolve_artifact(Path(model))
+    info = artifact_info(artifact)
+    if info.get("kind") == "ensemble":
+        raise ShoptuneError(f"{artifact}: an ensemble votes with its members' rules; calibrate each member instead")
+    labelled, where = load_eval_pairs(info, log=log, **{"split": "dev", **pairs})
+    if not labelled:
+        raise ShoptuneError("no labelled pairs to fit on")
+    fitted_on = f"{where['split']} split of {where['data']}" if "data" in where else f"{where['input']}"
+    written, _ = fit_decision(
+        artifact,
+        labelled,
+        rule=rule,
+        metric=metric,
+        temperature=temperature,
+        min_pairs=min_pairs,
+        fitted_on=fitted_on,
+        progress=progress("scoring", len(labelled)) if progress else None,
+    )
+    fitted = {name for rules in written.values() for name in rules.tasks}
+    kept = sorted({p.task for p in labelled} - fitted)
+    return Calibration(written=written, pairs=len(labelled), fitted_on=fitted_on, kept_argmax=kept)
+
+
+# ============================================================================================ compare
+def compare(
+    kind: str,
+    out: str | Path,
+    *,
+    runs: Sequence[str | Path] = (),
+    multi: str | Path | None = None,
+    single: str | Path | None = None,
+    ensemble: str | Path | None = None,
+    split: str = "test",
+    low_resource: int = 1000,
+    decision: str = "rule",
+) -> Path:
+    """Compare runs on the same test pairs with paired significance tests; writes ``<kind>.md`` and ``.json`` into
+    ``out`` and returns the Markdown file. ``kind``: ``routing`` (two or more ``runs``), ``prefix-ablation``,
+    ``multitask`` (``multi`` vs ``single``) or ``ensemble`` (its eval folder vs the member ``runs``); ``decision``
+    compares the served labels (``rule``) or ``argmax``."""
+    from shoptune.relevance import comparisons as cmp
+
+    if kind not in COMPARISONS:
+        raise ShoptuneError(f"unknown comparison {kind!r} (choose from {', '.join(COMPARISONS)})")
+    out = Path(out)
+
+    def load(path: str | Path) -> Any:
+        return cmp.load_run(Path(path), split, decision=decision)
+
+    loaded = [load(p) for p in expand_runs(runs)]
+    if kind == "routing":
+        _need(len(loaded) >= 2, "routing needs at least two --runs")
+        cmp.compare_routing(loaded, out)
+    elif kind == "prefix-ablation":
+        cmp.compare_prefix_ablation(loaded, out)
+    elif kind == "multitask":
+        _need(multi is not None and single is not None, "multitask needs --multi RUN and --single RUN")
+        cmp.compare_multitask(load(multi), load(single), out, low_resource=low_resource)  # type: ignore[arg-type]
+    else:
+        _need(ensemble is not None and len(loaded) >= 1, "ensemble needs --ensemble EVAL and the members as --runs")
+        cmp.compare_ensemble(load(ensemble), loaded, out)  # type: ignore[arg-type]
+    return out / f"{kind.replace('-', '_')}.md"
+
+
+def _need(condition: bool, message: str) -> None:
+    if not condition:
+        raise ShoptuneError(message)
+
+
+def expand_runs(paths: Sequence[str | Path]) -> list[Path]:
+    """Run folders as given, or the run folders inside a parent folder (those with run.json or predictions)."""
+    out: list[Path] = []
+    for path in map(Path, paths):
+        if (path / "run.json").is_file() or (path / "predictions.jsonl").is_file():
+            out.append(path)
+        elif path.is_dir():
+            children = sorted(p for p in path.iterdir() if (p / "run.json").is_file())
+            if not children:
+                raise ShoptuneError(f"{path}: neither a run folder nor a folder of runs")
+            out.extend(children)
+        else:
+            raise ShoptuneError(f"{path}: no such run folder")
+    return out
