@@ -25,21 +25,29 @@ def _rates(name: str, *, warmup_ratio: float, total: int, lr: float = 1.0) -> li
 
 def test_linear_warms_up_then_decays_in_a_straight_line() -> None:
     rates = _rates("linear", warmup_ratio=0.1, total=100)
-    assert rates[:11] == pytest.approx([i / 10 for i in range(11)])  # ceil(0.1 * 100) = 10 warmup steps
-    decay = rates[10:]
+    # ceil(0.1 * 100) = 10 warmup steps; the first trains at 1/10 of the rate, never at 0
+    assert rates[:10] == pytest.approx([(i + 1) / 10 for i in range(10)])
+    decay = rates[9:]
     steps = [b - a for a, b in zip(decay, decay[1:], strict=False)]
-    assert steps == pytest.approx([-1 / 90] * len(steps))  # constant slope down to 0 at step 100
-    assert rates[-1] == pytest.approx(1 / 90)
+    assert steps == pytest.approx([-1 / 91] * len(steps))  # constant slope towards 0
+    assert rates[-1] == pytest.approx(1 / 91) and min(rates) > 0
 
 
 def test_cosine_warms_up_then_follows_a_half_cosine() -> None:
     rates = _rates("cosine", warmup_ratio=0.1, total=100)
-    assert rates[:11] == pytest.approx([i / 10 for i in range(11)])
-    for step in (10, 32, 55, 77, 99):
-        assert rates[step] == pytest.approx(0.5 * (1 + math.cos(math.pi * (step - 10) / 90)))
-    assert rates[55] == pytest.approx(0.5)  # halfway through the decay: half the peak, like linear ...
+    assert rates[:10] == pytest.approx([(i + 1) / 10 for i in range(10)])
+    for step in (9, 32, 55, 77, 99):
+        assert rates[step] == pytest.approx(0.5 * (1 + math.cos(math.pi * (step - 9) / 91)))
+    assert rates[54] == pytest.approx(0.5, abs=0.01)  # halfway through the decay: half the peak, like linear ...
     linear = _rates("linear", warmup_ratio=0.1, total=100)
     assert rates[30] > linear[30] and rates[80] < linear[80]  # ... but higher before it and lower after
+    assert min(rates) > 0
+
+
+def test_a_short_run_never_spends_a_step_at_rate_zero() -> None:
+    # 7 steps at warmup_ratio 0.05: one warmup step, which trains at the full rate
+    rates = _rates("linear", warmup_ratio=0.05, total=7)
+    assert rates[0] == pytest.approx(1.0) and min(rates) > 0
 
 
 def test_without_warmup_the_first_step_trains_at_the_full_rate() -> None:

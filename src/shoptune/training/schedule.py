@@ -1,24 +1,27 @@
 """The learning-rate schedule of both training recipes: transformers' linear or cosine decay after a linear warmup.
 
-``warmup_ratio`` of the optimizer steps (rounded up) ramp the rate from 0 to its configured value; the rest decay
-it to 0, in a straight line (``linear``) or along a half cosine (``cosine``, what EcomGPT trained with).
+``warmup_ratio`` of the optimizer steps (rounded up) ramp the rate up to its configured value; the rest decay it
+towards 0, in a straight line (``linear``) or along a half cosine (``cosine``, what EcomGPT trained with). No
+optimizer step runs at a rate of 0: transformers' schedules start the warmup at 0, which wastes the first step --
+one step in seven of a short sweep arm -- so with a warmup the schedule is read one step ahead (over one step more).
 
 Example:
     >>> import torch
     >>> optimizer = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
-    >>> scheduler = build_scheduler(optimizer, "linear", warmup_ratio=0.25, total_steps=4)
+    >>> scheduler = build_scheduler(optimizer, "linear", warmup_ratio=0.5, total_steps=4)
     >>> rates = []
     >>> for _ in range(4):
     ...     rates.append(scheduler.get_last_lr()[0])
     ...     optimizer.step()
     ...     scheduler.step()
     >>> [round(r, 3) for r in rates]
-    [0.0, 1.0, 0.667, 0.333]
+    [0.5, 1.0, 0.667, 0.333]
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Literal
 
 import torch
@@ -37,4 +40,10 @@ def build_scheduler(
     from transformers import get_scheduler
 
     warmup = math.ceil(warmup_ratio * total_steps)
-    return get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=total_steps)
+    shift = 1 if warmup else 0  # read the schedule one step ahead: the first step warms up at 1/warmup, not 0
+    scheduler = get_scheduler(name, optimizer, num_warmup_steps=warmup, num_training_steps=total_steps + shift)
+    if shift:
+        with warnings.catch_warnings():  # torch warns of a scheduler step before any optimizer step: intended
+            warnings.simplefilter("ignore", UserWarning)
+            scheduler.step()
+    return scheduler
