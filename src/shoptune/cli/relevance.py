@@ -59,7 +59,7 @@ def _quiet_transformers() -> None:
 # ============================================================================================ train
 def train_relevance(
     config: Annotated[Path, typer.Argument(help="Relevance recipe YAML (see configs/relevance_*.yaml).")],
-    out: Annotated[Path, typer.Option("--out", help="Run folder (model/, eval/, checkpoint/, logs).")],
+    out: Annotated[Path, typer.Option("--out", help="Run folder (model/, eval/, checkpoints/, logs).")],
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue the run in --out from its last checkpoint.")
     ] = False,
