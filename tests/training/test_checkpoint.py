@@ -40,6 +40,16 @@ def test_keeps_the_newest_checkpoints_and_resumes_the_trainable_weights(tmp_path
     assert fresh_scheduler.get_last_lr() == scheduler.get_last_lr()
 
 
+def test_pruning_leaves_what_a_user_put_in_the_checkpoint_folder(tmp_path) -> None:
+    (tmp_path / "step-notes").mkdir()  # not a name shoptune writes: never pruned, never resumed from
+    (tmp_path / "step-notes" / "todo.txt").write_text("mine")
+    model, optimizer, scheduler = _parts()
+    for step in range(1, 4):
+        save_checkpoint(tmp_path, step, model, optimizer, scheduler, {}, keep=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-000003", "step-notes"]
+    assert latest_checkpoint(tmp_path) == tmp_path / "step-000003"
+
+
 def test_a_changed_config_is_refused_naming_the_key(tmp_path) -> None:
     model, optimizer, scheduler = _parts()
     path = save_checkpoint(tmp_path, 1, model, optimizer, scheduler, {}, config=CONFIG)

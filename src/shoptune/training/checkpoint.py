@@ -94,14 +94,20 @@ def save_checkpoint(
         blob = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_states()}
         torch.save(blob, tmp / OPTIM_FILE)
         atomic_write_json(tmp / STATE_FILE, {"state": {**state, "step": step}, "config": config}, indent=None)
-    for old in sorted(folder.glob("step-*"))[:-keep]:
+    for old in step_folders(folder)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
 
+def step_folders(folder: Path) -> list[Path]:
+    """``folder``'s checkpoint folders, oldest first: only names this module writes (``step-`` and digits), so
+    pruning never touches anything else a user put there."""
+    return sorted(p for p in folder.glob("step-*") if p.is_dir() and p.name[5:].isdigit())
+
+
 def latest_checkpoint(folder: Path) -> Path | None:
     """The newest complete checkpoint in ``folder`` (None when there is none)."""
-    done = sorted(p for p in folder.glob("step-*") if (p / STATE_FILE).exists())
+    done = [p for p in step_folders(folder) if (p / STATE_FILE).exists()]
     return done[-1] if done else None
 
 
