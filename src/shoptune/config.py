@@ -109,6 +109,19 @@ def set_dotted(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any
     return data
 
 
+def deep_merge(base: dict[str, Any], change: dict[str, Any]) -> dict[str, Any]:
+    """``change`` merged into a copy of ``base``: mappings key by key, any other value replaced.
+
+    >>> deep_merge({"source": {"files": {"train": "a", "test": "b"}}}, {"source": {"files": {"train": "c"}}})
+    {'source': {'files': {'train': 'c', 'test': 'b'}}}
+    """
+    merged = dict(base)
+    for key, value in change.items():
+        old = merged.get(key)
+        merged[key] = deep_merge(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
+    return merged
+
+
 def config_diff(old: Any, new: Any, prefix: str = "") -> list[str]:
     """Dotted keys whose values differ between two config dumps (what a resume with a changed config names).
 

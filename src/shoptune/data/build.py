@@ -22,10 +22,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from shoptune import __version__
-from shoptune.config import StrictModel, load_config, resolve_path
+from shoptune.config import StrictModel, deep_merge, format_validation_error, load_config, resolve_path
 from shoptune.data.errorlog import ErrorLog, OnError
 from shoptune.data.readers import Row
 from shoptune.data.sources import get_source
@@ -57,6 +57,10 @@ class BuildConfig(StrictModel):
     scale: float | None = None
     #: Also derive EcomGPT-style chain-of-task atomic tasks (``<parent>__<atom>``) from each built task.
     atomic: bool = False
+    #: Per-task changes merged into a task's YAML for this build only, e.g. another training file or no cap:
+    #: ``{tm_wdcproducts_pairs: {source: {files: {train: .../train_large.csv}}}}``. Mappings merge key by key;
+    #: any other value replaces the task's. The build manifest records the files actually read.
+    task_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
 
 def load_build_config(path: str | Path, **overrides: Any) -> BuildConfig:
@@ -69,7 +73,7 @@ def load_build_config(path: str | Path, **overrides: Any) -> BuildConfig:
 
 
 def select_tasks(cfg: BuildConfig) -> list[TaskSpec]:
-    registry = load_tasks(cfg.task_dirs)
+    registry = apply_task_overrides(load_tasks(cfg.task_dirs), cfg.task_overrides)
     if cfg.tasks == "all":
         root = Path(cfg.data_root)
         chosen = [t for t in registry.values() if all((root / p).exists() for p in t.source.all_paths())]
@@ -79,6 +83,27 @@ def select_tasks(cfg: BuildConfig) -> list[TaskSpec]:
             raise ConfigError(f"unknown task(s): {', '.join(unknown)} (see `shoptune tasks list`)")
         chosen = [registry[name] for name in cfg.tasks]
     return [t for t in chosen if t.name not in cfg.exclude]
+
+
+def apply_task_overrides(registry: dict[str, TaskSpec], overrides: dict[str, dict[str, Any]]) -> dict[str, TaskSpec]:
+    """The registry with each override merged into its task's spec and validated again.
+
+    >>> tasks = apply_task_overrides(load_tasks(), {"hd_query_product": {"split": {"max_examples": {"train": 5}}}})
+    >>> tasks["hd_query_product"].split.max_examples["train"], tasks["hd_query_product"].split.max_examples["test"]
+    (5, 2000)
+    """
+    out = dict(registry)
+    for name, change in overrides.items():
+        if name not in registry:
+            raise ConfigError(f"task_overrides.{name}: unknown task (see `shoptune tasks list`)")
+        merged = deep_merge(registry[name].model_dump(mode="json", exclude_unset=True), change)
+        try:
+            out[name] = TaskSpec.model_validate(merged)
+        except ValidationError as exc:
+            raise ConfigError(format_validation_error(f"task_overrides.{name}", exc)) from None
+        if out[name].name != name:
+            raise ConfigError(f"task_overrides.{name}: an override may not rename the task")
+    return out
 
 
 def file_hashes(root: Path, rel_paths: list[str]) -> dict[str, str]:
