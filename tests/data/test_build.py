@@ -98,3 +98,34 @@ def test_atomic_build_writes_derived_tasks_with_their_specs(tmp_path, demo_data)
     assert specs["hd_query_product__grade_3way"].kind.value == "multiple_choice"
     recs = load_records(tmp_path / "o", "hd_query_product__match_yes_no", "test")
     assert recs and all(r.metadata["derived_from"] == "hd_query_product" for r in recs)
+
+
+def test_task_overrides_change_one_task_for_one_build(tmp_path, demo_data):
+    # Another copy of the source file and a smaller training cap, for hd_query_product only.
+    root = tmp_path / "raw"
+    (root / "hd_copy").mkdir(parents=True)
+    (root / "hd_copy" / "train.csv").write_bytes((demo_data / "home_depot_search_relevance" / "train.csv").read_bytes())
+    override = {"source": {"path": "hd_copy/train.csv"}, "split": {"max_examples": {"train": 7}}}
+    cfg = BuildConfig(data_root=str(root), tasks=["hd_query_product"], task_overrides={"hd_query_product": override})
+    manifest = build(cfg, tmp_path / "o")
+    info = manifest["tasks"]["hd_query_product"]
+    assert info["counts"]["train"] == 7 and info["files"] == ["hd_copy/train.csv"]
+    assert list(manifest["sources"]) == ["hd_copy/train.csv"]
+    # The registry itself is untouched: a build without the override reads the task's own file.
+    plain = BuildConfig(data_root=str(demo_data), tasks=["hd_query_product"])
+    assert build(plain, tmp_path / "p")["tasks"]["hd_query_product"]["counts"]["train"] > 7
+
+
+def test_task_override_errors_name_the_task_and_key(tmp_path):
+    from shoptune.data.build import select_tasks
+
+    path = tmp_path / "c.yaml"
+    path.write_text("task_overrides:\n  no_such_task: {split: {ratios: [0.5, 0.5]}}\n")
+    with pytest.raises(ConfigError, match=r"task_overrides\.no_such_task: unknown task"):
+        select_tasks(load_build_config(path))
+    path.write_text("task_overrides:\n  hd_query_product: {split: {polcy: grouped}}\n")
+    with pytest.raises(ConfigError, match=r"task_overrides\.hd_query_product: key 'split\.polcy'"):
+        select_tasks(load_build_config(path))
+    path.write_text("task_overrides:\n  hd_query_product: {name: other}\n")
+    with pytest.raises(ConfigError, match="may not rename"):
+        select_tasks(load_build_config(path))
