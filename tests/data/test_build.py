@@ -121,11 +121,13 @@ def test_task_override_errors_name_the_task_and_key(tmp_path):
 
     path = tmp_path / "c.yaml"
     path.write_text("task_overrides:\n  no_such_task: {split: {ratios: [0.5, 0.5]}}\n")
+    with pytest.raises(ConfigError, match=r"c\.yaml: task_overrides\.no_such_task: unknown task"):
+        load_build_config(path)  # reported when the config is read, naming the file
     with pytest.raises(ConfigError, match=r"task_overrides\.no_such_task: unknown task"):
-        select_tasks(load_build_config(path))
+        select_tasks(BuildConfig(task_overrides={"no_such_task": {}}))
     path.write_text("task_overrides:\n  hd_query_product: {split: {polcy: grouped}}\n")
-    with pytest.raises(ConfigError, match=r"task_overrides\.hd_query_product: key 'split\.polcy'"):
-        select_tasks(load_build_config(path))
+    with pytest.raises(ConfigError, match=r"c\.yaml: task_overrides\.hd_query_product: key 'split\.polcy'"):
+        load_build_config(path)
     path.write_text("task_overrides:\n  hd_query_product: {name: other}\n")
     with pytest.raises(ConfigError, match="may not rename"):
-        select_tasks(load_build_config(path))
+        load_build_config(path)

@@ -69,6 +69,11 @@ def load_build_config(path: str | Path, **overrides: Any) -> BuildConfig:
     base = Path(path).resolve().parent
     cfg.data_root = resolve_path(base, cfg.data_root)
     cfg.task_dirs = [resolve_path(base, d) for d in cfg.task_dirs]
+    if cfg.task_overrides:  # checked now, so a typo is reported with the file before anything is read
+        try:
+            apply_task_overrides(load_tasks(cfg.task_dirs), cfg.task_overrides)
+        except ConfigError as exc:
+            raise ConfigError(f"{path}: {exc}") from None
     return cfg
 
 
