@@ -26,7 +26,7 @@ from typing import Any
 
 from shoptune.config import StrictModel, load_config
 from shoptune.errors import ShoptuneError
-from shoptune.io import atomic_write_json, claim_output, remove_owned, write_marker
+from shoptune.io import atomic_write_json, claim_output, open_folder, remove_owned
 
 Log = Callable[[str], None]
 #: A context manager yielding ``add(name, total)``, which returns one progress bar's advance callback (the CLI
@@ -101,11 +101,10 @@ def run_demo(
     from shoptune.data.build import build, load_build_config
     from shoptune.relevance.config import load_config as load_relevance_config
     from shoptune.training.config import load_sft_config
-    from shoptune.training.sft import RUN_FOLDER_FILES
 
     out = Path(out)
     path = Path(config) if config else default_config()
-    claim_output(out, "data/manifest.json", *(f"sft/{name}" for name in RUN_FOLDER_FILES))
+    claim_output(out, "demo")
     demo = load_config(path, DemoConfig)
     here = path.resolve().parent
     data_dir = (out / "data").resolve()
@@ -117,8 +116,7 @@ def run_demo(
         raise ShoptuneError(f"{path}: low_resource: {demo.low_resource!r} is not one of {demo.relevance}'s data.tasks")
     if pair_tasks:  # build what the demo uses, nothing more
         build_cfg.tasks = sorted(set(sft_cfg.data.tasks) | set(sft_cfg.data.holdout_tasks()) | set(pair_tasks))
-    out.mkdir(parents=True, exist_ok=True)
-    write_marker(out, "demo")
+    open_folder(out, "demo")
     clock = _Clock()
     summary: dict[str, Any] = {"notes": demo.notes, "machine": _machine()}
 
@@ -153,9 +151,8 @@ def _relevance(cfg: Any, low_resource: str, out: Path, log: Log) -> dict[str, An
     from shoptune.relevance.comparisons import compare_multitask, load_run
     from shoptune.relevance.recipe import train
 
-    remove_owned(out)  # the demo always starts fresh (only from its own, marked folder)
-    out.mkdir(parents=True)
-    write_marker(out, "demo")
+    remove_owned(out, "demo")  # the demo always starts fresh (only from its own, marked folder)
+    open_folder(out, "demo")
     train(cfg, out / "multi")
     data = cfg.data.model_copy(update={"tasks": [low_resource]})
     train(cfg.model_copy(update={"data": data, "single_task": True}), out / "single")
@@ -168,9 +165,9 @@ def _relevance(cfg: Any, low_resource: str, out: Path, log: Log) -> dict[str, An
 
 
 def _train_sft(sft_cfg: Any, run_dir: Path, log: Log, bars: Bars | None) -> dict[str, Any]:
-    from shoptune.training.sft import RUN_FOLDER_FILES, run_sft
+    from shoptune.training.sft import run_sft
 
-    remove_owned(run_dir, *RUN_FOLDER_FILES)  # the demo always starts fresh (only from its own run)
+    remove_owned(run_dir, "sft-run")  # the demo always starts fresh (only from its own run)
     with bars() if bars else nullcontext(None) as add:
         bar: dict[str, Any] = {"advance": None, "step": 0}
 

@@ -7,18 +7,27 @@ Every output of shoptune goes through here:
 * ``staging_dir`` + ``replace_dir``: a folder is built under ``.NAME.tmp-PID`` and swapped in. On Linux the swap
   is one ``renameat2(RENAME_EXCHANGE)``, so there is no moment at which neither the old nor the new folder exists;
   elsewhere the old folder is renamed aside first (a gap of one rename).
-* ``claim_output``: before any work starts, refuse an ``--out`` that is a file, or a non-empty folder without the
-  marker (``.shoptune``) or manifest that shoptune writes: the user's own files are never deleted.
+* Ownership by marker only. Every folder shoptune writes carries a ``.shoptune`` marker that records its kind
+  (build, sft-run, relevance-run, ensemble, sweep, generation, eval, demo, ...) and the list of files shoptune
+  wrote in it; ``atomic_*`` writes below a marked folder add themselves to that list. ``claim_output`` refuses,
+  before any work starts, an ``--out`` that is a file, an unmarked non-empty folder, a folder of another kind, a
+  marked folder holding a file not on its list, and an output that is or overlaps one of the command's inputs.
+  A single-file output (``claim_file``) is replaced only when its ``.NAME.shoptune`` sidecar shows shoptune wrote
+  it and it is unchanged since, or with an explicit overwrite. File names are never taken as proof of ownership.
+* ``safe_component``: the one way a user-given name (arm, grid level, task, member, generated id) becomes a path
+  component; separators, ``..``, absolute paths and control characters are refused.
 * ``clean_stale``: remove ``.NAME.tmp-PID`` / ``.NAME.old-PID`` leftovers of killed processes (dead PIDs only).
 
 Example:
     >>> import tempfile
     >>> root = Path(tempfile.mkdtemp())
     >>> atomic_write_json(root / "metrics.json", {"accuracy": 0.5})
-    >>> with staging_dir(root / "build", kind="data-build") as tmp:
+    >>> with staging_dir(root / "build", kind="build") as tmp:
     ...     _ = (tmp / "manifest.json").write_text("{}")
     >>> sorted(p.name for p in (root / "build").iterdir())
     ['.shoptune', 'manifest.json']
+    >>> read_marker(root / "build")["files"]
+    ['manifest.json']
 """
 
 from __future__ import annotations
@@ -26,12 +35,13 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import ctypes.util
+import fcntl
 import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Iterable, Iterator
+from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
 from shoptune.errors import ShoptuneError
@@ -41,7 +51,7 @@ MARKER = ".shoptune"
 _STALE = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-(?P<pid>\d+)$")
 
 
-class OutputError(ShoptuneError):
+class OutputError(ShoptuneError, ValueError):
     """An output path that shoptune refuses to write: it holds something shoptune did not write."""
 
 
@@ -77,6 +87,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
+        record_written(path)
     finally:
         tmp.unlink(missing_ok=True)
 
@@ -98,15 +109,6 @@ def refuse_dir(path: Path) -> None:
         raise OutputError(f"{path}: is a folder; give a file path")
 
 
-def check_file_output(path: str | Path, option: str = "--out") -> Path:
-    """Check a file output before work starts: its folder can be created and it is not a folder itself."""
-    path = Path(path)
-    if path.is_dir():
-        raise OutputError(f"{option} {path}: is a folder; give a file path")
-    _check_parents(path, option)
-    return path
-
-
 def _check_parents(path: Path, option: str) -> None:
     """The nearest existing ancestor of ``path`` must be a folder, or the output could never be created."""
     for parent in path.parents:
@@ -116,54 +118,322 @@ def _check_parents(path: Path, option: str) -> None:
             return
 
 
-# ------------------------------------------------------------------------------------------ folders
-def is_owned(path: Path, *owned_files: str) -> bool:
-    """True when ``path`` is a folder shoptune wrote: it holds the marker or one of ``owned_files``."""
-    return path.is_dir() and any((path / name).exists() for name in (MARKER, *owned_files))
+# ------------------------------------------------------------------------------------------ names
+_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f/\\]")
 
 
-def claim_output(path: str | Path, *owned_files: str, option: str = "--out") -> Path:
-    """Check, before any work, that shoptune may (re)write the folder ``path``; return it.
+def safe_component(name: object, what: str = "name") -> str:
+    """``name`` as one path component, or one line saying why it cannot be one.
 
-    Allowed: a path that does not exist, an empty folder, or a folder shoptune wrote (its marker, or one of
-    ``owned_files`` such as a data build's ``manifest.json``). Refused with one line: a file, or a folder holding
-    anything else, which would otherwise be deleted when the new output is swapped in.
+    >>> safe_component("rank_8__tasks4", "arm")
+    'rank_8__tasks4'
+    >>> safe_component("../../x", "grid level")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    shoptune.io.OutputError: grid level '../../x': not usable as a folder name (a separator, '..', ...)
     """
+    text = str(name)
+    if (
+        not text
+        or text in (".", "..")
+        or text.startswith(".")  # hidden, and shoptune's own .NAME.tmp-PID / marker names
+        or _FORBIDDEN.search(text)
+        or text != text.strip()
+        or len(text.encode("utf-8", "surrogatepass")) > 200
+        or PurePosixPath(text).is_absolute()
+    ):
+        raise OutputError(
+            f"{what} {text!r}: not usable as a folder name (a separator, '..', a leading '.', a control character, "
+            "surrounding spaces or over 200 bytes)"
+        )
+    return text
+
+
+# ------------------------------------------------------------------------------------------ ownership
+#: Kinds of folder shoptune writes as a whole. A command replaces, or resumes, only a folder of its own kind.
+KINDS = frozenset(
+    {
+        "build",
+        "sft-run",
+        "relevance-run",
+        "ensemble",
+        "sweep",
+        "generation",
+        "eval",
+        "demo",
+        "compare",
+        "heldout-eval",
+        # parts inside the folders above, each marked on its own
+        "checkpoint",
+        "sft-adapter",
+        "relevance-model",
+        "merged-model",
+    }
+)
+#: Kind names of markers written before the kinds were fixed.
+_LEGACY_KINDS = {"data-build": "build", "relevance-ensemble": "ensemble"}
+MARKER_FORMAT = 2
+
+
+def read_marker(folder: Path) -> dict[str, Any] | None:
+    """The marker of ``folder`` ({"kind", "files", ...}), or None when it has none or it cannot be read."""
+    path = folder / MARKER
+    if not path.is_file() or path.is_symlink():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    kind = data.get("kind")
+    if isinstance(kind, str):
+        data["kind"] = _LEGACY_KINDS.get(kind, kind)
+    return data
+
+
+def marker_kind(folder: Path) -> str | None:
+    """The kind a folder's marker records, or None."""
+    marker = read_marker(folder)
+    kind = marker.get("kind") if marker else None
+    return kind if isinstance(kind, str) else None
+
+
+def _scan(folder: Path) -> list[str]:
+    """Every file under ``folder`` (relative, POSIX), except markers and the parts that carry a marker of their own."""
+    found: list[str] = []
+    for entry in sorted(folder.iterdir()):
+        if entry.name == MARKER:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            if (entry / MARKER).exists():
+                continue  # its own marker lists its files
+            found += [f"{entry.name}/{rel}" for rel in _scan(entry)]
+        else:
+            found.append(entry.name)
+    return found
+
+
+def write_marker(folder: Path, kind: str) -> None:
+    """Mark ``folder`` as shoptune's ``kind``, listing every file in it now as written by shoptune.
+
+    Call it on a folder that holds only what shoptune wrote: a fresh staging folder, or a new empty one that files
+    are then added to (``atomic_*`` writes below a marked folder add themselves to its list).
+    """
+    from shoptune import __version__
+
+    if kind not in KINDS:
+        raise ValueError(f"unknown output kind {kind!r}")
+    marker = {"kind": kind, "format": MARKER_FORMAT, "shoptune_version": __version__, "files": _scan(folder)}
+    _write_marker_file(folder, marker)
+
+
+def _write_marker_file(folder: Path, marker: dict[str, Any]) -> None:
+    tmp = folder / f".{MARKER}.tmp-{os.getpid()}"
+    tmp.write_text(json.dumps(marker, indent=1) + "\n", encoding="utf-8")
+    os.replace(tmp, folder / MARKER)
+
+
+def _owner(path: Path) -> tuple[Path, str] | None:
+    """The nearest marked folder above ``path`` and the path relative to it; None inside a staging folder."""
+    parts: list[str] = [path.name]
+    for folder in path.parents:
+        if (folder / MARKER).is_file():
+            return folder, "/".join(reversed(parts))
+        if _STALE.match(folder.name):
+            return None  # a staging folder: its marker lists everything when it is swapped in
+        parts.append(folder.name)
+    return None
+
+
+def record_written(path: str | Path) -> None:
+    """Add ``path`` to the file list of the nearest marked folder above it (no-op where there is none)."""
+    owner = _owner(Path(os.path.abspath(path)))
+    if owner is None:
+        return
+    folder, rel = owner
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)  # concurrent writers in one folder (parallel sweep arms) must not lose entries
+        marker = read_marker(folder)
+        if marker is None or not isinstance(marker.get("files"), list) or rel in marker["files"]:
+            return
+        marker["files"] = sorted({*marker["files"], rel})
+        _write_marker_file(folder, marker)
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def foreign_files(folder: Path) -> list[str]:
+    """Files under a marked ``folder`` that shoptune did not write, relative to it (empty folders hold no data and
+    are not counted; a subfolder with a marker of its own is checked against its own list)."""
+    marker = read_marker(folder)
+    if marker is None:
+        return sorted(p.name for p in folder.iterdir())
+    listed = marker.get("files")
+    if not isinstance(listed, list):
+        return []  # checked by the caller: an older marker without a list
+    return _foreign(folder, "", {str(f) for f in listed})
+
+
+def _foreign(folder: Path, prefix: str, files: set[str]) -> list[str]:
+    found: list[str] = []
+    for entry in sorted(folder.iterdir()):
+        rel = f"{prefix}{entry.name}"
+        if entry.name == MARKER or _STALE.match(entry.name):
+            continue  # the marker, and leftovers of shoptune's own killed writes (see clean_stale)
+        if entry.is_dir() and not entry.is_symlink():
+            if (entry / MARKER).is_file():
+                found += [f"{rel}/{sub}" for sub in foreign_files(entry)]
+            else:
+                found += _foreign(entry, f"{rel}/", files)
+        elif rel not in files:
+            found.append(rel)
+    return found
+
+
+def claim_output(path: str | Path, kind: str, *, option: str = "--out", inputs: Iterable[str | Path] = ()) -> Path:
+    """Check, before any work, that shoptune may write the folder ``path`` as ``kind``; return it.
+
+    Allowed: a path that does not exist, an empty folder, or a folder marked as ``kind`` that holds only files
+    shoptune wrote. Refused with one line: a file or link, an unmarked folder, a folder of another kind, a marked
+    folder holding a file of the user's, and an output that is, holds or sits inside one of ``inputs``.
+    """
+    if kind not in KINDS:
+        raise ValueError(f"unknown output kind {kind!r}")
     path = Path(path)
+    _refuse_inputs(path, inputs, option)
     if not path.exists() and not path.is_symlink():
         _check_parents(path, option)
         return path
     if not path.is_dir() or path.is_symlink():
         raise OutputError(f"{option} {path}: exists and is not a folder shoptune wrote; choose another path")
-    if any(path.iterdir()) and not is_owned(path, *owned_files):
+    if not any(path.iterdir()):
+        return path
+    marker = read_marker(path)
+    if marker is None:
+        first = sorted(p.name for p in path.iterdir())[0]
         raise OutputError(
-            f"{option} {path}: the folder holds files shoptune did not write; refusing to replace it "
+            f"{option} {path}: the folder holds files shoptune did not write (e.g. {first}); refusing to replace it "
             "(choose a new or empty folder)"
+        )
+    if marker.get("kind") != kind:
+        raise OutputError(
+            f"{option} {path}: it is a shoptune {marker.get('kind', 'unknown')} folder, not a {kind} folder; "
+            "choose another path"
+        )
+    if not isinstance(marker.get("files"), list):
+        raise OutputError(
+            f"{option} {path}: written by shoptune {marker.get('shoptune_version', '?')}, whose marker lists no files, "
+            "so shoptune cannot tell your files from its own; move it aside or choose another path"
+        )
+    foreign = foreign_files(path)
+    if foreign:
+        raise OutputError(
+            f"{option} {path}: the folder holds {len(foreign)} file(s) shoptune did not write (e.g. {foreign[0]}); "
+            "move them out or choose another path"
         )
     return path
 
 
-def remove_owned(path: str | Path, *owned_files: str, option: str = "--out") -> None:
-    """Delete a folder shoptune wrote (checked as ``claim_output`` does); refuse anything else."""
-    path = claim_output(path, *owned_files, option=option)
+def _refuse_inputs(path: Path, inputs: Iterable[str | Path], option: str) -> None:
+    out = Path(os.path.realpath(path))
+    for item in inputs:
+        if not Path(item).exists():
+            continue  # a model name, not a path
+        inp = Path(os.path.realpath(item))
+        if out == inp or inp in out.parents or out in inp.parents:
+            raise OutputError(f"{option} {path}: is, holds or sits inside the input {item}; choose another path")
+
+
+def open_folder(path: str | Path, kind: str, *, option: str = "--out", inputs: Iterable[str | Path] = ()) -> Path:
+    """``claim_output``, then create the folder and mark it as ``kind`` if it is not yet: for outputs that grow
+    file by file (runs, sweeps, generations) rather than being swapped in whole."""
+    path = claim_output(path, kind, option=option, inputs=inputs)
+    path.mkdir(parents=True, exist_ok=True)
+    if read_marker(path) is None:
+        write_marker(path, kind)  # the folder is empty here: claim_output refused anything else
+    return path
+
+
+def remove_owned(path: str | Path, kind: str, option: str = "--out") -> None:
+    """Delete a folder shoptune wrote as ``kind`` (checked as ``claim_output`` does); refuse anything else."""
+    path = claim_output(path, kind, option=option)
     if path.is_dir():
         shutil.rmtree(path)
 
 
-def write_marker(folder: Path, kind: str) -> None:
-    """Mark ``folder`` as written by shoptune (what ``claim_output`` looks for)."""
-    from shoptune import __version__
-
-    (folder / MARKER).write_text(json.dumps({"kind": kind, "shoptune_version": __version__}) + "\n", encoding="utf-8")
+# ------------------------------------------------------------------------------------------ single files
+def _sidecar(path: Path) -> Path:
+    return path.with_name(f".{path.name}{MARKER}")
 
 
+def claim_file(
+    path: str | Path, *, option: str = "--out", overwrite: bool = False, inputs: Iterable[str | Path] = ()
+) -> Path:
+    """Check a single-file output before work starts; return the path to write.
+
+    A file that exists is replaced only when shoptune wrote it: listed by the marked folder it sits in, or, outside
+    marked folders, unchanged since (its ``.NAME.shoptune`` sidecar records size and modification time); or with
+    ``overwrite=True``. A link is refused; with
+    ``overwrite=True`` the file it points to is written instead, and the link stays.
+    """
+    path = Path(path)
+    _refuse_inputs(path, inputs, option)
+    if path.is_dir():
+        raise OutputError(f"{option} {path}: is a folder; give a file path")
+    _check_parents(path, option)
+    if path.is_symlink():
+        if not overwrite:
+            raise OutputError(f"{option} {path}: is a link; pass overwrite to write the file it points to")
+        path = Path(os.path.realpath(path))
+        if path.is_dir():
+            raise OutputError(f"{option} {path}: is a folder; give a file path")
+    if path.exists() and not overwrite and not _file_is_ours(path):
+        flag = "--overwrite" if option.startswith("--") else "overwrite=True"
+        raise OutputError(f"{option} {path}: exists and shoptune did not write it; pass {flag} to replace it")
+    return path
+
+
+def _file_is_ours(path: Path) -> bool:
+    owner = _owner(Path(os.path.abspath(path)))
+    if owner is not None:  # inside a marked folder: its list says
+        marker = read_marker(owner[0])
+        listed = marker.get("files") if marker else None
+        if isinstance(listed, list) and owner[1] in listed:
+            return True
+    try:
+        mark = json.loads(_sidecar(path).read_text(encoding="utf-8"))
+        stat = path.stat()
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False
+    return isinstance(mark, dict) and mark.get("size") == stat.st_size and mark.get("mtime_ns") == stat.st_mtime_ns
+
+
+def mark_file(path: str | Path) -> None:
+    """Record that shoptune wrote ``path`` (what ``claim_file`` checks next time): in the list of the marked folder
+    it sits in, else in a ``.NAME.shoptune`` sidecar holding its size and modification time."""
+    path = Path(path)
+    if _owner(Path(os.path.abspath(path))) is not None:
+        record_written(path)
+        return
+    stat = path.stat()
+    mark = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    atomic = _temp_path(_sidecar(path))
+    atomic.write_text(json.dumps(mark) + "\n", encoding="utf-8")
+    os.replace(atomic, _sidecar(path))
+
+
+# ------------------------------------------------------------------------------------------ folders
 @contextlib.contextmanager
-def staging_dir(final: str | Path, *, kind: str, owned_files: tuple[str, ...] = ()) -> Iterator[Path]:
+def staging_dir(
+    final: str | Path, *, kind: str, option: str = "--out", inputs: Iterable[str | Path] = ()
+) -> Iterator[Path]:
     """Build a folder under a temp name and swap it in for ``final`` on success (removed on failure).
 
-    ``final`` is checked with ``claim_output`` first; the new folder gets the marker of ``kind``.
+    ``final`` is checked with ``claim_output`` first; the new folder gets the marker of ``kind``, listing its files.
     """
-    final = claim_output(final, *owned_files)
+    final = claim_output(final, kind, option=option, inputs=inputs)
     final.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(final)
     tmp = _temp_path(final)

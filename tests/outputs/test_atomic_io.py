@@ -19,6 +19,7 @@ from shoptune.io import (
     clean_stale,
     remove_owned,
     staging_dir,
+    write_marker,
 )
 
 
@@ -49,30 +50,31 @@ def test_claim_refuses_user_folders_and_files(tmp_path):
     user.mkdir()
     (user / "notes.txt").write_text("x")
     with pytest.raises(OutputError, match="did not write"):
-        claim_output(user)
+        claim_output(user, "build")
     with pytest.raises(OutputError, match="not a folder shoptune wrote"):
-        claim_output(user / "notes.txt")
+        claim_output(user / "notes.txt", "build")
     with pytest.raises(OutputError, match="is a file"):
-        claim_output(user / "notes.txt" / "sub")
+        claim_output(user / "notes.txt" / "sub", "build")
     empty = tmp_path / "empty"
     empty.mkdir()
-    assert claim_output(empty) == empty and claim_output(tmp_path / "new") == tmp_path / "new"
+    assert claim_output(empty, "build") == empty and claim_output(tmp_path / "new", "build") == tmp_path / "new"
     (user / "manifest.json").write_text("{}")
-    assert claim_output(user, "manifest.json") == user  # an older shoptune output, known by its files
+    with pytest.raises(OutputError, match="did not write"):
+        claim_output(user, "build")  # a file name is no proof of ownership: only the marker is
 
 
 def test_staging_dir_swaps_in_marks_and_cleans_up(tmp_path):
     final = tmp_path / "out"
-    with staging_dir(final, kind="test") as tmp:
+    with staging_dir(final, kind="build") as tmp:
         (tmp / "a.txt").write_text("1")
     assert sorted(p.name for p in final.iterdir()) == [MARKER, "a.txt"]
     inode = final.stat().st_ino
-    with staging_dir(final, kind="test") as tmp:
+    with staging_dir(final, kind="build") as tmp:
         (tmp / "b.txt").write_text("2")
     assert sorted(p.name for p in final.iterdir()) == [MARKER, "b.txt"]
     assert final.stat().st_ino != inode
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # no .out.tmp-* / .out.old-* left
-    with pytest.raises(RuntimeError), staging_dir(final, kind="test") as tmp:
+    with pytest.raises(RuntimeError), staging_dir(final, kind="build") as tmp:
         (tmp / "c.txt").write_text("3")
         raise RuntimeError("build failed")
     assert sorted(p.name for p in final.iterdir()) == [MARKER, "b.txt"]  # the previous output is untouched
@@ -84,7 +86,7 @@ def test_staging_dir_refuses_a_user_folder_before_running_the_body(tmp_path):
     final.mkdir()
     (final / "notes.txt").write_text("mine")
     ran = []
-    with pytest.raises(OutputError), staging_dir(final, kind="test"):
+    with pytest.raises(OutputError), staging_dir(final, kind="build"):
         ran.append(True)
     assert not ran and (final / "notes.txt").read_text() == "mine"
 
@@ -104,8 +106,9 @@ def test_remove_owned_refuses_user_folders(tmp_path):
     user.mkdir()
     (user / "mine.txt").write_text("x")
     with pytest.raises(OutputError):
-        remove_owned(user, "summary.json")
+        remove_owned(user, "sft-run")
     assert (user / "mine.txt").exists()
-    (user / MARKER).write_text("{}")
-    remove_owned(user)
+    (user / "mine.txt").unlink()
+    write_marker(user, "sft-run")
+    remove_owned(user, "sft-run")
     assert not user.exists()

@@ -278,7 +278,7 @@ def test_cli_prints_the_path_last_and_refuses_what_it_does_not_know(world, repor
     empty.mkdir()
     for path, says in (
         (empty, "not a shoptune output folder a report knows; expected an SFT run"),
-        (world["data"], "(it is a data-build folder)"),
+        (world["data"], "(it is a build folder)"),
         (tmp_path / "nope", "no such folder"),
         (out, "not a folder"),
     ):
@@ -287,7 +287,11 @@ def test_cli_prints_the_path_last_and_refuses_what_it_does_not_know(world, repor
     precious = tmp_path / "notes.html"
     precious.write_text("<p>mine</p>")
     code, _, stderr = report_cli("report", world["eval"], "--out", precious)
-    assert code == 2 and "not a shoptune report" in stderr and precious.read_text() == "<p>mine</p>"
+    assert code == 2 and "shoptune did not write it" in stderr and precious.read_text() == "<p>mine</p>"
+    lookalike = tmp_path / "old.html"  # what a report looks like is no proof that shoptune wrote this file
+    lookalike.write_text('<meta name="generator" content="shoptune report 0.1">')
+    code, _, stderr = report_cli("report", world["eval"], "--out", lookalike)
+    assert code == 2 and "shoptune did not write it" in stderr and "shoptune report 0.1" in lookalike.read_text()
     code, _, stderr = report_cli("report", world["eval"], "--out", tmp_path / "x.txt")
     assert code == 2 and "give a .html file" in stderr
     code, _, stderr = report_cli("report", world["eval"], "--out", tmp_path)
@@ -303,7 +307,7 @@ def test_default_output_and_rewriting_are_atomic_and_leave_no_temp_files(world, 
     first = stamp.sub("", text_of(out.read_text()))
     second = stamp.sub("", text_of(build_report(folder).read_text()))  # its own report may be replaced
     assert first == second
-    assert sorted(p.name for p in folder.iterdir()) == ["metrics.json", "predictions.jsonl", "report.html"]
+    assert sorted(p.name for p in folder.iterdir()) == [".shoptune", "metrics.json", "predictions.jsonl", "report.html"]
     with pytest.raises(ShoptuneError, match="not a shoptune output folder"):
         build_report(tmp_path)
 

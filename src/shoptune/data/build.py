@@ -54,7 +54,7 @@ class BuildConfig(StrictModel):
     task_dirs: list[str] = Field(default_factory=list)
     on_error: OnError = "raise"
     #: Multiply every task's max_examples (e.g. 0.1 for a quick build); None keeps the task's caps.
-    scale: float | None = None
+    scale: float | None = Field(None, gt=0)
     #: Also derive EcomGPT-style chain-of-task atomic tasks (``<parent>__<atom>``) from each built task.
     atomic: bool = False
     #: Per-task changes merged into a task's YAML for this build only, e.g. another training file or no cap:
@@ -229,7 +229,7 @@ def _label_counts(spec: TaskSpec, records: list[Record]) -> dict[str, int]:
 def build(cfg: BuildConfig, out: str | Path, progress: Progress | None = None) -> dict[str, Any]:
     """Build every selected task into `out`, atomically: on any failure `out` is left as it was."""
     # Refuse a file or a folder of the user's own before reading a single source file.
-    out = claim_output(out, "manifest.json")
+    out = claim_output(out, "build", inputs=[cfg.data_root])
     specs = select_tasks(cfg)
     builtin = load_tasks()
     if not specs:
@@ -244,7 +244,7 @@ def build(cfg: BuildConfig, out: str | Path, progress: Progress | None = None) -
         "sources": {},
         "tasks": {},
     }
-    with staging_dir(out, kind="data-build", owned_files=("manifest.json",)) as tmp:
+    with staging_dir(out, kind="build", inputs=[cfg.data_root]) as tmp:
         for spec in specs:
             if progress:
                 progress(spec.name)

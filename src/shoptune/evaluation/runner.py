@@ -33,7 +33,7 @@ from shoptune.evaluation.parsing import (
     parse_retrieval,
 )
 from shoptune.evaluation.statistics import bootstrap_distribution
-from shoptune.io import atomic_write_text, refuse_dir
+from shoptune.io import atomic_write_text, open_folder, refuse_dir
 from shoptune.tasks.prompts import chat_prompt
 
 Progress = Callable[[int], None]
@@ -241,7 +241,7 @@ def prediction_rows(result: EvalResult) -> list[dict[str, Any]]:
 
 def write_results(result: EvalResult, out: str | Path, extra: dict[str, Any] | None = None) -> None:
     """Write metrics.json and predictions.jsonl (one row per input item, in input order) atomically."""
-    out = Path(out)
+    out = open_folder(out, "eval")
     lines = [json.dumps(row, ensure_ascii=False) for row in prediction_rows(result)]
     metrics = json.dumps({**result.metrics, **(extra or {})}, indent=2, ensure_ascii=False)
     for name in ("predictions.jsonl", "metrics.json"):

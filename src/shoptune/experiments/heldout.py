@@ -23,7 +23,7 @@ from shoptune.evaluation.collect import collect_items
 from shoptune.evaluation.lm import LMScorer
 from shoptune.evaluation.runner import evaluate, jsonable, prediction_rows, write_results
 from shoptune.evaluation.statistics import TaskRows, paired_runs_contrast, task_rows
-from shoptune.io import atomic_path, atomic_write_json, atomic_write_text, claim_output
+from shoptune.io import atomic_path, atomic_write_json, atomic_write_text, claim_output, open_folder
 
 HELD_IN, HELD_OUT = "held-in", "held-out"
 
@@ -47,6 +47,7 @@ def load_scores(folder: Path, items: list[Any], base_model: str) -> tuple[dict[s
 def write_results_copy(src: Path, dst: Path) -> None:
     """Copy a reused eval folder next to the tuned one, so the run's eval/ stays self-contained."""
     if src.resolve() != dst.resolve():
+        open_folder(dst, "eval")
         for name in ("metrics.json", "predictions.jsonl"):
             with atomic_path(dst / name) as tmp:
                 shutil.copyfile(src / name, tmp)
@@ -94,7 +95,7 @@ def compare_base_and_tuned(
     from shoptune.training.export import load_with_adapter, read_run_file
 
     run = read_run_file(adapter_dir)
-    out = claim_output(out or adapter_dir.parent / "eval", "comparison.json", "base", "tuned")
+    out = claim_output(out or adapter_dir.parent / "eval", "heldout-eval", inputs=[adapter_dir])
     trained, holdout = list(run["trained_tasks"]), list(run["holdout"])
     tasks = tasks or [t for t in trained if "__" not in t] + holdout  # atomic tasks are training aids
 
@@ -116,7 +117,7 @@ def compare_base_and_tuned(
     if base_from is not None:
         log(f"reusing the base model's scores from {base_from}")
         metrics["base"], scores["base"] = load_scores(base_from, items, run["base_model"])
-        write_results_copy(base_from, out / "base")
+        write_results_copy(base_from, open_folder(out, "heldout-eval") / "base")
     for name in ("base", "tuned"):
         if name in metrics:
             continue
@@ -129,7 +130,7 @@ def compare_base_and_tuned(
         result = evaluate(items, LMScorer(model, tokenizer, batch_size=batch_size, bf16=bf16), progress=advance)
         write_results(
             result,
-            out / name,
+            open_folder(out, "heldout-eval") / name,
             extra={"model": run["base_model"], "adapter": None if name == "base" else str(adapter_dir)},
         )
         metrics[name], scores[name] = result.metrics, task_rows(prediction_rows(result))

@@ -29,7 +29,7 @@ from shoptune.data.readers import read_json
 from shoptune.errors import ShoptuneError
 from shoptune.evaluation.metrics import encode_label_pairs
 from shoptune.evaluation.statistics import bootstrap_test, contrast_distribution, mcnemar
-from shoptune.io import atomic_path, atomic_write_json, atomic_write_text
+from shoptune.io import atomic_path, atomic_write_json, atomic_write_text, open_folder
 from shoptune.records import LABELS
 from shoptune.relevance.scoring import STATISTICS, read_predictions
 
@@ -211,7 +211,7 @@ def run_scores(run: RunResult, tasks: Sequence[str]) -> dict[str, Any]:
 
 
 def write_report(out: str | Path, name: str, title: str, markdown: str, data: dict[str, Any]) -> Path:
-    out = Path(out)
+    out = open_folder(out, "compare")  # a folder of comparison reports: refuses one the user or another command owns
     atomic_write_text(out / f"{name}.md", f"# {title}\n\n{markdown}\n")
     atomic_write_json(out / f"{name}.json", data)
     return out / f"{name}.md"
@@ -412,7 +412,7 @@ def compare_multitask(
         f"{low_resource} training pairs.\n\n" + _md_table(header, rows)
     )
     if plot:
-        result["plot"] = str(_plot_deltas(result, sizes, Path(out) / "multitask.png"))
+        result["plot"] = str(_plot_deltas(result, sizes, open_folder(out, "compare") / "multitask.png"))
         md += "\n\n![ΔF1 per task](multitask.png)"
     write_report(out, "multitask", "Multi-task vs single-task", md, result)
     return result

@@ -47,24 +47,41 @@ def build_ensemble(
 ) -> Path:
     """Write an ensemble artifact over ``members`` (model, per-task or ensemble folders, or run folders).
 
-    Members must share at least one task; the ensemble serves the tasks all of them know.
+    Members must serve the same tasks: a vote over a task that some members do not know would silently be a vote
+    of fewer members, so members with different task sets are refused, naming what each one lacks.
     """
     if len(members) < 2:
         raise ShoptuneError("an ensemble needs at least two members")
     if names is not None and len(names) != len(members):
         raise ShoptuneError(f"--name: {len(names)} names for {len(members)} members; give one name per --member")
-    out = claim_output(Path(out).resolve(), ARTIFACT_FILE)
+    out = Path(out).resolve()
+    claim_output(out, "ensemble", inputs=members)
     resolved = [resolve_artifact(m).resolve() for m in members]
     infos = [artifact_info(p) for p in resolved]
-    tasks = sorted(set.intersection(*(set(i.get("tasks", [])) for i in infos)))
-    if not tasks:
-        raise ShoptuneError("the members share no task; an ensemble votes on tasks every member knows")
     labels = names or [_default_name(p) for p in resolved]
     if len(set(labels)) != len(labels):
         raise ShoptuneError(f"member names must be unique, got {list(labels)}")
-    with staging_dir(out, kind="relevance-ensemble", owned_files=(ARTIFACT_FILE,)) as tmp:
+    tasks = _common_tasks(infos, labels)
+    with staging_dir(out, kind="ensemble", inputs=resolved) as tmp:
         _write_ensemble(tmp, out, resolved, infos, labels, tasks, copy=copy)
     return out
+
+
+def _common_tasks(infos: list[dict[str, Any]], labels: Sequence[str]) -> list[str]:
+    """The members' one task set; members that serve different tasks are refused with what each one lacks."""
+    sets = [{str(t) for t in info.get("tasks", [])} for info in infos]
+    union = set().union(*sets)
+    if not union:
+        raise ShoptuneError("the members serve no task")
+    lacking = [
+        f"{name} lacks {', '.join(sorted(union - s))}" for name, s in zip(labels, sets, strict=True) if union - s
+    ]
+    if lacking:
+        raise ShoptuneError(
+            f"the members serve different tasks ({'; '.join(lacking)}); an ensemble votes with every member on every "
+            "task, so give members trained on the same tasks"
+        )
+    return sorted(union)
 
 
 def _write_ensemble(

@@ -45,12 +45,13 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from shoptune.errors import ConfigError, ShoptuneError
 from shoptune.io import (
-    MARKER,
     atomic_write_json,
     atomic_write_text,
     claim_output,
+    open_folder,
+    record_written,
+    safe_component,
     staging_dir,
-    write_marker,
 )
 from shoptune.records import LABELS
 from shoptune.relevance.config import RelevanceConfig
@@ -119,7 +120,7 @@ def train(
     # Single-task baselines: the same recipe once per task, then one per-task artifact serving them all.
     done: dict[str, str] = {}
     for task in tasks:
-        sub = out / "single" / task
+        sub = out / "single" / safe_component(task, "task")
         artifact = sub / "model"
         if not (artifact / ARTIFACT_FILE).is_file():
             sub.mkdir(parents=True, exist_ok=True)
@@ -156,13 +157,10 @@ def train(
     return model_dir
 
 
-#: Files by which a relevance run folder of older shoptune versions (before the marker file) is recognised.
-RUN_FOLDER_FILES = ("sampling.json", f"model/{ARTIFACT_FILE}", "checkpoint/state.json")
-
-
 def start_run_folder(cfg: RelevanceConfig, out: Path, resume: bool) -> Path:
     """Check --out before any work: new, empty, or a relevance run (then only with --resume)."""
-    claim_output(out, *RUN_FOLDER_FILES)
+    inputs = [p for p in (cfg.data.path, cfg.model.name) if p]
+    claim_output(out, "relevance-run", inputs=inputs)
     started_before = [name for name in ("model", "checkpoints", "single") if (out / name).exists()]
     if started_before and not resume:
         raise ShoptuneError(f"{out}: already holds a run ({', '.join(started_before)}); use --resume or a new --out")
@@ -177,10 +175,7 @@ def start_run_folder(cfg: RelevanceConfig, out: Path, resume: bool) -> Path:
         latest = latest_checkpoint(folder / "checkpoints")
         if latest is not None:  # damage or a changed config is reported before any work
             read_checkpoint(latest, _config_key(cfg))
-    out.mkdir(parents=True, exist_ok=True)
-    if not (out / MARKER).exists():
-        write_marker(out, "relevance-run")
-    return out
+    return open_folder(out, "relevance-run", inputs=inputs)
 
 
 # ============================================================================================ 1-2. data
@@ -309,6 +304,7 @@ def train_run(
         return out / "model"
     bf16 = use_bf16(cfg.train.bf16)
     log = (out / "train_log.jsonl").open("a", encoding="utf-8")
+    record_written(out / "train_log.jsonl")
     model.train()
     stopped = False
     started, done_here = time.perf_counter(), 0
@@ -353,7 +349,7 @@ def train_run(
         return out / "model"
     model.eval()
     artifact = out / "model"
-    with staging_dir(artifact, kind="relevance-model", owned_files=(ARTIFACT_FILE,)) as tmp:
+    with staging_dir(artifact, kind="relevance-model") as tmp:
         save_model(model, tokenizer, tmp)
     summary = run_summary(cfg, tasks, model, state=state, pools=pools)
     started = time.perf_counter()

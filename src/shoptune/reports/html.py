@@ -19,7 +19,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from shoptune.errors import ShoptuneError
-from shoptune.io import OutputError, atomic_write_text, check_file_output
+from shoptune.io import OutputError, atomic_write_text, claim_file, mark_file
 from shoptune.reports.blocks import KeyValues, Note, Section, Table, Text, fmt, slug
 from shoptune.reports.common import attempt, display_name, flatten, generic_cell, read_json
 from shoptune.reports.kinds import KINDS, build_section, detect, not_recognised
@@ -31,11 +31,12 @@ DEMO_FILE = "demo.json"
 GENERATOR = "shoptune report"
 
 
-def build_report(path: Path, out: Path | None = None) -> Path:
+def build_report(path: Path, out: Path | None = None, *, overwrite: bool = False) -> Path:
     """Write one self-contained HTML report of the shoptune output folder ``path``; returns the file written.
 
     ``out`` defaults to ``path/report.html``. A folder of an unknown kind is refused with one line naming the kinds
-    that are known; an existing ``out`` that is not a shoptune report is refused rather than replaced.
+    that are known; an existing ``out`` that shoptune did not write (or that changed since) is refused rather than
+    replaced, unless ``overwrite``.
 
     Example:
         >>> from pathlib import Path
@@ -50,24 +51,18 @@ def build_report(path: Path, out: Path | None = None) -> Path:
     if kind is None:
         raise not_recognised(path)
     out = Path(out) if out is not None else path / "report.html"
-    check_report_output(out)
+    out = check_report_output(out, overwrite=overwrite)
     html = render_report(path, kind)
     atomic_write_text(out, html)
+    mark_file(out)
     return out
 
 
-def check_report_output(out: Path) -> None:
-    """``--out`` must be a new file or a report shoptune wrote: never overwrite someone's file."""
-    check_file_output(out)
-    if out.suffix.lower() not in (".html", ".htm"):
+def check_report_output(out: Path, *, overwrite: bool = False) -> Path:
+    """``--out`` must be a new .html file or one shoptune wrote and nobody changed since (or ``overwrite``)."""
+    if out.suffix.lower() not in (".html", ".htm") and not out.is_dir():
         raise OutputError(f"--out {out}: give a .html file")
-    if out.exists():
-        try:
-            head = out.read_bytes()[:1024].decode("utf-8", errors="replace")
-        except OSError as exc:
-            raise OutputError(f"--out {out}: cannot read it ({exc.strerror})") from None
-        if f'<meta name="generator" content="{GENERATOR}' not in head:
-            raise OutputError(f"--out {out}: exists and is not a shoptune report; refusing to replace it")
+    return claim_file(out, overwrite=overwrite)  # a folder: "is a folder; give a file path"
 
 
 def collect(path: Path, kind: str) -> tuple[list[Section], list[Any]]:

@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from shoptune.errors import ShoptuneError
+from shoptune.io import marker_kind
 from shoptune.reports.blocks import Section
 from shoptune.reports.common import HELDOUT_FILE
 
@@ -31,14 +32,6 @@ KINDS = {
 }
 #: The files `relevance compare` writes.
 RELEVANCE_COMPARISONS = ("routing", "prefix_ablation", "multitask", "ensemble")
-
-
-def marker_kind(path: Path) -> str | None:
-    try:
-        data = json.loads((path / ".shoptune").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data.get("kind") if isinstance(data, dict) else None
 
 
 def _metrics_kind(path: Path) -> str | None:

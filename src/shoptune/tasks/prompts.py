@@ -24,7 +24,11 @@ from __future__ import annotations
 from functools import lru_cache
 
 import jinja2
+from jinja2 import nodes
+from jinja2.parser import Parser
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from shoptune.errors import ConfigError
 from shoptune.records import LABELS, InstructionExample, PairExample
 
 #: Kinds whose options are numbered from 1, as ShopBench numbers products in retrieval and ranking prompts.
@@ -39,7 +43,52 @@ DEFAULT_TEMPLATE = (
     "Answer:"
 )
 
-_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+#: Prompts come from task files anyone may write, so they render in Jinja's sandbox: no attribute walk
+#: (``cycler.__init__.__globals__``) reaches Python, and no call changes a value (``x.append``, ``d.update``).
+_ENV = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=False, autoescape=False)
+
+
+def template_problem(text: str, env: jinja2.Environment = _ENV, *, expression: bool = False) -> str | None:
+    """Why ``text`` is not a usable template (or, with ``expression``, a Jinja expression) of ``env``; else None.
+
+    Checked when a task or config is read: a syntax error, or a name with ``__`` (Python internals, which the
+    sandbox refuses at render time anyway), is then one line naming the file and the key, before any work.
+
+    >>> template_problem("{{ input }")
+    "Jinja syntax error at line 1: unexpected '}'"
+    >>> template_problem("{{ lipsum.__globals__ }}")
+    "unsafe template: '__globals__' (names with '__' reach Python's internals)"
+    """
+    try:
+        if expression:
+            env.compile_expression(text)
+            tree: nodes.Node = Parser(env, text, state="variable").parse_expression()
+        else:
+            tree = env.parse(text)
+    except jinja2.TemplateSyntaxError as exc:
+        if expression:
+            return f"not a Jinja expression ({exc.message})"
+        return f"Jinja syntax error at line {exc.lineno}: {exc.message}"
+    for node in tree.find_all((nodes.Getattr, nodes.Getitem, nodes.Filter)):
+        if isinstance(node, nodes.Getattr):
+            names = [node.attr]
+        elif isinstance(node, nodes.Getitem):
+            names = [node.arg.value] if isinstance(node.arg, nodes.Const) else []
+        else:
+            names = [a.value for a in node.args if isinstance(a, nodes.Const)] if node.name == "attr" else []
+        for name in names:
+            if isinstance(name, str) and "__" in name:
+                return f"unsafe template: {name!r} (names with '__' reach Python's internals)"
+    return None
+
+
+def render_error(exc: jinja2.TemplateError) -> str:
+    """A Jinja error as the part of a one-line message after the key."""
+    if isinstance(exc, jinja2.exceptions.SecurityError):
+        return f"unsafe template ({exc})"
+    if isinstance(exc, jinja2.TemplateSyntaxError):
+        return f"Jinja syntax error at line {exc.lineno}: {exc.message}"
+    return str(exc.message or type(exc).__name__)
 
 
 @lru_cache(maxsize=256)
@@ -54,7 +103,10 @@ def first_index(kind: str) -> int:
 def render_prompt(example: InstructionExample, template: str = "", kind: str = "") -> str:
     """Render the model input for one example (without the answer)."""
     fields = {**example.metadata, **example.model_dump(exclude={"metadata"})}
-    return _compile(template or DEFAULT_TEMPLATE).render(**fields, first_index=first_index(kind))
+    try:
+        return _compile(template or DEFAULT_TEMPLATE).render(**fields, first_index=first_index(kind))
+    except jinja2.TemplateError as exc:
+        raise ConfigError(f"task {example.task!r}: key 'prompt': {render_error(exc)}") from None
 
 
 def render_target(example: InstructionExample, kind: str = "") -> str:

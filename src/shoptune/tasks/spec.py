@@ -124,6 +124,17 @@ class TaskSpec(StrictModel):
     source: SourceSpec
     split: SplitSpec = Field(default_factory=SplitSpec)
 
+    @field_validator("prompt")
+    @classmethod
+    def _valid_prompt(cls, value: str) -> str:
+        # Compiled when the YAML is read (`tasks list` too), not first when a model is scored on it.
+        from shoptune.tasks.prompts import template_problem
+
+        problem = template_problem(value) if value else None
+        if problem:
+            raise ValueError(problem)
+        return value
+
     @field_validator("metric", mode="before")
     @classmethod
     def _metric_list(cls, value: Any) -> Any:

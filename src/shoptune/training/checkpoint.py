@@ -3,8 +3,12 @@
 A run's checkpoints live in one folder, one ``step-NNNNNN/`` each, the newest ``keep`` kept. Each holds:
 
     trainable.safetensors  the weights training changes (LoRA weights, heads, or every weight when fully tuned)
-    optim.pt               optimizer and LR-scheduler state, and the Python, NumPy and torch RNG states
+    optim.safetensors      the tensors of the optimizer, LR-scheduler and RNG states ...
+    optim.json             ... and the rest of them, with references to those tensors
     state.json             the loop state (step, epoch, ...) and the run's config as far as it decides the weights
+
+Nothing is pickled: a checkpoint may come from someone else, and unpickling runs whatever code the file names.
+A step folder holding a pickle (``optim.pt`` or ``trainable.pt``, as older versions wrote) is refused, unread.
 
 A checkpoint is built under a temp name and swapped in whole, so a kill leaves the previous one intact; the RNG
 states make a resumed run draw the same batches and dropout masks as one that was never stopped; and the saved
@@ -34,7 +38,10 @@ from shoptune.io import atomic_write_json, staging_dir
 
 STATE_FILE = "state.json"
 WEIGHTS_FILE = "trainable.safetensors"
-OPTIM_FILE = "optim.pt"
+OPTIM_FILE = "optim.safetensors"
+OPTIM_META_FILE = "optim.json"
+#: Pickles older shoptune versions wrote: never loaded (unpickling a stranger's file runs their code).
+PICKLE_FILES = ("optim.pt", "trainable.pt")
 
 
 @dataclass
@@ -89,10 +96,13 @@ def save_checkpoint(
     ``state`` is the recipe's loop state (JSON); ``config`` the run config that a resume must not change.
     """
     final = folder / f"step-{step:06d}"
-    with staging_dir(final, kind="checkpoint", owned_files=(STATE_FILE,)) as tmp:
+    with staging_dir(final, kind="checkpoint") as tmp:
         save_file(trainable_state(model), str(tmp / WEIGHTS_FILE))
         blob = {"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(), "rng": rng_states()}
-        torch.save(blob, tmp / OPTIM_FILE)
+        tensors: dict[str, torch.Tensor] = {}
+        meta = _pack(blob, tensors)
+        save_file(tensors, str(tmp / OPTIM_FILE))
+        atomic_write_json(tmp / OPTIM_META_FILE, meta, indent=None)
         atomic_write_json(tmp / STATE_FILE, {"state": {**state, "step": step}, "config": config}, indent=None)
     for old in step_folders(folder)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
@@ -116,12 +126,21 @@ def read_checkpoint(path: Path, config: dict[str, Any] | None = None) -> Checkpo
 
     `--resume` reads the checkpoint before loading the model, so the user hears of either problem at once.
     """
+    pickles = [name for name in PICKLE_FILES if (path / name).exists()]
+    if pickles:
+        raise ShoptuneError(
+            f"{path}: damaged checkpoint ({pickles[0]} is a pickle, which shoptune never loads: an older shoptune's "
+            "or not shoptune's); delete this folder to resume from an earlier one or start over"
+        )
     try:
         meta = json.loads((path / STATE_FILE).read_text(encoding="utf-8"))
-        weights = path / WEIGHTS_FILE
-        trainable = load_file(str(weights)) if weights.exists() else torch.load(path / "trainable.pt")
-        optim = torch.load(path / OPTIM_FILE, weights_only=False)
-    except Exception as exc:  # any damage (truncated file, bad JSON, bad pickle) means the same to the user
+        trainable = load_file(str(path / WEIGHTS_FILE))
+        optim = _unpack(
+            json.loads((path / OPTIM_META_FILE).read_text(encoding="utf-8")), load_file(str(path / OPTIM_FILE))
+        )
+        if not isinstance(meta, dict) or not isinstance(optim, dict) or not {"optimizer", "scheduler"} <= set(optim):
+            raise ValueError(f"no optimizer or scheduler state in {OPTIM_META_FILE}")
+    except Exception as exc:  # any damage (truncated file, bad JSON, a missing tensor) means the same to the user
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise ShoptuneError(
             f"{path}: damaged checkpoint ({reason}); delete this folder to resume from an earlier one or start over"
@@ -149,7 +168,63 @@ def load_checkpoint(
     with torch.no_grad():
         for name, value in checkpoint.weights.items():
             params[name].copy_(value)
-    optimizer.load_state_dict(checkpoint.optim["optimizer"])
-    scheduler.load_state_dict(checkpoint.optim["scheduler"])
-    restore_rng(checkpoint.optim)
+    try:
+        optimizer.load_state_dict(checkpoint.optim["optimizer"])
+        scheduler.load_state_dict(checkpoint.optim["scheduler"])
+        restore_rng(checkpoint.optim)
+    except Exception as exc:  # a state of another optimizer or a hand-edited optim.json: one line, not a traceback
+        reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ShoptuneError(f"{path}: checkpoint does not match the optimizer ({reason})") from None
     return checkpoint.state
+
+
+# Optimizer, scheduler and RNG states as JSON plus a safetensors file: every tensor (and NumPy array) becomes a
+# reference into the file; dicts, tuples, NumPy arrays and tensors are tagged, so that loading rebuilds exactly
+# the objects saved (int keys of the optimizer state, the tuples of Python's RNG state) without running any code.
+
+
+def _pack(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(value, torch.Tensor):
+        key = str(len(tensors))
+        tensors[key] = value.detach().contiguous()
+        return {"tensor": key}
+    if isinstance(value, np.ndarray):
+        key = str(len(tensors))
+        tensors[key] = torch.from_numpy(np.ascontiguousarray(value).reshape(-1).view(np.uint8).copy())
+        return {"ndarray": key, "dtype": value.dtype.str, "shape": list(value.shape)}
+    if isinstance(value, dict):
+        if all(isinstance(k, str) for k in value):
+            return {"dict": {k: _pack(v, tensors) for k, v in value.items()}}
+        return {"items": [[_pack(k, tensors), _pack(v, tensors)] for k, v in value.items()]}
+    if isinstance(value, tuple):
+        return {"tuple": [_pack(v, tensors) for v in value]}
+    if isinstance(value, list):
+        return [_pack(v, tensors) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(f"cannot save a {type(value).__name__} in a checkpoint")
+
+
+def _unpack(value: Any, tensors: dict[str, torch.Tensor]) -> Any:
+    if isinstance(value, list):
+        return [_unpack(v, tensors) for v in value]
+    if not isinstance(value, dict):
+        return value
+    if "ndarray" in value:
+        dtype = np.dtype(value["dtype"])
+        if dtype.kind not in "biuf":
+            raise ValueError(f"unsupported array type {value['dtype']!r}")
+        flat = np.frombuffer(tensors[value["ndarray"]].numpy().tobytes(), dtype=dtype)
+        return flat.reshape(value["shape"]).copy()
+    tag, body = next(iter(value.items())) if len(value) == 1 else ("", None)
+    if tag == "tensor":
+        return tensors[body]
+    if tag == "dict" and isinstance(body, dict):
+        return {k: _unpack(v, tensors) for k, v in body.items()}
+    if tag == "items" and isinstance(body, list):
+        return {_unpack(k, tensors): _unpack(v, tensors) for k, v in body}
+    if tag == "tuple" and isinstance(body, list):
+        return tuple(_unpack(v, tensors) for v in body)
+    raise ValueError(f"unknown entry {sorted(value)} in {OPTIM_META_FILE}")

@@ -60,11 +60,11 @@ def export_merged(adapter_dir: Path, out: Path, base: str | None = None) -> Path
 
     ``out`` must be new, empty or an earlier export (checked before the model is loaded).
     """
-    claim_output(out, RUN_FILE)
+    claim_output(out, "merged-model", inputs=[adapter_dir])
     base_model_of(adapter_dir)  # a folder that is not an adapter fails here, before the slow load
     model, tokenizer = load_with_adapter(adapter_dir, base)
     merged = model.merge_and_unload()
-    with staging_dir(out, kind="merged-model", owned_files=(RUN_FILE,)) as tmp:
+    with staging_dir(out, kind="merged-model", inputs=[adapter_dir]) as tmp:
         merged.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         if (adapter_dir / RUN_FILE).exists():

@@ -27,7 +27,7 @@ from shoptune.config import refuse_changed_config
 from shoptune.data.build import build, load_build_config, read_manifest, task_specs
 from shoptune.data.store import load_records
 from shoptune.errors import ConfigError
-from shoptune.io import MARKER, atomic_write_json, claim_output, staging_dir, write_marker
+from shoptune.io import atomic_write_json, claim_output, open_folder, record_written, staging_dir
 from shoptune.records import Record
 from shoptune.tasks import TaskSpec, load_tasks
 from shoptune.training.batching import collate, length_grouped
@@ -191,6 +191,7 @@ def run_sft(
     )
     model.train()
     log_file = (out / "train_log.jsonl").open("a", encoding="utf-8")
+    record_written(out / "train_log.jsonl")
     step, micro = state["step"], 0
     window_tokens, window_loss, window_n, window_start = 0, 0.0, 0, time.perf_counter()
     try:
@@ -266,7 +267,7 @@ def run_sft(
 def save_adapter(model, tokenizer, cfg: SFTConfig, data: TrainData, out: Path) -> Path:
     """Adapter (or full model) + tokenizer with its chat template + the prompt templates it was trained on."""
     final = out / "adapter"
-    with staging_dir(final, kind="sft-adapter", owned_files=(RUN_FILE,)) as tmp:
+    with staging_dir(final, kind="sft-adapter") as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         run = {
@@ -286,8 +287,6 @@ def save_adapter(model, tokenizer, cfg: SFTConfig, data: TrainData, out: Path) -
 
 
 # ------------------------------------------------------------------------------------------ run folder
-#: Files by which an SFT run folder of older shoptune versions (before the marker file) is recognised.
-RUN_FOLDER_FILES = ("train_log.jsonl", f"adapter/{RUN_FILE}")
 #: Keys that may change between a run and its resumption: they do not change what is trained.
 RESUMABLE_KEYS = {"optim": ("checkpoint_every", "log_every"), "eval": None}
 
@@ -306,7 +305,7 @@ def run_key(cfg: SFTConfig) -> dict[str, Any]:
 
 def check_run_folder(cfg: SFTConfig, out: Path, resume: bool) -> None:
     """Check --out before any work: a new or empty folder, or an SFT run (then only with --resume, same config)."""
-    claim_output(out, *RUN_FOLDER_FILES)
+    claim_output(out, "sft-run", inputs=[cfg.data.path, cfg.model])
     if not resume and (out / "checkpoints").exists():
         raise ConfigError(f"{out}: a run already exists there; pass --resume to continue it or choose another --out")
     saved = out / "config.json"
@@ -326,8 +325,6 @@ def start_run_folder(cfg: SFTConfig, out: Path, resume: bool) -> Path:
     """``check_run_folder``, then mark the folder as an SFT run and record the config it trains with."""
     check_run_folder(cfg, out, resume)
     saved = out / "config.json"
-    out.mkdir(parents=True, exist_ok=True)
-    if not (out / MARKER).exists():
-        write_marker(out, "sft-run")
+    open_folder(out, "sft-run", inputs=[cfg.data.path, cfg.model])
     atomic_write_json(saved, {"run_key": run_key(cfg), "config": cfg.model_dump(mode="json")})
     return out

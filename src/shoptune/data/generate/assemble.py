@@ -22,6 +22,7 @@ from typing import Any
 import jinja2
 
 from shoptune.data.generate.config import JINJA, FiltersConfig, ParseConfig, RecordConfig, normalise
+from shoptune.errors import ConfigError
 from shoptune.tasks.spec import TaskSpec
 
 
@@ -64,6 +65,8 @@ def parse_reply(text: str, cfg: ParseConfig) -> dict[str, Any]:
 def _render(template: str, context: dict[str, Any], field: str) -> str:
     try:
         return JINJA.from_string(template).render(**context).strip()
+    except jinja2.exceptions.SecurityError as exc:
+        raise ConfigError(f"record.{field}: unsafe template ({exc})") from None
     except jinja2.UndefinedError as exc:
         raise Reject("parse", "missing_field", f"record.{field}: {exc.message}") from None
 
@@ -140,6 +143,8 @@ class Checks:
         for name, rule in self.rules.items():
             try:
                 ok = rule(**{**context, **fields})
+            except jinja2.exceptions.SecurityError as exc:
+                raise ConfigError(f"filters.rules.{name}: unsafe expression ({exc})") from None
             except jinja2.UndefinedError as exc:
                 raise Reject("rule", name, f"undefined: {exc.message}") from None
             if not ok:

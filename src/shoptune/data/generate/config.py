@@ -22,10 +22,12 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import jinja2
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from shoptune.config import StrictModel, load_config, resolve_path
 from shoptune.errors import ConfigError
+from shoptune.tasks.prompts import template_problem
 from shoptune.tasks.spec import SPLITS, SourceSpec, SplitName, SplitSpec, TaskKind, TaskSpec
 
 _WORDS = re.compile(r"\w+")
@@ -50,8 +52,9 @@ def normalise(text: str) -> str:
 
 
 #: Templates are rendered with StrictUndefined: a variable the seed record does not have is an error, not "".
-#: ``words`` and ``normalise`` are there for templates and rules.
-JINJA = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+#: ``words`` and ``normalise`` are there for templates and rules. A config may come from anyone, so templates and
+#: expressions run in Jinja's sandbox: nothing reaches Python's internals or changes a value.
+JINJA = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
 JINJA.globals.update(words=words, normalise=normalise)
 
 #: The source adapter that reads a generation's examples.jsonl (``shoptune.data.generate.source``).
@@ -375,17 +378,19 @@ def check_templates(cfg: GenerateConfig, where: str) -> None:
         templates["filters.judge.prompt.system"] = cfg.filters.judge.prompt.system
         templates["filters.judge.prompt.user"] = cfg.filters.judge.prompt.user
     for key, text in templates.items():
-        try:
-            JINJA.parse(text)
-        except jinja2.TemplateSyntaxError as exc:
-            raise ConfigError(f"{where}: key '{key}': Jinja syntax error at line {exc.lineno}: {exc.message}") from None
+        problem = template_problem(text, JINJA)
+        if problem:
+            raise ConfigError(f"{where}: key '{key}': {problem}")
+    if cfg.task.prompt:  # rendered later by training and evaluation, with the task prompts' own environment
+        problem = template_problem(cfg.task.prompt)
+        if problem:
+            raise ConfigError(f"{where}: key 'task.prompt': {problem}")
     expressions = {"seeds.where": cfg.seeds.where} if cfg.seeds.where is not None else {}
     expressions.update({f"filters.rules.{name}": rule for name, rule in cfg.filters.rules.items()})
     for key, text in expressions.items():
-        try:
-            JINJA.compile_expression(text)
-        except jinja2.TemplateSyntaxError as exc:
-            raise ConfigError(f"{where}: key '{key}': not a Jinja expression ({exc.message})") from None
+        problem = template_problem(text, JINJA, expression=True)
+        if problem:
+            raise ConfigError(f"{where}: key '{key}': {problem}")
 
 
 def task_spec(cfg: GenerateConfig, registry: dict[str, TaskSpec], examples: str | Path) -> TaskSpec:

@@ -46,7 +46,7 @@ from shoptune.data.generate.report import write_outputs
 from shoptune.data.generate.seeds import load_seeds
 from shoptune.data.generate.store import ReplyStore
 from shoptune.errors import ConfigError, ShoptuneError
-from shoptune.io import MARKER, atomic_write_json, claim_output, clean_stale, write_marker
+from shoptune.io import atomic_write_json, claim_output, clean_stale, open_folder
 from shoptune.tasks.registry import load_tasks
 from shoptune.tasks.spec import TaskSpec
 
@@ -87,6 +87,8 @@ class Plan:
             if self.system is not None:
                 messages.append({"role": "system", "content": self.system.render(**ctx)})
             messages.append({"role": "user", "content": self.user.render(**ctx)})
+        except jinja2.exceptions.SecurityError as exc:
+            raise ConfigError(f"prompt: unsafe template ({exc})") from None
         except jinja2.UndefinedError as exc:
             fields = ", ".join(sorted(k for k in ctx if k != "seed"))
             raise ConfigError(f"prompt: {exc.message} (variables: {fields})") from None
@@ -120,6 +122,8 @@ def check_record_templates(plan: Plan) -> None:
             continue
         try:
             JINJA.from_string(template).render(**ctx)
+        except jinja2.exceptions.SecurityError as exc:
+            raise ConfigError(f"record.{name}: unsafe template ({exc})") from None
         except jinja2.UndefinedError as exc:
             variables = ", ".join(sorted(ctx))
             raise ConfigError(f"record.{name}: {exc.message} (variables: {variables})") from None
@@ -237,6 +241,8 @@ class QualityControl:
                 try:
                     messages = [{"role": "system", "content": system.render(**ctx)}] if system else []
                     messages.append({"role": "user", "content": user.render(**ctx)})
+                except jinja2.exceptions.SecurityError as exc:
+                    raise ConfigError(f"filters.judge.prompt: unsafe template ({exc})") from None
                 except jinja2.UndefinedError as exc:
                     raise ConfigError(f"filters.judge.prompt: {exc.message} (variables: {', '.join(ctx)})") from None
                 requests.append(Request(id=cand["judge_id"], messages=messages, seed=self.cfg.seed))
@@ -277,18 +283,22 @@ def start(cfg: GenerateConfig, out: Path, resume: bool, spec: TaskSpec) -> None:
         except (json.JSONDecodeError, KeyError, UnicodeDecodeError):
             raise ShoptuneError(f"{saved}: damaged; remove the folder to start again") from None
         refuse_changed_config(out, previous, cfg.request_key())
-    out.mkdir(parents=True, exist_ok=True)
+    open_folder(out, "generation")
     clean_stale(out / "examples.jsonl")
-    if not (out / MARKER).exists():
-        write_marker(out, "generation")
     state = {"key": cfg.request_key(), "config": cfg.model_dump(mode="json"), "task": spec.model_dump(mode="json")}
     atomic_write_json(saved, state)
+
+
+def _inputs(cfg: GenerateConfig) -> list[str]:
+    """What a generation reads, which its --out may not be, hold or sit inside."""
+    seeds = cfg.seeds
+    return [p for p in (seeds.data, seeds.data_root, *seeds.task_dirs) if p]
 
 
 def run_generation(cfg: GenerateConfig, out: str | Path, *, resume: bool = False, log: Log = print) -> dict[str, Any]:
     """Generate, filter and write the task; returns the report. Everything checkable is checked before any work."""
     began = time.monotonic()
-    out = claim_output(out, STATE_FILE).resolve()
+    out = claim_output(out, "generation", inputs=_inputs(cfg)).resolve()
     registry = load_tasks(cfg.seeds.task_dirs)
     spec = task_spec(cfg, registry, out / "examples.jsonl")
     backend = make_backend(cfg.backend, log)

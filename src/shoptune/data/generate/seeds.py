@@ -49,6 +49,8 @@ def load_seeds(cfg: GenerateConfig) -> tuple[list[dict[str, Any]], dict[str, Any
         test = JINJA.compile_expression(seeds_cfg.where, undefined_to_none=False)
         try:
             seeds = [s for s in seeds if test(seed=s)]
+        except jinja2.exceptions.SecurityError as exc:
+            raise ConfigError(f"seeds.where: unsafe expression ({exc})") from None
         except jinja2.UndefinedError as exc:
             raise ConfigError(f"seeds.where: {exc.message} (seed fields: {', '.join(sorted(seeds[0]))})") from None
     # Several identical records (a product listed twice) are one seed.

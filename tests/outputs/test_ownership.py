@@ -1,0 +1,158 @@
+"""Ownership by marker only: the marker records the kind and every file shoptune wrote; nothing else is proof."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from shoptune.io import (
+    MARKER,
+    OutputError,
+    atomic_write_json,
+    atomic_write_text,
+    claim_file,
+    claim_output,
+    foreign_files,
+    mark_file,
+    open_folder,
+    read_marker,
+    record_written,
+    safe_component,
+    staging_dir,
+)
+
+
+def _build(path: Path) -> Path:
+    with staging_dir(path, kind="build") as tmp:
+        (tmp / "tasks" / "t").mkdir(parents=True)
+        (tmp / "tasks" / "t" / "train.parquet").write_bytes(b"x")
+        atomic_write_json(tmp / "manifest.json", {})
+    return path
+
+
+def test_the_marker_lists_what_shoptune_wrote(tmp_path):
+    build = _build(tmp_path / "b")
+    marker = read_marker(build)
+    assert marker["kind"] == "build" and marker["files"] == ["manifest.json", "tasks/t/train.parquet"]
+    assert foreign_files(build) == []
+    assert claim_output(build, "build") == build  # its own kind, only its own files: may be replaced
+
+
+def test_a_user_file_inside_a_marked_folder_is_never_deleted(tmp_path):
+    build = _build(tmp_path / "b")
+    (build / "notes.txt").write_text("mine")
+    (build / "tasks" / "t" / "extra.csv").write_text("mine too")
+    assert foreign_files(build) == ["notes.txt", "tasks/t/extra.csv"]
+    with pytest.raises(OutputError, match=r"2 file\(s\) shoptune did not write \(e.g. notes.txt\)"):
+        _build(build)
+    assert (build / "notes.txt").read_text() == "mine"
+
+
+def test_a_folder_of_another_kind_is_refused(tmp_path):
+    build = _build(tmp_path / "b")
+    for kind in ("sweep", "generation", "ensemble", "demo", "sft-run"):
+        with pytest.raises(OutputError, match=f"shoptune build folder, not a {kind} folder"):
+            claim_output(build, kind)
+
+
+def test_file_names_are_no_proof_of_ownership(tmp_path):
+    app = tmp_path / "web"
+    (app / "src").mkdir(parents=True)
+    (app / "manifest.json").write_text("{}")  # a web app's manifest, not a data build's
+    (app / "src" / "app.js").write_text("console.log(1)")
+    for kind in ("build", "ensemble", "eval", "sft-run", "demo"):
+        with pytest.raises(OutputError, match="did not write"):
+            claim_output(app, kind)
+    assert (app / "src" / "app.js").exists()
+
+
+def test_an_unlisted_marker_of_an_older_version_is_not_trusted(tmp_path):
+    old = tmp_path / "old"
+    old.mkdir()
+    (old / MARKER).write_text(json.dumps({"kind": "data-build", "shoptune_version": "0.3.0"}))
+    (old / "notes.txt").write_text("mine")
+    with pytest.raises(OutputError, match="lists no files"):
+        claim_output(old, "build")
+
+
+def test_growing_folders_record_each_write(tmp_path):
+    run = open_folder(tmp_path / "run", "sft-run")
+    atomic_write_json(run / "config.json", {})
+    atomic_write_text(run / "eval" / "metrics.json", "{}")
+    with (run / "train_log.jsonl").open("a") as fh:
+        fh.write("{}\n")
+    record_written(run / "train_log.jsonl")
+    with staging_dir(run / "adapter", kind="sft-adapter") as tmp:  # a part with a marker of its own
+        (tmp / "adapter_model.safetensors").write_bytes(b"w")
+    assert read_marker(run)["files"] == ["config.json", "eval/metrics.json", "train_log.jsonl"]
+    assert foreign_files(run) == []
+    (run / "adapter" / "README.txt").write_text("mine")
+    (run / "eval" / "mine").mkdir()
+    (run / "eval" / "mine" / "a.txt").write_text("mine")
+    (run / "checkpoints" / "step-000001").mkdir(parents=True)  # only marked parts below: nothing of the user's
+    (run / "checkpoints" / "step-000001" / MARKER).write_text(json.dumps({"kind": "checkpoint", "files": []}))
+    assert foreign_files(run) == ["adapter/README.txt", "eval/mine/a.txt"]
+    with pytest.raises(OutputError, match="adapter/README.txt"):
+        claim_output(run, "sft-run")
+
+
+def test_outputs_may_not_overlap_inputs(tmp_path):
+    member = _build(tmp_path / "a")
+    for out in (member, member / "sub", tmp_path):
+        with pytest.raises(OutputError, match="inside the input"):
+            claim_output(out, "ensemble", inputs=[member])
+    assert claim_output(tmp_path / "elsewhere", "ensemble", inputs=[member, "a-model-name"])
+
+
+def test_single_files_need_a_sidecar_or_overwrite(tmp_path):
+    user = tmp_path / "preds.jsonl"
+    user.write_text("the user's\n")
+    with pytest.raises(OutputError, match="did not write it; pass --overwrite"):
+        claim_file(user)
+    with pytest.raises(OutputError, match="overwrite=True"):
+        claim_file(user, option="out")
+    assert claim_file(user, overwrite=True) == user
+    ours = tmp_path / "ours.jsonl"
+    atomic_write_text(ours, "1\n")
+    mark_file(ours)
+    assert claim_file(ours) == ours  # written by shoptune and unchanged since
+    ours.write_text("edited by the user\n")
+    os.utime(ours, ns=(1, 1))
+    with pytest.raises(OutputError, match="did not write it"):
+        claim_file(ours)
+
+
+def test_a_link_is_refused_and_overwrite_writes_its_target(tmp_path):
+    target = tmp_path / "real.jsonl"
+    target.write_text("x")
+    link = tmp_path / "link.jsonl"
+    link.symlink_to(target)
+    with pytest.raises(OutputError, match="is a link"):
+        claim_file(link)
+    assert claim_file(link, overwrite=True) == target
+
+
+# ------------------------------------------------------------------------------------------ names
+@pytest.mark.parametrize(
+    "name", ["", ".", "..", "../../x", "/etc", "a/b", "a\\b", "a\x00b", "tab\there", ".hidden", " pad", "x" * 201]
+)
+def test_unsafe_names_are_refused(name):
+    with pytest.raises(OutputError, match="not usable as a folder name"):
+        safe_component(name, "grid level")
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(name=st.text(min_size=0, max_size=40))
+def test_a_safe_name_is_one_component_inside_its_parent(tmp_path, name):
+    try:
+        component = safe_component(name, "arm")
+    except OutputError:
+        return
+    joined = (tmp_path / component).resolve()
+    assert joined.parent == tmp_path.resolve() and joined.name == component
+    assert component not in (".", "..") and not component.startswith(".")
