@@ -1,7 +1,11 @@
 """One function per `shoptune` command: what the command line does, callable from Python.
 
-The CLI only parses options, calls one of these and prints; the same checks run either way, and bad input
-raises :class:`shoptune.errors.ShoptuneError` with the one line the CLI would print. ``progress`` parameters take
+The CLI only parses options, calls one of these and prints; the same checks run either way (the rules are in
+:mod:`shoptune.validate`), and bad input raises :class:`shoptune.errors.ShoptuneError` with the one line the CLI
+would print, naming the argument (``limit``) where the CLI names its option (``--limit``). A bad argument is also a
+``ValueError`` (:class:`~shoptune.errors.ArgumentError`) or, of the wrong type, a ``TypeError``
+(:class:`~shoptune.errors.ArgumentTypeError`), raised before any work starts. Paths may be ``str`` or ``Path``;
+where a list of names is expected, one name may be given as a string. ``progress`` parameters take
 ``add(name, total)``, which starts one progress bar and returns its ``advance(n)`` callback (the CLI passes rich
 bars); ``log`` takes one message at a time.
 
@@ -17,13 +21,14 @@ Example:
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shoptune.errors import ShoptuneError
+from shoptune import validate
+from shoptune.errors import ArgumentError, ShoptuneError, python_api
 
 if TYPE_CHECKING:
     from shoptune.data.generate.config import GenerateConfig
@@ -40,8 +45,9 @@ BuildProgress = Callable[[str, int, int], None]
 
 
 # ----------------------------------------------------------------------------------------------- tasks
+@python_api
 def list_tasks(
-    task_dirs: Sequence[str | Path] = (), *, capability: str | None = None, kind: str | None = None
+    task_dirs: str | Path | Sequence[str | Path] = (), *, capability: str | None = None, kind: str | None = None
 ) -> list[TaskSpec]:
     """The registered tasks (built-in and from ``task_dirs``), by capability, kind and name; optionally only one
     capability or kind.
@@ -51,18 +57,23 @@ def list_tasks(
     ['hd_query_product', 'hd_query_query', 'wands_query_class']
     """
     from shoptune.tasks import load_tasks
+    from shoptune.tasks.spec import TaskKind
 
-    tasks = load_tasks(task_dirs)
+    dirs = validate.path_list(task_dirs, "task_dirs")
+    capability = validate.optional(validate.text, capability, "capability")
+    kind = None if kind is None else validate.choice(kind, "kind", TaskKind)
+    tasks = load_tasks(dirs)
     known = sorted({t.capability for t in tasks.values()})
     if capability and capability not in known:
-        raise ShoptuneError(f"--capability {capability!r}: no task has it (capabilities: {', '.join(known)})")
+        raise ArgumentError("capability", f"no task has it (capabilities: {', '.join(known)})", capability)
     chosen = [
         t for t in tasks.values() if (not capability or t.capability == capability) and (not kind or t.kind == kind)
     ]
     return sorted(chosen, key=lambda t: (t.capability, t.kind, t.name))
 
 
-def get_task(name: str, task_dirs: Sequence[str | Path] = ()) -> TaskSpec:
+@python_api
+def get_task(name: str, task_dirs: str | Path | Sequence[str | Path] = ()) -> TaskSpec:
     """One task's specification by name.
 
     >>> import shoptune
@@ -71,18 +82,20 @@ def get_task(name: str, task_dirs: Sequence[str | Path] = ()) -> TaskSpec:
     """
     from shoptune.tasks import load_tasks
 
-    tasks = load_tasks(task_dirs)
+    name = validate.text(name, "name")
+    tasks = load_tasks(validate.path_list(task_dirs, "task_dirs"))
     if name not in tasks:
         raise ShoptuneError(f"unknown task {name!r} (see `shoptune tasks list`)")
     return tasks[name]
 
 
 # ----------------------------------------------------------------------------------------------- data
+@python_api
 def build_data(
     config: str | Path,
     out: str | Path,
     *,
-    tasks: Sequence[str] | None = None,
+    tasks: str | Sequence[str] | None = None,
     on_error: str | None = None,
     atomic: bool | None = None,
     data_root: str | Path | None = None,
@@ -92,18 +105,22 @@ def build_data(
     """Build the tasks of a build config as Parquet splits plus ``manifest.json`` in ``out`` (replaced atomically;
     a folder shoptune did not write is refused). Keyword arguments override the config; returns the manifest.
     See the module docstring for an example."""
-    from shoptune.data.build import build, load_build_config, select_tasks
+    from shoptune.data.build import build, load_build_config, select_tasks, source_files
     from shoptune.io import claim_output
 
+    config, out = validate.path_arg(config, "config"), validate.path_arg(out, "out")
+    root = validate.optional(validate.path_arg, data_root, "data_root")
     overrides = {
-        "on_error": on_error,
-        "seed": seed,
-        "atomic": atomic,
-        "tasks": list(tasks) if tasks else None,
-        "data_root": str(Path(data_root).resolve()) if data_root else None,
+        "on_error": None if on_error is None else validate.choice(on_error, "on_error", validate.OnError),
+        "seed": validate.optional(validate.integer, seed, "seed"),
+        "atomic": validate.optional(validate.flag, atomic, "atomic"),
+        "tasks": validate.optional(validate.task_names, tasks, "tasks"),
+        "data_root": str(root.resolve()) if root else None,
     }
+    progress = validate.optional(validate.function, progress, "progress")
     cfg = load_build_config(config, **overrides)
-    claim_output(out, "manifest.json")  # before any progress: a refusal is the only thing reported
+    # Before any progress: a refusal is the only thing reported.
+    claim_output(out, "build", inputs=source_files(cfg, select_tasks(cfg)))
     total = len(select_tasks(cfg))
     done: list[str] = []
 
@@ -139,12 +156,14 @@ def source_adapter(name: str) -> Source:
     """The source adapter registered as ``name``; an unknown name is one line listing the known ones."""
     from shoptune.data.sources import get_source
 
+    name = validate.text(name, "source")
     try:
         return get_source(name)
     except KeyError as exc:
         raise ShoptuneError(exc.args[0]) from None
 
 
+@python_api
 def validate_source(file: str | Path, source: str, *, view: str | None = None, on_error: str = "raise") -> SourceCheck:
     """Read a raw file (or folder) with a source adapter and count its rows, skipped rows and derived records.
 
@@ -157,11 +176,14 @@ def validate_source(file: str | Path, source: str, *, view: str | None = None, o
     from shoptune.data.errorlog import ErrorLog
     from shoptune.data.sources.base import ViewContext
 
-    file = Path(file)
+    file = validate.path_arg(file, "file")
+    view = validate.optional(validate.text, view, "view")
+    on_error = validate.choice(on_error, "on_error", validate.OnError)
     adapter = source_adapter(source)
     if view is not None and view not in adapter.views:
-        raise ShoptuneError(f"--view {view!r}: source {source!r} has no such view (views: {', '.join(adapter.views)})")
-    log = ErrorLog(on_error="skip" if on_error == "skip" else "raise")
+        views = ", ".join(adapter.views)
+        raise ArgumentError("view", f"source {source!r} has no such view (views: {views})", view)
+    log = ErrorLog(on_error=on_error)
     rows = adapter.read(file, log)
     check = SourceCheck(file=file, source=source, rows=len(rows), skipped=0, view=view or adapter.default_view)
     if check.view:
@@ -180,37 +202,45 @@ def _label_of(record: Any) -> Any:
     return getattr(record, "label", None) or (output if isinstance(output, str) and record.options else None)
 
 
+@python_api
 def generate_data(
     config: str | Path | GenerateConfig,
     out: str | Path,
     *,
     resume: bool = False,
-    overrides: dict[str, Any] | None = None,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
     log: Log = print,
 ) -> dict[str, Any]:
     """Generate instruction examples for a task with an LLM, filter them, and write a task folder that a data
     build reads (``task_dirs``); returns the run's report (counts, files)."""
-    from shoptune.data.generate.config import load_generate_config
+    from shoptune.data.generate.config import GenerateConfig, load_generate_config
     from shoptune.data.generate.runner import run_generation
 
-    cfg = load_generate_config(config, overrides or {}) if isinstance(config, str | Path) else config
-    return run_generation(cfg, Path(out), resume=resume, log=log)
+    out, resume = validate.path_arg(out, "out"), validate.flag(resume, "resume")
+    changes, log = validate.config_overrides(overrides), validate.function(log, "log")
+    if isinstance(config, GenerateConfig):
+        validate.no_overrides(changes)
+        cfg = config
+    else:
+        cfg = load_generate_config(validate.path_arg(config, "config"), changes)
+    return run_generation(cfg, out, resume=resume, log=log)
 
 
 # ----------------------------------------------------------------------------------------------- eval
 def check_adapter(adapter: str | Path) -> Path:
     """``adapter`` must be a peft adapter folder: say so in one line instead of failing inside peft."""
-    adapter = Path(adapter)
+    adapter = validate.path_arg(adapter, "adapter")
     if not adapter.is_dir():
-        raise ShoptuneError(f"--adapter {adapter}: no such folder")
+        raise ArgumentError("adapter", "no such folder", adapter)
     if not (adapter / "adapter_config.json").is_file():
-        raise ShoptuneError(f"--adapter {adapter}: not a LoRA adapter folder (no adapter_config.json)")
+        raise ArgumentError("adapter", "not a LoRA adapter folder (no adapter_config.json)", adapter)
     return adapter
 
 
+@python_api
 def evaluate(
-    model: str,
-    tasks: Sequence[str],
+    model: str | Path,
+    tasks: str | Sequence[str],
     out: str | Path,
     *,
     adapter: str | Path | None = None,
@@ -221,7 +251,7 @@ def evaluate(
     data: str | Path | None = None,
     data_root: str | Path | None = None,
     generate_choices: bool = False,
-    task_dirs: Sequence[str | Path] = (),
+    task_dirs: str | Path | Sequence[str | Path] = (),
     bf16: bool = False,
     loading: Callable[[str], AbstractContextManager[Any]] | None = None,
     progress: AddBar | None = None,
@@ -242,17 +272,20 @@ def evaluate(
     from shoptune.io import claim_output
     from shoptune.models import load_causal_lm
 
-    out = claim_output(out, "metrics.json", "predictions.jsonl")
+    model, names = validate.model_name(model, "model"), validate.task_names(tasks, "tasks")
+    out = validate.path_arg(out, "out")
+    batch_size = validate.positive_int(batch_size, "batch_size")
+    limit = validate.optional(validate.positive_int, limit, "limit")
+    shots, split = validate.non_negative_int(shots, "shots"), validate.choice(split, "split", validate.Split)
+    data = validate.optional(validate.path_arg, data, "data")
+    data_root = validate.optional(validate.path_arg, data_root, "data_root")
+    generate_choices, bf16 = validate.flag(generate_choices, "generate_choices"), validate.flag(bf16, "bf16")
+    dirs = validate.path_list(task_dirs, "task_dirs")
+    loading = validate.optional(validate.function, loading, "loading")
+    progress = validate.optional(validate.function, progress, "progress")
     adapter = check_adapter(adapter) if adapter is not None else None
-    items = collect_items(
-        list(tasks),
-        data=Path(data) if data else None,
-        data_root=Path(data_root) if data_root else None,
-        split=split,
-        limit=limit,
-        shots=shots,
-        task_dirs=[Path(d) for d in task_dirs],
-    )
+    out = claim_output(out, "eval", inputs=[p for p in (adapter, data) if p is not None])
+    items = collect_items(names, data=data, data_root=data_root, split=split, limit=limit, shots=shots, task_dirs=dirs)
     with (loading or (lambda _name: nullcontext()))(model):
         lm, tokenizer = load_causal_lm(model)
         if adapter is not None:
@@ -267,49 +300,61 @@ def evaluate(
 
 
 # ----------------------------------------------------------------------------------------------- train / export
+@python_api
 def train_sft(
     config: str | Path | SFTConfig,
     out: str | Path,
     *,
     resume: bool = False,
-    overrides: dict[str, Any] | None = None,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
     log: Log = print,
     progress: Callable[[int, int, dict[str, Any]], None] | None = None,
 ) -> dict[str, Any]:
     """Multi-task instruction tuning of a causal LM (LoRA or full) per an SFT config (a YAML path, with dotted
     ``overrides`` such as ``{"optim.lr": 1e-4}``, or an :class:`~shoptune.training.config.SFTConfig`) into the run
-    folder ``out``; ``resume`` continues from its last checkpoint. ``progress(step, total, record)`` follows
+    folder ``out``; ``overrides`` may also be ``--set``-style ``["optim.lr=1e-4"]`` strings (values read as YAML);
+    ``resume`` continues from its last checkpoint. ``progress(step, total, record)`` follows
     every logged step. Returns the run summary (steps, tokens per second, adapter path, ...).
 
     >>> import shoptune
     >>> summary = shoptune.train_sft("configs/sft_demo.yaml", "runs/sft")  # doctest: +SKIP
     """
-    from shoptune.training.config import load_sft_config
+    from shoptune.training.config import SFTConfig, load_sft_config
     from shoptune.training.sft import check_run_folder, run_sft
 
-    cfg = load_sft_config(config, overrides) if isinstance(config, str | Path) else config
-    out = Path(out)
+    out, resume = validate.path_arg(out, "out"), validate.flag(resume, "resume")
+    changes, log = validate.config_overrides(overrides), validate.function(log, "log")
+    progress = validate.optional(validate.function, progress, "progress")
+    if isinstance(config, SFTConfig):
+        validate.no_overrides(changes)
+        cfg = config
+    else:
+        cfg = load_sft_config(validate.path_arg(config, "config"), changes)
     check_run_folder(cfg, out, resume)
     return run_sft(cfg, out, resume=resume, log=log, progress=progress)
 
 
+@python_api
 def export_merged(adapter: str | Path, out: str | Path, *, base: str | None = None) -> Path:
     """Fold a LoRA adapter into its base model (default: the one it was trained on) and write a model folder that
     loads with plain transformers; returns the folder."""
     from shoptune.training.export import export_merged as export
 
-    return export(Path(adapter), Path(out), base)
+    adapter, out = validate.path_arg(adapter, "adapter"), validate.path_arg(out, "out")
+    return export(adapter, out, validate.optional(validate.model_name, base, "base"))
 
 
 # ----------------------------------------------------------------------------------------------- experiments
 def heldout_folders(run: str | Path, out: str | Path | None = None) -> tuple[Path, Path]:
     """(adapter folder, output folder) of :func:`compare_heldout`: ``run`` is an SFT run (with ``adapter/``) or an
     adapter folder; the output defaults to the run's ``eval/``."""
-    run = Path(run)
+    run = validate.path_arg(run, "run")
+    out = validate.optional(validate.path_arg, out, "out")
     adapter = run / "adapter" if (run / "adapter").is_dir() else run
-    return adapter, Path(out) if out else adapter.parent / "eval"
+    return adapter, out or adapter.parent / "eval"
 
 
+@python_api
 def compare_heldout(
     run: str | Path,
     *,
@@ -331,24 +376,25 @@ def compare_heldout(
     adapter, folder = heldout_folders(run, out)
     return compare_base_and_tuned(
         adapter,
-        limit=limit,
-        batch_size=batch_size,
-        split=split,
-        bf16=bf16,
-        log=log,
-        progress=progress,
-        base_from=Path(base_from) if base_from else None,
-        only=only,
+        limit=validate.optional(validate.positive_int, limit, "limit"),
+        batch_size=validate.positive_int(batch_size, "batch_size"),
+        split=validate.choice(split, "split", validate.Split),
+        bf16=validate.flag(bf16, "bf16"),
+        log=validate.function(log, "log"),
+        progress=validate.optional(validate.function, progress, "progress"),
+        base_from=validate.optional(validate.path_arg, base_from, "base_from"),
+        only=None if only is None else validate.choice(only, "only", validate.Group),
         out=folder,
     )
 
 
+@python_api
 def run_sweep(
     config: str | Path | SweepConfig,
     out: str | Path,
     *,
     resume: bool = False,
-    overrides: dict[str, Any] | None = None,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
     data: str | Path | None = None,
     threads: int | None = None,
     log: Log = print,
@@ -357,14 +403,22 @@ def run_sweep(
     """Train every arm x seed of a sweep (a YAML path with dotted ``overrides``, or a SweepConfig), score each on one
     fixed item set, and write results and comparisons into ``out``; ``data`` reuses an existing data build for
     every arm, ``threads`` sets torch's thread count. Returns the analysis."""
-    from shoptune.experiments.sweep import load_sweep
+    from shoptune.experiments.sweep import SweepConfig, load_sweep
     from shoptune.experiments.sweep import run_sweep as run
 
-    cfg = load_sweep(config, overrides) if isinstance(config, str | Path) else config
-    if data is not None:
-        cfg.data = str(Path(data).resolve())
+    out, resume = validate.path_arg(out, "out"), validate.flag(resume, "resume")
+    changes, build = validate.config_overrides(overrides), validate.optional(validate.path_arg, data, "data")
+    threads = validate.optional(validate.positive_int, threads, "threads")
+    log, progress = validate.function(log, "log"), validate.optional(validate.function, progress, "progress")
+    if isinstance(config, SweepConfig):
+        validate.no_overrides(changes)
+        cfg = config
+    else:
+        cfg = load_sweep(validate.path_arg(config, "config"), changes)
+    if build is not None:
+        cfg.data = str(build.resolve())
     if threads:
         import torch
 
         torch.set_num_threads(threads)
-    return run(cfg, Path(out), resume=resume, log=log, progress=progress)
+    return run(cfg, out, resume=resume, log=log, progress=progress)

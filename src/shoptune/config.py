@@ -7,6 +7,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
@@ -14,7 +15,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import PydanticCustomError
 
-from shoptune.errors import ConfigError
+from shoptune.errors import ArgumentTypeError, ConfigArgumentError, ConfigError, argument_label
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -64,10 +65,11 @@ def read_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def parse_set(items: list[str] | None, option: str = "--set") -> dict[str, Any]:
+def parse_set(items: Sequence[str] | None, argument: str = "overrides") -> dict[str, Any]:
     """``["optim.lr=1.0e-4", "data.tasks=[a, b]"]`` -> ``{"optim.lr": 0.0001, "data.tasks": ["a", "b"]}``.
 
-    The one parser of ``--set`` for every recipe; values are YAML. Errors name the option and the item.
+    The one parser of config overrides for every recipe: ``--set`` on the command line, a list passed as
+    ``overrides`` in Python. Values are YAML. Errors name the argument as the user knows it and the item.
 
     >>> parse_set(["optim.lr=1.0e-4", "lora.target_modules=all-linear"])  # YAML reads 1e-4 as a string
     {'optim.lr': 0.0001, 'lora.target_modules': 'all-linear'}
@@ -77,15 +79,37 @@ def parse_set(items: list[str] | None, option: str = "--set") -> dict[str, Any]:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep or not key:
-            raise ConfigError(f"{option} {item!r}: expected KEY=VALUE, e.g. {option} section.key=value")
-        if any(not part for part in key.split(".")):
-            raise ConfigError(f"{option} {item!r}: {key!r} is not a dotted key such as optim.lr")
+            raise ConfigArgumentError(argument, "expected KEY=VALUE, e.g. optim.lr=1e-4", item)
+        check_override_key(key, item, argument)
         try:
             overrides[key] = yaml.safe_load(value)
         except yaml.YAMLError as exc:
             reason = str(exc).splitlines()[0]
-            raise ConfigError(f"{option} {item!r}: the value is not valid YAML ({reason})") from None
+            raise ConfigArgumentError(argument, f"the value is not valid YAML ({reason})", item) from None
     return overrides
+
+
+def check_override_key(key: Any, item: Any, argument: str = "overrides") -> None:
+    """An override's key is a dotted key such as ``optim.lr``: a string, every part non-empty."""
+    if not isinstance(key, str):
+        raise ArgumentTypeError(
+            argument, f"keys must be dotted strings such as optim.lr, not {type(key).__name__}", item
+        )
+    if not key or any(not part.strip() for part in key.split(".")):
+        raise ConfigArgumentError(argument, f"{key!r} is not a dotted key such as optim.lr", item)
+
+
+def overrides_label() -> str:
+    """How errors name the config overrides: ``--set`` on the command line (and for internal callers that set
+    no naming, such as a loader called directly), ``overrides`` inside a Python API call."""
+    return argument_label("overrides", default="--set")
+
+
+def override_name(key: str) -> str:
+    """One override as the user wrote it: ``--set optim.lr`` on the command line, ``overrides['optim.lr']`` in
+    Python."""
+    label = overrides_label()
+    return f"{label}[{key!r}]" if label.isidentifier() else f"{label} {key}"
 
 
 def set_dotted(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -103,7 +127,8 @@ def set_dotted(data: dict[str, Any], overrides: dict[str, Any]) -> dict[str, Any
                 child = node[key] = {}
             if not isinstance(child, dict):
                 where = ".".join(parents[: depth + 1])
-                raise ConfigError(f"--set {dotted}: {where!r} is a value ({child!r}), not a section with keys")
+                problem = f"{override_name(dotted)}: {where!r} is a value ({child!r}), not a section with keys"
+                raise ConfigArgumentError("overrides", problem, named=False)
             node = child
         node[leaf] = value
     return data
@@ -147,8 +172,10 @@ def refuse_changed_config(where: str | Path, saved: dict[str, Any], current: dic
 
     changes = "; ".join(f"{k}: {value(saved, k)!r} -> {value(current, k)!r}" for k in keys[:8])
     more = f" (and {len(keys) - 8} more)" if len(keys) > 8 else ""
+    resume, out = argument_label("resume", default="--resume"), argument_label("out", default="--out")
     raise ConfigError(
-        f"{where}: --resume with a changed config ({changes}{more}); resume with the run's config or start a new --out"
+        f"{where}: {resume} with a changed config ({changes}{more}); "
+        f"resume with the run's config or choose another {out}"
     )
 
 
@@ -159,34 +186,47 @@ def load_config(path: str | Path, model: type[M], overrides: dict[str, Any] | No
 
 
 def validate_config(model: type[M], data: dict[str, Any], path: str | Path, overrides: dict[str, Any] | None) -> M:
-    """Validate; each problem names the dotted key and where it came from: the file, or the --set that set it."""
+    """Validate; each problem names the dotted key and where it came from: the file, or the override that set it."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(str(path), exc, overrides)) from None
+        message = format_validation_error(str(path), exc, overrides)
+        if all(_override_of(key, overrides) for key, _ in _problems(exc)):  # only the overrides are wrong
+            raise ConfigArgumentError("overrides", message, named=False) from None
+        raise ConfigError(message) from None
 
 
 def format_validation_error(source: str, error: ValidationError, overrides: dict[str, Any] | None = None) -> str:
-    """One part per problem, each naming the dotted key and its source: the file, or the --set that set it."""
-    parts = []
+    """One part per problem, each naming the dotted key and its source: the file, or the override that set it
+    (``--set KEY`` on the command line, ``overrides['KEY']`` in Python)."""
+    return "; ".join(f"{_source(key, source, overrides)}: {problem}" for key, problem in _problems(error))
+
+
+def _problems(error: ValidationError) -> list[tuple[str, str]]:
+    """(dotted key, what is wrong with it) for each problem of a validation error."""
+    problems = []
     for item in error.errors():
         key = ".".join(str(p) for p in item["loc"])
         if item["type"] == RENAMED:
             prefix = f"{key}." if key else ""
             for old, new in item["ctx"]["renamed"]:
-                where = _source(f"{prefix}{old}", source, overrides)
-                parts.append(f"{where}: key '{prefix}{old}' was renamed to '{prefix}{new}'")
+                problems.append((f"{prefix}{old}", f"key '{prefix}{old}' was renamed to '{prefix}{new}'"))
             continue
         # Pydantic prefixes a validator's own message with "Value error, "; the message says enough.
-        where = _source(key or "(root)", source, overrides)
-        parts.append(f"{where}: key '{key or '(root)'}': {item['msg'].removeprefix('Value error, ')}")
-    return "; ".join(parts)
+        problems.append((key or "(root)", f"key '{key or '(root)'}': {item['msg'].removeprefix('Value error, ')}"))
+    return problems
+
+
+def _override_of(key: str, overrides: dict[str, Any] | None) -> str | None:
+    """The override that set a dotted key (or a section above it, or a key below it), if any."""
+    touched = [o for o in overrides or {} if key == o or key.startswith(f"{o}.") or o.startswith(f"{key}.")]
+    return touched[0] if touched else None
 
 
 def _source(key: str, source: str, overrides: dict[str, Any] | None) -> str:
-    """Where a dotted key's value came from: the --set that set it (or a section above it), else the file."""
-    touched = [o for o in overrides or {} if key == o or key.startswith(f"{o}.") or o.startswith(f"{key}.")]
-    return f"--set {touched[0]}" if touched else source
+    """Where a dotted key's value came from: the override that set it, else the file."""
+    override = _override_of(key, overrides)
+    return override_name(override) if override is not None else source
 
 
 def resolve_path(base: Path, value: str) -> str:

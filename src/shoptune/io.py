@@ -44,7 +44,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from shoptune.errors import ShoptuneError
+from shoptune.errors import ShoptuneError, argument_label
 
 #: The marker file in every folder shoptune creates as a whole; its presence is what lets shoptune replace it.
 MARKER = ".shoptune"
@@ -292,7 +292,7 @@ def _foreign(folder: Path, prefix: str, files: set[str]) -> list[str]:
     return found
 
 
-def claim_output(path: str | Path, kind: str, *, option: str = "--out", inputs: Iterable[str | Path] = ()) -> Path:
+def claim_output(path: str | Path, kind: str, *, option: str | None = None, inputs: Iterable[str | Path] = ()) -> Path:
     """Check, before any work, that shoptune may write the folder ``path`` as ``kind``; return it.
 
     Allowed: a path that does not exist, an empty folder, or a folder marked as ``kind`` that holds only files
@@ -301,6 +301,7 @@ def claim_output(path: str | Path, kind: str, *, option: str = "--out", inputs: 
     """
     if kind not in KINDS:
         raise ValueError(f"unknown output kind {kind!r}")
+    option = option or argument_label("out", default="--out")
     path = Path(path)
     _refuse_inputs(path, inputs, option)
     if not path.exists() and not path.is_symlink():
@@ -346,7 +347,7 @@ def _refuse_inputs(path: Path, inputs: Iterable[str | Path], option: str) -> Non
             raise OutputError(f"{option} {path}: is, holds or sits inside the input {item}; choose another path")
 
 
-def open_folder(path: str | Path, kind: str, *, option: str = "--out", inputs: Iterable[str | Path] = ()) -> Path:
+def open_folder(path: str | Path, kind: str, *, option: str | None = None, inputs: Iterable[str | Path] = ()) -> Path:
     """``claim_output``, then create the folder and mark it as ``kind`` if it is not yet: for outputs that grow
     file by file (runs, sweeps, generations) rather than being swapped in whole."""
     path = claim_output(path, kind, option=option, inputs=inputs)
@@ -356,7 +357,7 @@ def open_folder(path: str | Path, kind: str, *, option: str = "--out", inputs: I
     return path
 
 
-def remove_owned(path: str | Path, kind: str, option: str = "--out") -> None:
+def remove_owned(path: str | Path, kind: str, option: str | None = None) -> None:
     """Delete a folder shoptune wrote as ``kind`` (checked as ``claim_output`` does); refuse anything else."""
     path = claim_output(path, kind, option=option)
     if path.is_dir():
@@ -369,7 +370,7 @@ def _sidecar(path: Path) -> Path:
 
 
 def claim_file(
-    path: str | Path, *, option: str = "--out", overwrite: bool = False, inputs: Iterable[str | Path] = ()
+    path: str | Path, *, option: str | None = None, overwrite: bool = False, inputs: Iterable[str | Path] = ()
 ) -> Path:
     """Check a single-file output before work starts; return the path to write.
 
@@ -378,6 +379,7 @@ def claim_file(
     ``overwrite=True``. A link is refused; with
     ``overwrite=True`` the file it points to is written instead, and the link stays.
     """
+    option = option or argument_label("out", default="--out")
     path = Path(path)
     _refuse_inputs(path, inputs, option)
     if path.is_dir():
@@ -385,12 +387,13 @@ def claim_file(
     _check_parents(path, option)
     if path.is_symlink():
         if not overwrite:
-            raise OutputError(f"{option} {path}: is a link; pass overwrite to write the file it points to")
+            flag = argument_label("overwrite", default="--overwrite")
+            raise OutputError(f"{option} {path}: is a link; pass {flag} to write the file it points to")
         path = Path(os.path.realpath(path))
         if path.is_dir():
             raise OutputError(f"{option} {path}: is a folder; give a file path")
     if path.exists() and not overwrite and not _file_is_ours(path):
-        flag = "--overwrite" if option.startswith("--") else "overwrite=True"
+        flag = argument_label("overwrite", default="--overwrite")
         raise OutputError(f"{option} {path}: exists and shoptune did not write it; pass {flag} to replace it")
     return path
 
@@ -427,7 +430,7 @@ def mark_file(path: str | Path) -> None:
 # ------------------------------------------------------------------------------------------ folders
 @contextlib.contextmanager
 def staging_dir(
-    final: str | Path, *, kind: str, option: str = "--out", inputs: Iterable[str | Path] = ()
+    final: str | Path, *, kind: str, option: str | None = None, inputs: Iterable[str | Path] = ()
 ) -> Iterator[Path]:
     """Build a folder under a temp name and swap it in for ``final`` on success (removed on failure).
 

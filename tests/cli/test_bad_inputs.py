@@ -49,7 +49,7 @@ def _broken_manifest(w: dict, t: Path) -> Path:
 
 def _damaged_sft_checkpoint(w: dict, t: Path) -> Path:
     run = Path(shutil.copytree(w["sft_killed"], t / "killed"))
-    _file(sorted((run / "checkpoints").glob("step-*"))[-1], "optim.pt", b"\x00garbage")
+    _file(sorted((run / "checkpoints").glob("step-*"))[-1], "optim.safetensors", b"\x00garbage")
     return run
 
 

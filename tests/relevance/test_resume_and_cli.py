@@ -227,6 +227,6 @@ def test_resume_refuses_the_old_flat_checkpoint_layout(tmp_path):
     (out / "checkpoint").mkdir(parents=True)
     (out / "checkpoint" / "state.json").write_text("{}")
     write_marker(out, "relevance-run")
-    cfg = RelevanceConfig.model_validate({"data": {"path": str(tmp_path)}})
+    cfg = RelevanceConfig.model_validate({"data": {"path": str(tmp_path / "data")}})
     with pytest.raises(ShoptuneError, match="older shoptune layout"):
         start_run_folder(cfg, out, resume=True)

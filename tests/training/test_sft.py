@@ -159,7 +159,7 @@ def test_damaged_checkpoint_is_one_line_naming_it(tmp_path):
     optimizer = torch.optim.AdamW(model.parameters())
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     path = save_checkpoint(tmp_path, 1, model, optimizer, scheduler, {"epoch": 0})
-    (path / "optim.pt").write_bytes(b"not a pickle")
+    (path / "optim.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(ShoptuneError, match="step-000001: damaged checkpoint"):
         load_checkpoint(path, model, optimizer, scheduler)
 

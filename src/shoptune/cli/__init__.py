@@ -34,7 +34,8 @@ from shoptune.cli.generate import generate as generate_cmd
 from shoptune.cli.relevance import relevance_app
 from shoptune.cli.report import report as report_cmd
 from shoptune.cli.train import export, train_app
-from shoptune.errors import ShoptuneError
+from shoptune.cli.types import option_name
+from shoptune.errors import ShoptuneError, argument_names
 
 app = typer.Typer(
     help="shoptune: multi-task adaptation of language models to e-commerce.",
@@ -67,6 +68,7 @@ __all__ = ["app", "data_app", "main"]
 
 @app.callback(invoke_without_command=True)
 def _main(
+    ctx: typer.Context,
     version: Annotated[bool, typer.Option("--version", help="Print the version and exit.")] = False,
     debug: Annotated[bool, typer.Option("--debug", help="Show the full traceback of an unexpected error.")] = False,
     allow_hub: Annotated[
@@ -76,6 +78,8 @@ def _main(
         ),
     ] = False,
 ) -> None:
+    # For the whole command: the API's argument errors name this command line's options (`--limit`, not `limit`).
+    ctx.with_resource(argument_names(option_name))
     if allow_hub:
         os.environ["SHOPTUNE_ALLOW_HUB"] = "1"
     if version:

@@ -18,8 +18,8 @@ SetOpt = set_option("Override a sweep key: eval.limit=100, set.budget.total=2400
 @experiments_app.command("heldout")
 def experiments_heldout(
     run: Annotated[Path, typer.Argument(help="An SFT run folder (with adapter/) or an adapter folder.")],
-    limit: Annotated[int | None, typer.Option(min=1, help="At most N test examples per task.")] = 200,
-    batch_size: Annotated[int, typer.Option("--batch-size", min=1)] = 16,
+    limit: Annotated[int | None, typer.Option(help="At most N test examples per task (N >= 1).")] = 200,
+    batch_size: Annotated[int, typer.Option("--batch-size", help="Questions per forward pass (at least 1).")] = 16,
     split: Annotated[Split, typer.Option(help="Split to score.")] = Split.test,
     bf16: Annotated[bool, typer.Option("--bf16", help="bf16 autocast for both models (faster on CPU).")] = False,
     base_from: Annotated[
@@ -58,19 +58,18 @@ def experiment_run(
     out: Annotated[Path, typer.Option("--out", help="Sweep folder (arms, evals, results, comparisons).")],
     resume: Annotated[bool, typer.Option("--resume", help="Continue a sweep: done arms are skipped.")] = False,
     set_: SetOpt = None,
-    threads: Annotated[int | None, typer.Option("--threads", min=1, help="torch threads (default: torch's).")] = None,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="torch threads, at least 1 (default: torch's).")
+    ] = None,
     data: Annotated[
         Path | None, typer.Option("--data", help="An existing data build for every arm (instead of building one).")
     ] = None,
 ) -> None:
     """Train every arm x seed of a sweep, score each on one fixed item set, write results and comparisons."""
     from shoptune.api import run_sweep
-    from shoptune.config import parse_set
 
     with model_bars() as bars:
-        run_sweep(
-            sweep, out, resume=resume, overrides=parse_set(set_), data=data, threads=threads, log=log, progress=bars
-        )
+        run_sweep(sweep, out, resume=resume, overrides=set_, data=data, threads=threads, log=log, progress=bars)
     console.print((out / "results.md").read_text(encoding="utf-8"))
     console.print(f"wrote {out / 'results.md'}, {out / 'results.parquet'} and {out / 'comparisons.md'}")
 

@@ -16,7 +16,6 @@ import typer
 
 from shoptune.cli.console import console, log
 from shoptune.cli.types import set_option
-from shoptune.config import parse_set
 
 SetOpt = set_option("Override a config key: target=500, backend.temperature=0.9")
 
@@ -32,7 +31,7 @@ def generate(
     """Generate instruction examples with an LLM, filter them, and write a task that `data build` reads."""
     from shoptune.api import generate_data
 
-    report = generate_data(config, out, resume=resume, overrides=parse_set(set_), log=log)
+    report = generate_data(config, out, resume=resume, overrides=set_, log=log)
     console.print((out / "report.md").read_text(encoding="utf-8"), markup=False)
     files = report["files"]
     console.print(

@@ -43,7 +43,7 @@ SetOpt = set_option("Override a config key, e.g. --set model.routing=prefix (rep
 # The raw-file and built-split options that `eval` and `calibrate` share (their help texts differ slightly).
 SourceOpt = Annotated[str | None, typer.Option("--source", help="Source adapter of a raw --input file.")]
 ViewOpt = Annotated[str | None, typer.Option("--view", help="Pair view of the source (default: the source's).")]
-LimitOpt = Annotated[int | None, typer.Option("--limit", min=1, help="At most N pairs (per task with --data).")]
+LimitOpt = Annotated[int | None, typer.Option("--limit", help="At most N pairs, N >= 1 (per task with --data).")]
 RowErrorOpt = Annotated[OnError, typer.Option("--on-error", help="raise or skip bad rows of a raw file.")]
 DataOpt = Annotated[Path | None, typer.Option("--data", help="A `shoptune data build` folder ...")]
 
@@ -72,13 +72,10 @@ def train_relevance(
     ] = None,
 ) -> None:
     """Train one relevance model on all entity-pair tasks jointly (or one per task with --single-task)."""
-    from shoptune.config import parse_set
     from shoptune.relevance.api import train
 
     _quiet_transformers()
-    artifact = train(
-        config, out, overrides=parse_set(set_), single_task=single_task, resume=resume, stop_after=stop_after
-    )
+    artifact = train(config, out, overrides=set_, single_task=single_task, resume=resume, stop_after=stop_after)
     if (artifact / "relevance.json").is_file():
         metrics = out / "eval" / "test" / "metrics.json"
         if metrics.is_file():
@@ -106,7 +103,9 @@ def eval_cmd(
     ] = None,
     limit: LimitOpt = None,
     on_error: RowErrorOpt = OnError.raise_,
-    bootstrap: Annotated[int, typer.Option("--bootstrap", min=10, help="Bootstrap resamples for the CIs.")] = 1000,
+    bootstrap: Annotated[
+        int, typer.Option("--bootstrap", help="Bootstrap resamples for the CIs (at least 10).")
+    ] = 1000,
 ) -> None:
     """Score a raw file of any supported source (or a built split); writes metrics.json + predictions.jsonl."""
     from shoptune.relevance.api import evaluate
@@ -181,14 +180,19 @@ def predict_cmd(
     input_: Annotated[Path, typer.Option("--input", help=".jsonl / .csv / .parquet with left, right[, task].")],
     out: Annotated[Path, typer.Option("--out", help="Output .jsonl or .parquet.")],
     task: Annotated[str | None, typer.Option("--task", help="Task for rows without a task column.")] = None,
-    chunk: Annotated[int, typer.Option("--chunk", min=1, help="Pairs scored per chunk (memory stays flat).")] = 4096,
+    chunk: Annotated[
+        int, typer.Option("--chunk", help="Pairs scored per chunk, at least 1 (memory stays flat).")
+    ] = 4096,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --out that shoptune did not write.")
+    ] = False,
 ) -> None:
     """Score pairs from a file, streaming, with a progress bar."""
     from shoptune.relevance.api import predict
 
     _quiet_transformers()
     with labelled_bars("predicting") as bars:
-        written = predict(model, input_, out, task=task, chunk=chunk, progress=bars)
+        written = predict(model, input_, out, task=task, chunk=chunk, progress=bars, overwrite=overwrite)
     console.print(f"wrote {written} predictions to {out}")
 
 
@@ -218,7 +222,9 @@ def calibrate_cmd(
     temperature: Annotated[
         bool, typer.Option("--temperature/--no-temperature", help="Also fit a temperature (before the rule).")
     ] = True,
-    min_pairs: Annotated[int, typer.Option("--min-pairs", min=1, help="Tasks with fewer pairs keep argmax.")] = 50,
+    min_pairs: Annotated[
+        int, typer.Option("--min-pairs", help="Tasks with fewer pairs keep argmax (at least 1).")
+    ] = 50,
 ) -> None:
     """Fit a decision rule (per-task temperature and label biases) onto a trained model; stored in relevance.json.
 

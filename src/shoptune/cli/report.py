@@ -23,9 +23,12 @@ def report(
     out: Annotated[
         Path | None, typer.Option("--out", help="The HTML file to write (default: PATH/report.html).")
     ] = None,
+    overwrite: Annotated[
+        bool, typer.Option("--overwrite", help="Replace an existing --out that shoptune did not write.")
+    ] = False,
 ) -> None:
     """Write one self-contained HTML report (tables, inline SVG plots, provenance) of a shoptune output folder."""
     from shoptune.reports.html import build_report
 
-    written = build_report(path, out)
+    written = build_report(path, out, overwrite=overwrite)
     print(written, flush=True)

@@ -11,7 +11,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeElapsed
 from shoptune.cli.console import console, lazy_progress, log
 from shoptune.cli.relevance import train_relevance
 from shoptune.cli.types import set_option
-from shoptune.config import parse_set
 from shoptune.errors import ShoptuneError
 
 train_app = typer.Typer(help="Training recipes.", no_args_is_help=True)
@@ -47,7 +46,7 @@ def train_sft(
             info = f"loss {record['loss']:.3f}  {record['tokens_per_s']:.0f} tok/s"
             bar.update(job, completed=step, total=total, info=info)
 
-        summary = train(config, out, resume=resume, overrides=parse_set(set_), log=log, progress=progress)
+        summary = train(config, out, resume=resume, overrides=set_, log=log, progress=progress)
     console.print_json(data=summary)
 
 

@@ -1,5 +1,10 @@
 """Choices and option types shared by the command modules: typer turns each enum into a checked option, so a
-bad value is one line naming the allowed ones."""
+bad value is one line naming the allowed ones.
+
+The choices and every other rule an option obeys live in :mod:`shoptune.validate`, shared with the Python API:
+the commands pass their options to the API functions, which check them, and :func:`option_name` makes those
+errors name the option (``--limit``) instead of the argument (``limit``).
+"""
 
 from __future__ import annotations
 
@@ -9,53 +14,49 @@ from typing import Annotated, Any
 
 import typer
 
+from shoptune.validate import (
+    Comparison,
+    DecisionChoice,
+    DecisionMetric,
+    DecisionRuleChoice,
+    Group,
+    OnError,
+    Split,
+)
 
-class OnError(StrEnum):
-    """What to do with a bad input row."""
+__all__ = [
+    "Comparison",
+    "DecisionChoice",
+    "DecisionMetric",
+    "DecisionRuleChoice",
+    "Group",
+    "OnError",
+    "OnErrorOpt",
+    "Split",
+    "TaskDirOpt",
+    "option_name",
+    "set_option",
+    "value_of",
+]
 
-    raise_ = "raise"
-    skip = "skip"
-
-
-class Split(StrEnum):
-    train = "train"
-    dev = "dev"
-    test = "test"
-
-
-class Group(StrEnum):
-    """A task group of `experiments heldout`."""
-
-    held_in = "held-in"
-    held_out = "held-out"
-
-
-class DecisionRuleChoice(StrEnum):
-    """What `relevance calibrate` fits: label biases, or nothing (argmax)."""
-
-    bias = "bias"
-    argmax = "argmax"
-
-
-class DecisionMetric(StrEnum):
-    macro_f1 = "macro_f1"
-    accuracy = "accuracy"
-
-
-class Comparison(StrEnum):
-    """The comparisons of `relevance compare`."""
-
-    routing = "routing"
-    prefix_ablation = "prefix-ablation"
-    multitask = "multitask"
-    ensemble = "ensemble"
+#: API arguments that the command line names otherwise than ``--`` and the argument with dashes for underscores
+#: (positional arguments by their metavar).
+OPTION_NAMES = {
+    "overrides": "--set",
+    "task_dirs": "--task-dir",
+    "config": "CONFIG",
+    "file": "FILE",
+    "run": "RUN",
+}
 
 
-class DecisionChoice(StrEnum):
-    """Which labels `relevance compare` compares: each model's decision rule, or argmax."""
+def option_name(argument: str) -> str:
+    """The command line's name of an API argument: ``batch_size`` -> ``--batch-size``, ``overrides`` -> ``--set``.
 
-    rule = "rule"
-    argmax = "argmax"
+    >>> option_name("batch_size"), option_name("overrides")
+    ('--batch-size', '--set')
+    """
+    return OPTION_NAMES.get(argument) or "--" + argument.replace("_", "-")
 
 
 OnErrorOpt = Annotated[

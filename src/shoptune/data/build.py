@@ -229,8 +229,8 @@ def _label_counts(spec: TaskSpec, records: list[Record]) -> dict[str, int]:
 def build(cfg: BuildConfig, out: str | Path, progress: Progress | None = None) -> dict[str, Any]:
     """Build every selected task into `out`, atomically: on any failure `out` is left as it was."""
     # Refuse a file or a folder of the user's own before reading a single source file.
-    out = claim_output(out, "build", inputs=[cfg.data_root])
     specs = select_tasks(cfg)
+    out = claim_output(out, "build", inputs=source_files(cfg, specs))
     builtin = load_tasks()
     if not specs:
         raise ConfigError(f"no tasks to build: none selected, or their files are missing under {cfg.data_root}")
@@ -244,7 +244,7 @@ def build(cfg: BuildConfig, out: str | Path, progress: Progress | None = None) -
         "sources": {},
         "tasks": {},
     }
-    with staging_dir(out, kind="build", inputs=[cfg.data_root]) as tmp:
+    with staging_dir(out, kind="build", inputs=source_files(cfg, specs)) as tmp:
         for spec in specs:
             if progress:
                 progress(spec.name)
@@ -262,6 +262,11 @@ def build(cfg: BuildConfig, out: str | Path, progress: Progress | None = None) -
         manifest["skipped_rows_total"] = sum(t["skipped_rows"] for t in manifest["tasks"].values())
         atomic_write_json(tmp / "manifest.json", manifest)
     return manifest
+
+
+def source_files(cfg: BuildConfig, specs: list[TaskSpec]) -> list[Path]:
+    """The raw files and folders a build reads: its output may not be, hold or sit inside one of them."""
+    return [Path(cfg.data_root) / p for spec in specs for p in spec.source.all_paths()]
 
 
 def _write_task(root: Path, spec: TaskSpec, splits: dict[str, list[Record]]) -> None:

@@ -19,8 +19,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from shoptune.errors import DataError, ShoptuneError
 from shoptune.evaluation.statistics import TaskRows, paired_runs_contrast, task_rows
-from shoptune.io import atomic_path, atomic_write_json, atomic_write_text
+from shoptune.io import atomic_path, atomic_write_json, atomic_write_text, safe_component
 
 if TYPE_CHECKING:
     from shoptune.experiments.sweep import Plan
@@ -31,8 +32,76 @@ N_RESAMPLES = 1000
 
 
 def read_rows(eval_dir: Path) -> dict[str, TaskRows]:
-    lines = (eval_dir / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
-    return task_rows([json.loads(line) for line in lines if line.strip()])
+    """The scored rows of an eval folder's predictions.jsonl per task; a damaged file is one line naming the file
+    and the row (the n-th non-blank line)."""
+    from shoptune.evaluation.metrics import get_metric
+
+    path = eval_dir / "predictions.jsonl"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise ShoptuneError(f"{path}: missing; score it again: `shoptune experiment run ... --resume`") from None
+    except UnicodeDecodeError as exc:
+        raise DataError(path, 0, "-", f"damaged, not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise ShoptuneError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    rows: list[dict[str, Any]] = []
+    for text in lines:
+        if not text.strip():
+            continue
+        number = len(rows) + 1
+        try:
+            row = json.loads(text)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            reason = exc.msg if isinstance(exc, json.JSONDecodeError) else "nested too deeply"
+            raise DataError(path, number, "-", f"damaged, not valid JSON ({reason})") from None
+        if not isinstance(row, dict):
+            raise DataError(path, number, "-", f"damaged, expected a JSON object, got {type(row).__name__}")
+        for field in ("task", "metric"):
+            if not isinstance(row.get(field), str):
+                raise DataError(path, number, field, f"missing or not a string ({row.get(field)!r})")
+        try:
+            get_metric(row["metric"])
+        except ValueError:
+            raise DataError(path, number, "metric", f"unknown metric {row['metric']!r}") from None
+        if "row" not in row:
+            raise DataError(path, number, "row", "missing")
+        rows.append(row)
+    try:
+        return task_rows(rows)
+    except (KeyError, TypeError, ValueError, IndexError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DataError(path, 0, "-", f"damaged, its rows cannot be scored ({reason})") from None
+
+
+def check_items(evals: dict[Path, dict[str, TaskRows]], tasks: Sequence[str]) -> None:
+    """Every eval (folder -> rows) must hold every task, scored on the same items with the same metric: what
+    the paired comparisons assume. A damaged or stale eval is one line naming its file."""
+    for task in tasks:
+        first: tuple[Path, TaskRows] | None = None
+        for folder, rows in evals.items():
+            path = folder / "predictions.jsonl"
+            if task not in rows:
+                raise DataError(
+                    path, 0, "task", f"no rows of task {task!r}, which the sweep scores; {_rescore(folder)}"
+                )
+            if first is None:
+                first = (path, rows[task])
+                continue
+            ref_path, ref = first
+            other = rows[task]
+            if len(other.values) != len(ref.values) or other.targets != ref.targets or other.metric != ref.metric:
+                raise DataError(
+                    path,
+                    0,
+                    "task",
+                    f"task {task!r} was not scored on the same items as in {ref_path} "
+                    f"({len(other.values)} vs {len(ref.values)} rows); {_rescore(folder)}",
+                )
+
+
+def _rescore(folder: Path) -> str:
+    return f"remove {folder / 'eval.json'} and rerun with --resume to score it again"
 
 
 def task_groups(plan: Plan) -> dict[str, list[str]]:
@@ -145,6 +214,8 @@ def write_analysis(plan: Plan, *, log: Log = print) -> dict[str, Any]:
     runs: Runs = {(a.name, s): read_rows(layout.eval(a.name, s)) for a in plan.arms for s in seeds}
     models = {c.model for c in plan.configs.values()}
     base = {m: read_rows(layout.base_eval(m)) for m in models}
+    folders = {layout.eval(a, s): rows for (a, s), rows in runs.items()}
+    check_items(folders | {layout.base_eval(m): rows for m, rows in base.items()}, plan.tasks)
     groups = task_groups(plan)
     write_table(plan, runs, base, groups)
     report: dict[str, Any] = {"groups": groups, "arms": {}, "sequences": {}, "interaction": None}
@@ -159,7 +230,8 @@ def write_analysis(plan: Plan, *, log: Log = print) -> dict[str, Any]:
     for name, steps in sequences.items():
         report["sequences"][name] = {g: sequence_report(runs, steps, seeds, tasks) for g, tasks in focus.items()}
         zero_shot = {g: report["arms"][steps[0]][g]["base"] for g in focus}
-        plot_sequence(report["sequences"][name], layout.root / f"sequence_{name}.png", name, zero_shot)
+        plot = layout.root / safe_component(f"sequence_{name}.png", "sequence")
+        plot_sequence(report["sequences"][name], plot, name, zero_shot)
     if cfg.grid:
         factors = list(cfg.grid)
         axes = cfg.compare.interaction or ({"rows": factors[0], "cols": factors[1]} if len(factors) == 2 else None)

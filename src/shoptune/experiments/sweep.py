@@ -34,13 +34,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NoReturn
 
 from pydantic import Field, model_validator
 
 from shoptune.config import StrictModel, read_yaml, refuse_changed_config, set_dotted, validate_config
-from shoptune.errors import ConfigError, ShoptuneError
-from shoptune.io import MARKER, atomic_write_json, claim_output, write_marker
+from shoptune.errors import ConfigError, DataError, ShoptuneError
+from shoptune.io import OutputError, atomic_write_json, claim_output, open_folder, safe_component
 
 Log = Callable[[str], None]
 SWEEP_FILE = "sweep.json"
@@ -140,24 +140,109 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
             raise ConfigError(f"{path}: key 'set': expected a mapping of SFT keys")
         data["set"] = {**data.get("set", {}), **flat}
     cfg = validate_config(SweepConfig, data, path, overrides)
+    check_sweep(cfg, path, overrides)
     cfg.base = resolve_path(path.resolve().parent, cfg.base)
     if cfg.data is not None:
         cfg.data = resolve_path(path.resolve().parent, cfg.data)
     if not Path(cfg.base).is_file():
         raise ConfigError(f"{path}: key 'base': no such SFT config {cfg.base}")
-    arms = {a.name for a in expand_arms(cfg)}
+    return cfg
+
+
+def check_sweep(cfg: SweepConfig, source: str | Path, overrides: dict[str, Any] | None = None) -> None:
+    """Check what a sweep says beyond its types, before any work: every name that becomes a folder (arms, grid
+    levels, sequences) through :func:`shoptune.io.safe_component`, the grid's levels, the sweep keys of every arm
+    (``budget.*``, ``tasks``, ``capabilities``) and the comparisons. A problem is one ConfigError naming where the
+    value came from (``source``, the sweep file, or the ``--set`` that set it) and the key (``grid.rank[2]``).
+    """
+
+    def fail(key: str, message: str) -> NoReturn:
+        raise ConfigError(f"{_source(source, overrides, key)}: key '{key}': {message}")
+
+    def component(name: str, what: str, key: str) -> None:
+        try:
+            safe_component(name, what)
+        except OutputError as exc:
+            fail(key, str(exc))
+
+    _check_sweep_keys(cfg.set, "set", fail)
+    for i, spec in enumerate(cfg.arms):
+        component(spec.name, "arm", f"arms[{i}].name")
+        _check_sweep_keys(spec.set, f"arms[{i}].set", fail)
+    for factor, levels in cfg.grid.items():
+        if not levels:
+            fail(f"grid.{factor}", "no levels; give at least one value, or {level name: overrides}")
+        if isinstance(levels, dict):
+            for level, over in levels.items():
+                component(str(level), "level", f"grid.{factor}")
+                _check_sweep_keys(over, f"grid.{factor}.{level}", fail)
+            continue
+        named: dict[str, Any] = {}
+        for i, value in enumerate(levels):
+            key, level = f"grid.{factor}[{i}]", _level_name(value)
+            component(level, "level", key)
+            if level in named:
+                fail(
+                    key,
+                    f"the levels {named[level]!r} and {value!r} both make the folder name {level!r}; "
+                    "name the levels: {level name: overrides}",
+                )
+            named[level] = value
+            if factor in SWEEP_KEYS:
+                _check_sweep_key(factor, value, key, fail)
+    arms: set[str] = set()
+    for arm in expand_arms(cfg) if cfg.grid else []:
+        component(arm.name, "arm", "grid")
+        if arm.name in arms:
+            fail("grid", f"two combinations of levels make the arm {arm.name!r}; rename a level")
+        arms.add(arm.name)
+    arms |= {a.name for a in cfg.arms}
     for name, steps in cfg.compare.sequences.items():
+        component(name, "sequence", "compare.sequences")
+        if not steps:
+            fail(f"compare.sequences.{name}", "no arms; list the arms of the sequence in order")
         unknown = [s for s in steps if s not in arms]
         if unknown:
-            raise ConfigError(f"{path}: key 'compare.sequences.{name}': unknown arms {', '.join(unknown)}")
+            fail(f"compare.sequences.{name}", f"unknown arms {', '.join(unknown)}")
     if cfg.compare.interaction:
         if len(cfg.grid) != 2:
-            raise ConfigError(f"{path}: key 'compare.interaction': needs a grid of exactly two factors")
+            fail("compare.interaction", "needs a grid of exactly two factors")
         for axis in ("rows", "cols"):
             factor = cfg.compare.interaction.get(axis)
             if factor not in cfg.grid:
-                raise ConfigError(f"{path}: key 'compare.interaction.{axis}': {factor!r} is not a grid factor")
-    return cfg
+                fail(f"compare.interaction.{axis}", f"{factor!r} is not a grid factor")
+        if cfg.compare.interaction["rows"] == cfg.compare.interaction["cols"]:
+            fail("compare.interaction", "rows and cols are the same factor; give one grid factor each")
+
+
+def _source(source: str | Path, overrides: dict[str, Any] | None, key: str) -> str:
+    """Where the value of ``key`` came from: the --set that set it (or a section above or below it), else the file."""
+    dotted = re.sub(r"\[\d+\]", "", key)
+    for item in overrides or {}:
+        if dotted == item or dotted.startswith(f"{item}.") or item.startswith(f"{dotted}."):
+            return f"--set {item}"
+    return str(source)
+
+
+def _check_sweep_keys(overrides: dict[str, Any], prefix: str, fail: Callable[[str, str], NoReturn]) -> None:
+    for name in SWEEP_KEYS:
+        if name in overrides:
+            _check_sweep_key(name, overrides[name], f"{prefix}.{name}", fail)
+
+
+def _check_sweep_key(name: str, value: Any, key: str, fail: Callable[[str, str], NoReturn]) -> None:
+    """One sweep key's value: budgets are whole numbers of examples >= 1, tasks and capabilities lists of names."""
+    if name in ("budget.total", "budget.per_task"):
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            fail(key, f"expected a whole number of examples, at least 1; got {value!r}")
+    elif name == "tasks" and not _names(value):
+        fail(key, f"expected a non-empty list of task names; got {value!r}")
+    elif name == "capabilities" and value != ALL and not _names(value):
+        fail(key, f"expected {ALL!r} or a non-empty list of capabilities; got {value!r}")
+
+
+def _names(value: Any) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) and v for v in value)
 
 
 def expand_arms(cfg: SweepConfig) -> list[Arm]:
@@ -202,7 +287,8 @@ def arm_config(cfg: SweepConfig, arm: Arm, seed: int, data_dir: Path) -> Any:
         plain["data.tasks"] = tasks
     if "budget.total" in merged or "budget.per_task" in merged:
         n_tasks = len(tasks if tasks is not None else _listed_tasks(base, arm.name))
-        per_task = merged.get("budget.per_task") or math.ceil(int(merged["budget.total"]) / max(1, n_tasks))
+        # check_sweep made both whole numbers >= 1; a per-task budget wins over a total one
+        per_task = merged.get("budget.per_task") or math.ceil(merged["budget.total"] / max(1, n_tasks))
         plain.update({"mixture.strategy": "cap", "mixture.cap": int(per_task)})
     try:
         return load_sft_config(cfg.base, plain)
@@ -250,13 +336,17 @@ class SweepLayout:
         return self.root / "data"
 
     def base_eval(self, model: str) -> Path:
-        return self.root / "base" / _level_name(model)
+        return self.root / "base" / safe_component(_level_name(model), "model")
 
     def run(self, arm: str, seed: int) -> Path:
-        return self.root / "arms" / arm / f"seed-{seed}" / "run"
+        return self._seed(arm, seed) / "run"
 
     def eval(self, arm: str, seed: int) -> Path:
-        return self.root / "arms" / arm / f"seed-{seed}" / "eval"
+        return self._seed(arm, seed) / "eval"
+
+    def _seed(self, arm: str, seed: int) -> Path:
+        # Every name below the sweep folder is one component: a name never leads outside it.
+        return self.root / "arms" / safe_component(arm, "arm") / safe_component(f"seed-{seed}", "seed")
 
 
 def sweep_key(cfg: SweepConfig) -> dict[str, Any]:
@@ -267,17 +357,20 @@ def sweep_key(cfg: SweepConfig) -> dict[str, Any]:
     return data
 
 
+def _inputs(cfg: SweepConfig) -> list[str]:
+    """What a sweep reads, which its --out may not be, hold or sit inside."""
+    return [str(p) for p in (cfg.base, cfg.data) if p]
+
+
 def start_sweep(cfg: SweepConfig, out: Path, resume: bool) -> SweepLayout:
     """Check --out before any work (a new folder, or this sweep with --resume), then record the sweep."""
-    claim_output(out, SWEEP_FILE)
+    claim_output(out, "sweep", inputs=_inputs(cfg))
     saved = out / SWEEP_FILE
     if saved.is_file() and not resume:
         raise ShoptuneError(f"{out}: already holds a sweep; pass --resume to continue it or choose another --out")
     if saved.is_file():
-        refuse_changed_config(out, json.loads(saved.read_text(encoding="utf-8"))["key"], sweep_key(cfg))
-    out.mkdir(parents=True, exist_ok=True)
-    if not (out / MARKER).exists():
-        write_marker(out, "sweep")
+        refuse_changed_config(out, _saved(out)["key"], sweep_key(cfg))
+    open_folder(out, "sweep", inputs=_inputs(cfg))
     atomic_write_json(saved, {"key": sweep_key(cfg), "config": cfg.model_dump(mode="json")})
     return SweepLayout(out)
 
@@ -328,14 +421,20 @@ def plan_sweep(cfg: SweepConfig, out: Path, *, resume: bool = False, log: Log = 
     from shoptune.models import resolve_model
     from shoptune.training.config import load_sft_config
 
-    claim_output(out, SWEEP_FILE)
+    claim_output(out, "sweep", inputs=_inputs(cfg))
+    check_sweep(cfg, "sweep config")  # a SweepConfig made in Python, not read by load_sweep
     arms = expand_arms(cfg)
     base = load_sft_config(cfg.base)
     layout = SweepLayout(out)
     data_dir = Path(cfg.data or base.data.path or layout.data)
     configs = {(a.name, s): arm_config(cfg, a, s, data_dir) for a in arms for s in cfg.seeds}
+    folders: dict[Path, str] = {}
     for model in dict.fromkeys(c.model for c in configs.values()):
         resolve_model(model)  # a model that is not installed stops the sweep here, not after hours of other arms
+        folder = layout.base_eval(model)
+        if folder in folders:
+            raise ConfigError(f"models {folders[folder]!r} and {model!r}: both would be scored into {folder}")
+        folders[folder] = model
     if cfg.data and not (data_dir / "manifest.json").is_file():
         raise ConfigError(f"data: {data_dir} is not a data build (no manifest.json)")
     tasks, groups = eval_tasks(cfg, configs, base)
@@ -427,7 +526,7 @@ def score_run(
     from shoptune.evaluation.lm import LMScorer
     from shoptune.evaluation.runner import evaluate, write_results
 
-    if cached_eval(out, key):
+    if cached_eval(out, key, model):
         return False
     name = f"{out.parent.parent.name} {out.parent.name}" if adapter is not None else f"base {model}"
     log(f"scoring {name} on {len(items)} items")
@@ -454,23 +553,63 @@ def _scored(eval_dir: Path) -> bool:
     return (eval_dir / "eval.json").is_file() and (eval_dir / "predictions.jsonl").is_file()
 
 
-def cached_eval(out: Path, key: str) -> bool:
+def cached_eval(out: Path, key: str, model: str | None = None) -> bool:
+    """Whether ``out`` holds an eval of exactly these items (and of ``model``); a damaged stamp means no."""
     stamp = out / "eval.json"
     if not stamp.is_file() or not (out / "predictions.jsonl").is_file():
         return False
     try:
-        return json.loads(stamp.read_text(encoding="utf-8")).get("items") == key
-    except json.JSONDecodeError:
-        return False
+        done = read_json_object(stamp)
+    except ShoptuneError:
+        return False  # scored again, and the stamp written anew
+    return done.get("items") == key and (model is None or done.get("model") == model)
+
+
+# ============================================================================================ reading back
+def read_json_object(path: Path) -> dict[str, Any]:
+    """A JSON object shoptune wrote (sweep.json, metrics.json, summary.json), or one line naming the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ShoptuneError(f"{path}: missing") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ShoptuneError(f"{path}: damaged, not valid JSON ({reason})") from None
+    except OSError as exc:
+        raise ShoptuneError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if not isinstance(data, dict):
+        raise ShoptuneError(f"{path}: damaged, expected a JSON object, got {type(data).__name__}")
+    return data
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _saved(out: Path) -> dict[str, Any]:
+    """The sweep.json of a sweep folder: {"key", "config"}, or one line naming it."""
+    saved = out / SWEEP_FILE
+    if not saved.is_file():
+        raise ShoptuneError(f"{out}: not a sweep folder (no {SWEEP_FILE})")
+    data = read_json_object(saved)
+    for name in ("key", "config"):
+        if not isinstance(data.get(name), dict):
+            raise DataError(saved, 0, name, "missing or not a mapping: the file is damaged")
+    return data
+
+
+def saved_sweep(out: Path) -> SweepConfig:
+    """The sweep a sweep folder records, checked as a sweep file is (a damaged one is one line naming it)."""
+    saved = out / SWEEP_FILE
+    cfg = validate_config(SweepConfig, _saved(out)["config"], saved, None)
+    check_sweep(cfg, saved)
+    return cfg
 
 
 # ============================================================================================ status
 def sweep_status(out: Path) -> list[dict[str, Any]]:
     """Each arm x seed of a sweep folder and where it stands: done, scoring, training (step N), pending."""
-    saved = out / SWEEP_FILE
-    if not saved.is_file():
-        raise ShoptuneError(f"{out}: not a sweep folder (no {SWEEP_FILE})")
-    cfg = SweepConfig.model_validate(json.loads(saved.read_text(encoding="utf-8"))["config"])
+    cfg = saved_sweep(out)
     layout = SweepLayout(out)
     rows = []
     for arm in expand_arms(cfg):
@@ -480,16 +619,26 @@ def sweep_status(out: Path) -> list[dict[str, Any]]:
     return rows
 
 
+_STEP = re.compile(r"^step-(\d+)$")
+
+
 def _state(run_dir: Path, eval_dir: Path) -> dict[str, Any]:
     if (eval_dir / "eval.json").is_file():
-        metrics = json.loads((eval_dir / "metrics.json").read_text(encoding="utf-8"))
-        return {"state": "done", "detail": f"overall {metrics.get('overall', float('nan')):.4f}"}
+        path = eval_dir / "metrics.json"
+        overall = read_json_object(path).get("overall", float("nan"))
+        if not _number(overall):
+            raise DataError(path, 0, "overall", f"not a number ({overall!r}): the file is damaged")
+        return {"state": "done", "detail": f"overall {overall:.4f}"}
     if is_trained(run_dir):
-        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
-        return {"state": "trained", "detail": f"{summary['steps']} steps; eval pending"}
-    steps = sorted((run_dir / "checkpoints").glob("step-*")) if (run_dir / "checkpoints").is_dir() else []
+        path = run_dir / "summary.json"
+        steps = read_json_object(path).get("steps")
+        if not _number(steps):
+            raise DataError(path, 0, "steps", f"missing or not a number ({steps!r}): the file is damaged")
+        return {"state": "trained", "detail": f"{steps} steps; eval pending"}
+    folder = run_dir / "checkpoints"
+    steps = [int(m[1]) for p in folder.iterdir() if (m := _STEP.match(p.name))] if folder.is_dir() else []
     if steps:
-        return {"state": "training", "detail": f"checkpoint at step {int(steps[-1].name.split('-')[1])}"}
+        return {"state": "training", "detail": f"checkpoint at step {max(steps)}"}
     if run_dir.is_dir():
         return {"state": "started", "detail": "no checkpoint yet"}
     return {"state": "pending", "detail": ""}
@@ -503,10 +652,7 @@ def analyze_sweep(out: Path, *, log: Log = print) -> dict[str, Any]:
     """
     from shoptune.experiments.analysis import write_analysis
 
-    saved = out / SWEEP_FILE
-    if not saved.is_file():
-        raise ShoptuneError(f"{out}: not a sweep folder (no {SWEEP_FILE})")
-    cfg = SweepConfig.model_validate(json.loads(saved.read_text(encoding="utf-8"))["config"])
+    cfg = saved_sweep(out)
     plan = plan_sweep(cfg, out, resume=True, log=log)
     done = [a for a in plan.arms if all(_scored(plan.layout.eval(a.name, s)) for s in cfg.seeds)]
     if not done:

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from shoptune.errors import ConfigError
+from shoptune.errors import ConfigError, DataError
 
 if TYPE_CHECKING:
     from shoptune.experiments.sweep import Arm, Tracking
@@ -46,17 +46,46 @@ class Tracker:
     def log_run(self, arm: Arm, seed: int, sft: Any, run_dir: Path, eval_dir: Path) -> None:
         if not self.enabled:
             return
-        metrics = json.loads((eval_dir / "metrics.json").read_text(encoding="utf-8"))
-        summary = json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))
+        values = {**_metrics(eval_dir / "metrics.json"), **_train(run_dir / "summary.json")}  # read before logging
         with self.mlflow.start_run(run_name=f"{arm.name}-seed{seed}"):
             self.mlflow.log_params(
                 {"arm": arm.name, "seed": seed, **{f"level.{k}": v for k, v in arm.levels.items()}, **_flat(sft)}
             )
-            scores = {f"task.{t}": v["score"] for t, v in metrics["tasks"].items()}
-            groups = {f"group.{g}": v for g, v in metrics["groups"].items()}
-            train = {k: float(summary[k]) for k in ("steps", "train_tokens", "train_seconds", "tokens_per_s")}
-            self.mlflow.log_metrics({"overall": metrics["overall"], **scores, **groups, **train})
+            self.mlflow.log_metrics(values)
             self.mlflow.log_artifacts(str(eval_dir), artifact_path="eval")
+
+
+def _metrics(path: Path) -> dict[str, float]:
+    """overall, task.T and group.G of an eval's metrics.json; a damaged file is one line naming it."""
+    from shoptune.experiments.sweep import read_json_object
+
+    metrics = read_json_object(path)
+    tasks, groups = metrics.get("tasks"), metrics.get("groups")
+    if not isinstance(tasks, dict) or not all(isinstance(v, dict) and _number(v.get("score")) for v in tasks.values()):
+        raise DataError(path, 0, "tasks", "missing, or a task without a numeric score: the file is damaged")
+    if not isinstance(groups, dict) or not all(_number(v) for v in groups.values()):
+        raise DataError(path, 0, "groups", "missing, or a group score that is not a number: the file is damaged")
+    if not _number(metrics.get("overall")):
+        raise DataError(path, 0, "overall", "missing or not a number: the file is damaged")
+    scores = {f"task.{t}": float(v["score"]) for t, v in tasks.items()}
+    return {"overall": float(metrics["overall"]), **scores, **{f"group.{g}": float(v) for g, v in groups.items()}}
+
+
+def _train(path: Path) -> dict[str, float]:
+    """steps, train_tokens, train_seconds and tokens_per_s of a run's summary.json."""
+    from shoptune.experiments.sweep import read_json_object
+
+    summary = read_json_object(path)
+    out = {}
+    for key in ("steps", "train_tokens", "train_seconds", "tokens_per_s"):
+        if not _number(summary.get(key)):
+            raise DataError(path, 0, key, "missing or not a number: the file is damaged")
+        out[key] = float(summary[key])
+    return out
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _flat(sft: Any) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """The relevance commands as one call each: train, evaluate, predict, calibrate and compare.
 
 ``shoptune train relevance`` and ``shoptune relevance ...`` parse options, call one of these and print; bad input
-raises :class:`shoptune.errors.ShoptuneError` with the line the CLI prints. ``progress`` parameters take
-``add(name, total)``, which returns one progress bar's ``advance(n)``.
+raises :class:`shoptune.errors.ShoptuneError` with the line the CLI prints. Arguments are checked first, by the
+rules of :mod:`shoptune.validate` that the CLI's options follow too: a bad one is also a ``ValueError`` or
+``TypeError`` naming the argument (``chunk``, where the CLI says ``--chunk``), before anything is read or written.
+``progress`` parameters take ``add(name, total)``, which returns one progress bar's ``advance(n)``.
 
 Example:
     >>> from shoptune import relevance
@@ -15,29 +17,31 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
 
 from typing_extensions import Unpack
 
-from shoptune.errors import ShoptuneError
+from shoptune import validate
+from shoptune.errors import ArgumentError, ShoptuneError, argument_hint, argument_label, python_api
 from shoptune.relevance.config import RelevanceConfig
 
 Log = Callable[[str], None]
 #: ``add(name, total)`` -> ``advance(n)``: one progress bar (total None: unknown).
 AddBar = Callable[[str, int | None], Callable[[int], None]]
 
-COMPARISONS = ("routing", "prefix-ablation", "multitask", "ensemble")
+COMPARISONS = tuple(c.value for c in validate.Comparison)
 
 
 # ============================================================================================ train
+@python_api
 def train(
     config: str | Path | RelevanceConfig,
     out: str | Path,
     *,
-    overrides: dict[str, Any] | None = None,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
     single_task: bool = False,
     resume: bool = False,
     stop_after: int | None = None,
@@ -46,17 +50,25 @@ def train(
     """Train one relevance model on all entity-pair tasks jointly (or, with ``single_task``, one per task under
     ``out/single/``) and evaluate it; returns the model artifact folder.
 
-    ``config`` is a recipe YAML (with dotted ``overrides`` such as ``{"model.routing": "prefix"}``) or a
-    :class:`RelevanceConfig`. ``resume`` continues from ``out/checkpoint``; ``stop_after`` stops after that many
-    optimizer steps, leaving a checkpoint as a kill would (tests).
+    ``config`` is a recipe YAML (with dotted ``overrides`` such as ``{"model.routing": "prefix"}``, or ``--set``-style
+    ``["model.routing=prefix"]`` strings) or a :class:`RelevanceConfig`. ``resume`` continues from
+    ``out/checkpoint``; ``stop_after`` stops after that many optimizer steps, leaving a checkpoint as a kill would
+    (tests).
     """
     from shoptune.relevance.config import load_config
     from shoptune.relevance.recipe import train as run_recipe
 
-    if isinstance(config, str | Path):
-        config = load_config(config, {**(overrides or {}), **({"single_task": True} if single_task else {})})
-    elif single_task:
-        config = config.model_copy(update={"single_task": True})
+    out, changes = validate.path_arg(out, "out"), validate.config_overrides(overrides)
+    single_task, resume = validate.flag(single_task, "single_task"), validate.flag(resume, "resume")
+    stop_after = validate.optional(validate.positive_int, stop_after, "stop_after")
+    quiet = validate.flag(quiet, "quiet")
+    if isinstance(config, RelevanceConfig):
+        validate.no_overrides(changes)
+        if single_task:
+            config = config.model_copy(update={"single_task": True})
+    else:
+        path = validate.path_arg(config, "config")
+        config = load_config(path, {**changes, **({"single_task": True} if single_task else {})})
     return run_recipe(config, out, resume=resume, stop_after=stop_after, quiet=quiet)
 
 
@@ -85,8 +97,9 @@ def map_source_task(
         t for t in known if sources.get(t, {}).get("adapter") == source and sources.get(t, {}).get("view") == view_name
     ]
     if not matches:
+        hint = argument_hint("task", "NAME", default="--task")
         raise ShoptuneError(
-            f"the model has no task built from {source}:{view_name}; pass --task NAME (tasks: {', '.join(known)})"
+            f"the model has no task built from {source}:{view_name}; pass {hint} (tasks: {', '.join(known)})"
         )
     return matches[0], view_name, dict(sources[matches[0]].get("params", {}))
 
@@ -106,9 +119,39 @@ class PairOptions(TypedDict, total=False):
     task: str | None
     data: str | Path | None
     split: str
-    tasks: Sequence[str] | None
+    tasks: str | Sequence[str] | None
     limit: int | None
     on_error: str
+
+
+def check_pairs(options: Mapping[str, Any], function: str) -> PairOptions:
+    """The :class:`PairOptions` of a call checked and normalised: no unknown keyword, each of its type, and either a
+    raw file (``source`` with ``input``) or a built folder (``data``)."""
+    validate.known_arguments(options, PairOptions.__annotations__, function)
+    checked: dict[str, Any] = {}
+    for key, check in (
+        ("source", validate.text),
+        ("input", validate.path_arg),
+        ("view", validate.text),
+        ("task", validate.text),
+        ("data", validate.path_arg),
+        ("tasks", validate.task_names),
+        ("limit", validate.positive_int),
+    ):
+        checked[key] = validate.optional(check, options.get(key), key)
+    if "split" in options:
+        checked["split"] = validate.choice(options["split"], "split", validate.Split)
+    checked["on_error"] = validate.choice(options.get("on_error", "raise"), "on_error", validate.OnError)
+    source, data, file = checked["source"], checked["data"], checked["input"]
+    name = argument_label
+    if (source is None) == (data is None):
+        problem = f"give either {name('source')} with {name('input')} (a raw file) or {name('data')} (a built folder)"
+        raise ArgumentError("source" if source is not None else "data", problem, named=False)
+    if source is not None and file is None:
+        raise ArgumentError("input", f"{name('source')} needs {name('input')}: the raw file to read", named=False)
+    if source is None and file is not None:
+        raise ArgumentError("source", f"{name('input')} needs {name('source')}: the adapter that reads it", named=False)
+    return checked  # type: ignore[return-value]
 
 
 def load_eval_pairs(
@@ -119,13 +162,11 @@ def load_eval_pairs(
     from shoptune.data.errorlog import ErrorLog
     from shoptune.relevance.data import load_split, read_source_pairs, select_tasks
 
+    where = check_pairs(where, "load_eval_pairs")
     source, data, limit, tasks = where.get("source"), where.get("data"), where.get("limit"), where.get("tasks")
-    if (source is None) == (data is None):
-        raise ShoptuneError("give either --source with --input (a raw file) or --data (a built folder)")
     if source is not None:
         file = where.get("input")
-        if file is None:
-            raise ShoptuneError("--source needs --input FILE")
+        assert file is not None  # checked: a source needs an input
         chosen, view_name, params = map_source_task(info, source, where.get("view"), where.get("task"))
         errors = ErrorLog(on_error=where.get("on_error", "raise"))
         pairs = read_source_pairs(source, Path(file), chosen, view=view_name, params=params, log=errors)
@@ -160,6 +201,7 @@ def report_skipped(errors: Any, log: Log | None) -> None:
 
 
 # ============================================================================================ evaluate
+@python_api
 def evaluate(
     model: str | Path,
     out: str | Path,
@@ -179,8 +221,14 @@ def evaluate(
     from shoptune.relevance.ranking import ranking_tasks
     from shoptune.relevance.scoring import evaluate_pairs
 
-    out = claim_output(out, "metrics.json", "predictions.jsonl")
-    artifact = resolve_artifact(Path(model))
+    model, out = validate.path_arg(model, "model"), validate.path_arg(out, "out")
+    bootstrap = validate.integer(bootstrap, "bootstrap", minimum=10)
+    log = validate.optional(validate.function, log, "log")
+    progress = validate.optional(validate.function, progress, "progress")
+    pairs = check_pairs(pairs, "evaluate")
+    artifact = resolve_artifact(model)
+    sources = [s for s in (pairs.get("input"), pairs.get("data")) if s]
+    out = claim_output(out, "eval", inputs=[artifact, *sources])
     info = artifact_info(artifact)
     extra: dict[str, Any] = {k: info.get(k) for k in ("kind", "family", "routing")}
     extra = {"model": str(artifact), **extra}
@@ -195,6 +243,7 @@ def evaluate(
 
 
 # ============================================================================================ predict
+@python_api
 def predict(
     model: str | Path,
     input: str | Path,
@@ -203,31 +252,38 @@ def predict(
     task: str | None = None,
     chunk: int = 4096,
     progress: AddBar | None = None,
+    overwrite: bool = False,
 ) -> int:
     """Score the pairs of a ``.jsonl`` / ``.csv`` / ``.parquet`` file (``left``, ``right`` and optionally ``task``
     columns; ``task`` for rows without one) in chunks, memory staying flat; writes ``out`` (``.jsonl`` or
-    ``.parquet``, via a temp file renamed into place) and returns the number of predictions."""
-    from shoptune.io import check_file_output
+    ``.parquet``, via a temp file renamed into place) and returns the number of predictions. An existing ``out``
+    is replaced only when shoptune wrote it and it is unchanged since, or with ``overwrite``."""
+    from shoptune.io import claim_file, mark_file
     from shoptune.relevance.data import iter_pair_file
     from shoptune.relevance.ensemble import resolve_artifact
     from shoptune.relevance.predictor import load_predictor, stream_predictions
 
-    input, out = Path(input), Path(out)
+    model = validate.path_arg(model, "model")
+    input, out = validate.path_arg(input, "input"), validate.path_arg(out, "out")
+    task = validate.optional(validate.text, task, "task")
+    chunk = validate.positive_int(chunk, "chunk")
+    progress = validate.optional(validate.function, progress, "progress")
+    overwrite = validate.flag(overwrite, "overwrite")
     if out.suffix not in (".jsonl", ".parquet"):
-        raise ShoptuneError(f"{out}: --out must end in .jsonl or .parquet")
-    check_file_output(out)
+        raise ArgumentError("out", "must end in .jsonl or .parquet", out)
     if not input.is_file():
-        raise ShoptuneError(f"--input {input}: no such file")
-    if input.resolve() == out.resolve():
-        raise ShoptuneError(f"--out {out}: is the --input file; choose another output")
-    artifact = resolve_artifact(Path(model))
+        raise ArgumentError("input", "no such file", input)
+    artifact = resolve_artifact(model)
+    out = claim_file(out, overwrite=overwrite, inputs=[input, artifact])
     # Read the first pair before the model loads: a wrong encoding, format or field is reported at once.
     pairs = iter_pair_file(input, task)
     first = next(pairs, None)
     rows = itertools.chain([first], pairs) if first is not None else iter(())
     predictor = load_predictor(artifact)
     advance = progress("predict", count_rows(input)) if progress else None
-    return write_stream(stream_predictions(predictor, rows, chunk=chunk, progress=advance), out)
+    written = write_stream(stream_predictions(predictor, rows, chunk=chunk, progress=advance), out)
+    mark_file(out)  # what lets a later predict replace it, and nothing else
+    return written
 
 
 def count_rows(path: Path) -> int | None:
@@ -309,6 +365,7 @@ class Calibration:
     kept_argmax: list[str]
 
 
+@python_api
 def calibrate(
     model: str | Path,
     *,
@@ -328,11 +385,18 @@ def calibrate(
     from shoptune.relevance.ensemble import resolve_artifact
     from shoptune.relevance.predictor import artifact_info
 
-    artifact = resolve_artifact(Path(model))
+    model = validate.path_arg(model, "model")
+    rule = validate.choice(rule, "rule", validate.DecisionRuleChoice)
+    metric = validate.choice(metric, "metric", validate.DecisionMetric)
+    temperature, min_pairs = validate.flag(temperature, "temperature"), validate.positive_int(min_pairs, "min_pairs")
+    log = validate.optional(validate.function, log, "log")
+    progress = validate.optional(validate.function, progress, "progress")
+    pairs = check_pairs({"split": "dev", **pairs}, "calibrate")
+    artifact = resolve_artifact(model)
     info = artifact_info(artifact)
     if info.get("kind") == "ensemble":
         raise ShoptuneError(f"{artifact}: an ensemble votes with its members' rules; calibrate each member instead")
-    labelled, where = load_eval_pairs(info, log=log, **{"split": "dev", **pairs})
+    labelled, where = load_eval_pairs(info, log=log, **pairs)
     if not labelled:
         raise ShoptuneError("no labelled pairs to fit on")
     fitted_on = f"{where['split']} split of {where['data']}" if "data" in where else f"{where['input']}"
@@ -352,11 +416,12 @@ def calibrate(
 
 
 # ============================================================================================ compare
+@python_api
 def compare(
     kind: str,
     out: str | Path,
     *,
-    runs: Sequence[str | Path] = (),
+    runs: str | Path | Sequence[str | Path] = (),
     multi: str | Path | None = None,
     single: str | Path | None = None,
     ensemble: str | Path | None = None,
@@ -368,26 +433,42 @@ def compare(
     ``out`` and returns the Markdown file. ``kind``: ``routing`` (two or more ``runs``), ``prefix-ablation``,
     ``multitask`` (``multi`` vs ``single``) or ``ensemble`` (its eval folder vs the member ``runs``); ``decision``
     compares the served labels (``rule``) or ``argmax``."""
+    from shoptune.io import claim_output
     from shoptune.relevance import comparisons as cmp
 
-    if kind not in COMPARISONS:
-        raise ShoptuneError(f"unknown comparison {kind!r} (choose from {', '.join(COMPARISONS)})")
-    out = Path(out)
+    kind = validate.choice(kind, "kind", validate.Comparison)
+    runs = validate.path_list(runs, "runs")
+    multi = validate.optional(validate.path_arg, multi, "multi")
+    single = validate.optional(validate.path_arg, single, "single")
+    ensemble = validate.optional(validate.path_arg, ensemble, "ensemble")
+    split = validate.choice(split, "split", validate.Split)
+    low_resource = validate.non_negative_int(low_resource, "low_resource")
+    decision = validate.choice(decision, "decision", validate.DecisionChoice)
+    runs_name = argument_label("runs", default="--runs")
+    if kind == "multitask" and (multi is None or single is None):
+        hints = f"{argument_hint('multi', 'RUN', '--multi')} and {argument_hint('single', 'RUN', '--single')}"
+        raise ArgumentError("multi" if multi is None else "single", f"multitask needs {hints}", named=False)
+    if kind == "ensemble" and (ensemble is None or not runs):
+        hint = argument_hint("ensemble", "EVAL", "--ensemble")
+        problem = f"ensemble needs {hint} and the members as {runs_name}"
+        raise ArgumentError("ensemble" if ensemble is None else "runs", problem, named=False)
+    if kind in ("routing", "prefix-ablation") and not runs:
+        raise ArgumentError("runs", f"{kind} needs the runs to compare as {runs_name}", named=False)
+    inputs = [p for p in (*runs, multi, single, ensemble) if p is not None]
+    out = claim_output(out, "compare", inputs=inputs)
 
     def load(path: str | Path) -> Any:
         return cmp.load_run(Path(path), split, decision=decision)
 
     loaded = [load(p) for p in expand_runs(runs)]
     if kind == "routing":
-        _need(len(loaded) >= 2, "routing needs at least two --runs")
+        _need(len(loaded) >= 2, f"routing needs at least two {runs_name}")
         cmp.compare_routing(loaded, out)
     elif kind == "prefix-ablation":
         cmp.compare_prefix_ablation(loaded, out)
     elif kind == "multitask":
-        _need(multi is not None and single is not None, "multitask needs --multi RUN and --single RUN")
         cmp.compare_multitask(load(multi), load(single), out, low_resource=low_resource)  # type: ignore[arg-type]
     else:
-        _need(ensemble is not None and len(loaded) >= 1, "ensemble needs --ensemble EVAL and the members as --runs")
         cmp.compare_ensemble(load(ensemble), loaded, out)  # type: ignore[arg-type]
     return out / f"{kind.replace('-', '_')}.md"
 

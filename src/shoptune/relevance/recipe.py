@@ -43,7 +43,7 @@ import yaml
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from shoptune.errors import ConfigError, ShoptuneError
+from shoptune.errors import ConfigError, ShoptuneError, argument_label
 from shoptune.io import (
     atomic_write_json,
     atomic_write_text,
@@ -163,7 +163,10 @@ def start_run_folder(cfg: RelevanceConfig, out: Path, resume: bool) -> Path:
     claim_output(out, "relevance-run", inputs=inputs)
     started_before = [name for name in ("model", "checkpoints", "single") if (out / name).exists()]
     if started_before and not resume:
-        raise ShoptuneError(f"{out}: already holds a run ({', '.join(started_before)}); use --resume or a new --out")
+        resume_flag, out_flag = argument_label("resume", "--resume"), argument_label("out", "--out")
+        raise ShoptuneError(
+            f"{out}: already holds a run ({', '.join(started_before)}); use {resume_flag} or a new {out_flag}"
+        )
     for folder in [out, *sorted((out / "single").glob("*"))] if resume else []:
         if (folder / "checkpoint" / "state.json").is_file():
             # Before the shared checkpoint module a run kept one flat checkpoint/ folder: say so, never retrain

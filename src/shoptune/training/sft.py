@@ -26,7 +26,7 @@ import torch
 from shoptune.config import refuse_changed_config
 from shoptune.data.build import build, load_build_config, read_manifest, task_specs
 from shoptune.data.store import load_records
-from shoptune.errors import ConfigError
+from shoptune.errors import ConfigError, argument_label
 from shoptune.io import atomic_write_json, claim_output, open_folder, record_written, staging_dir
 from shoptune.records import Record
 from shoptune.tasks import TaskSpec, load_tasks
@@ -307,7 +307,10 @@ def check_run_folder(cfg: SFTConfig, out: Path, resume: bool) -> None:
     """Check --out before any work: a new or empty folder, or an SFT run (then only with --resume, same config)."""
     claim_output(out, "sft-run", inputs=[cfg.data.path, cfg.model])
     if not resume and (out / "checkpoints").exists():
-        raise ConfigError(f"{out}: a run already exists there; pass --resume to continue it or choose another --out")
+        resume_flag, out_flag = argument_label("resume", "--resume"), argument_label("out", "--out")
+        raise ConfigError(
+            f"{out}: a run already exists there; pass {resume_flag} to continue it or choose another {out_flag}"
+        )
     saved = out / "config.json"
     # Each checkpoint records the config too; config.json also covers a run killed before its first checkpoint.
     if resume and saved.is_file():

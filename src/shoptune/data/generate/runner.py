@@ -289,17 +289,22 @@ def start(cfg: GenerateConfig, out: Path, resume: bool, spec: TaskSpec) -> None:
     atomic_write_json(saved, state)
 
 
-def _inputs(cfg: GenerateConfig) -> list[str]:
-    """What a generation reads, which its --out may not be, hold or sit inside."""
+def _inputs(cfg: GenerateConfig, registry: dict[str, Any]) -> list[Path]:
+    """The files a generation reads (its --out may not be, hold or sit inside one of them)."""
     seeds = cfg.seeds
-    return [p for p in (seeds.data, seeds.data_root, *seeds.task_dirs) if p]
+    if seeds.data:
+        return [Path(seeds.data)]
+    source = seeds.source or (registry[seeds.task].source if seeds.task in registry else None)
+    if source is None:
+        return []
+    return [Path(seeds.data_root) / p for p in source.all_paths()]
 
 
 def run_generation(cfg: GenerateConfig, out: str | Path, *, resume: bool = False, log: Log = print) -> dict[str, Any]:
     """Generate, filter and write the task; returns the report. Everything checkable is checked before any work."""
     began = time.monotonic()
-    out = claim_output(out, "generation", inputs=_inputs(cfg)).resolve()
     registry = load_tasks(cfg.seeds.task_dirs)
+    out = claim_output(out, "generation", inputs=_inputs(cfg, registry)).resolve()
     spec = task_spec(cfg, registry, out / "examples.jsonl")
     backend = make_backend(cfg.backend, log)
     judge_backend = make_backend(cfg.filters.judge.backend, log) if cfg.filters.judge else None
