@@ -364,6 +364,18 @@ def remove_owned(path: str | Path, kind: str, option: str | None = None) -> None
         shutil.rmtree(path)
 
 
+def remove_if_owned(path: str | Path, kind: str) -> bool:
+    """Delete ``path`` when it is a ``kind`` folder holding only what shoptune wrote; else keep it. True if removed.
+
+    For clean-ups that must never fail a finished run (old checkpoints): a folder the user put a file in stays.
+    """
+    try:
+        remove_owned(path, kind)
+    except OutputError:
+        return False
+    return True
+
+
 # ------------------------------------------------------------------------------------------ single files
 def _sidecar(path: Path) -> Path:
     return path.with_name(f".{path.name}{MARKER}")

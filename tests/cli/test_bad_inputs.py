@@ -87,6 +87,61 @@ def _meta_info_cp1252(w: dict, t: Path) -> Path:
     return task
 
 
+class _Payload:
+    """A pickle that would run a shell command when unpickled: shoptune must never unpickle a checkpoint."""
+
+    def __reduce__(self):
+        import os
+
+        return (os.system, ("touch PWNED",))
+
+
+def _pickled_sft_checkpoint(w: dict, t: Path, name: str) -> Path:
+    import pickle
+
+    run = Path(shutil.copytree(w["sft_killed"], t / "killed"))
+    _file(sorted((run / "checkpoints").glob("step-*"))[-1], name, pickle.dumps(_Payload()))
+    return run
+
+
+def _task_dir(t: Path, prompt: str) -> Path:
+    folder = _dir(t, "tasks")
+    body = (
+        "name: my_task\ncapability: shopping_concept_understanding\nkind: pair_relevance\nmetric: accuracy\n"
+        "source: {adapter: home_depot, path: x.csv, view: query_product}\n"
+        f"prompt: {json.dumps(prompt)}\n"
+    )
+    _file(folder, "mine.yaml", body.encode())
+    return folder
+
+
+def _web_app(w: dict, t: Path) -> Path:
+    app = _dir(t, "app")
+    _file(app, "manifest.json", b'{"name": "my web app"}')
+    _file(_dir(app, "src"), "app.js", b"console.log(1)")
+    return app
+
+
+def _fewer_tasks_member(w: dict, t: Path) -> Path:
+    model = Path(shutil.copytree(w["rel"] / "model", t / "alpha-only"))
+    meta = json.loads((model / "relevance.json").read_text())
+    meta["tasks"] = ["alpha"]
+    _file(model, "relevance.json", json.dumps(meta).encode())
+    return model
+
+
+def _scale_negative(w: dict, t: Path) -> Path:
+    return _file(t, "build.yaml", f"data_root: {DEMO}\ntasks: [hd_relevance_mc]\nscale: -1\n".encode())
+
+
+def _family_quantum(w: dict, t: Path) -> Path:
+    model = Path(shutil.copytree(w["rel"] / "model", t / "model"))
+    meta = json.loads((model / "relevance.json").read_text())
+    meta["family"] = "quantum"
+    _file(model, "relevance.json", json.dumps(meta).encode())
+    return model
+
+
 HD_TRAIN = DEMO / "home_depot_search_relevance" / "train.csv"
 Maker = Callable[[dict, Path], Path]
 MAKERS: dict[str, Maker] = {
@@ -113,6 +168,16 @@ MAKERS: dict[str, Maker] = {
     "hd_utf16": lambda w, t: _file(t, "train.csv", HD_TRAIN.read_bytes().decode("latin-1").encode("utf-16")),
     "bad_metric_dir": lambda w, t: FIXTURES / "tasks_bad_metric",
     "shopbench_bad": lambda w, t: FIXTURES / "shopbench_bad",
+    "pickled_optim_pt": lambda w, t: _pickled_sft_checkpoint(w, t, "optim.pt"),
+    "pickled_optim_safetensors": lambda w, t: _pickled_sft_checkpoint(w, t, "optim.safetensors"),
+    "jinja_syntax_dir": lambda w, t: _task_dir(t, "{% if %}"),
+    "unsafe_prompt_dir": lambda w, t: _task_dir(t, "{{ cycler.__init__.__globals__.os.system('touch PWNED') }}"),
+    "web_app": _web_app,
+    "users_jsonl": lambda w, t: _file(t, "existing.jsonl", b"the user's rows\n"),
+    "fewer_tasks_member": _fewer_tasks_member,
+    "scale_negative": _scale_negative,
+    "family_quantum": _family_quantum,
+    "a_build": lambda w, t: Path(shutil.copytree(w["data"], t / "build")),
 }
 
 EVAL = "eval --model {lm} --tasks hd_relevance_mc --data {data}"
@@ -256,6 +321,39 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
         ("nope.jsonl",),
     ),
     ("task-yaml-unknown-metric", "tasks list --task-dir {bad_metric_dir}", ("bad_metric.yaml", "key 'metric'")),
+    # ---------------------------------------------------------------- issue 20: a user's files, a stranger's config
+    ("build-into-a-web-app", "data build {demo_config} --out {web_app}", ("app", "did not write", "manifest.json")),
+    ("predict-onto-a-users-file", PREDICT + " --input {pairs} --out {users_jsonl}", ("existing.jsonl", "--overwrite")),
+    ("predict-onto-its-input", PREDICT + " --input {pairs} --out {pairs}", ("pairs.jsonl", "inside the input")),
+    (
+        "ensemble-onto-a-member",
+        "relevance ensemble --member {rel} --member {rel} --name a --name b --out {rel}",
+        ("inside the input",),
+    ),
+    (
+        "ensemble-of-mismatched-members",
+        "relevance ensemble --member {rel} --member {fewer_tasks_member} --name a --name b --out {tmp}/e",
+        ("different tasks", "b lacks shade"),
+    ),
+    ("sft-into-a-data-build", "train sft {sft_yaml} --out {a_build} --resume", ("build folder", "not a sft-run folder")),
+    (
+        "sft-resume-pickle-beside",
+        "train sft {sft_yaml} --out {pickled_optim_pt} --resume",
+        ("optim.pt", "did not write"),
+    ),
+    (
+        "sft-resume-pickle-as-tensors",
+        "train sft {sft_yaml} --out {pickled_optim_safetensors} --resume",
+        ("step-", "damaged checkpoint"),
+    ),
+    ("tasks-list-jinja-syntax", "tasks list --task-dir {jinja_syntax_dir}", ("mine.yaml", "prompt", "Jinja syntax")),
+    ("tasks-list-unsafe-prompt", "tasks list --task-dir {unsafe_prompt_dir}", ("mine.yaml", "prompt", "unsafe")),
+    ("build-scale-negative", "data build {scale_negative} --out {tmp}/o", ("build.yaml", "scale", "greater than 0")),
+    (
+        "predict-family-quantum",
+        PREDICT.replace("{rel}", "{family_quantum}") + " --input {pairs} --out {tmp}/o.jsonl",
+        ("relevance.json", "family", "quantum"),
+    ),
 ]
 
 
@@ -268,8 +366,12 @@ def command_line(template: str, world: dict, tmp: Path) -> list[str]:
 
 
 @pytest.mark.parametrize(("template", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
-def test_bad_input_is_one_line_naming_it(world, tmp_path, template: str, expected: tuple[str, ...]) -> None:
+def test_bad_input_is_one_line_naming_it(
+    world, tmp_path, monkeypatch, template: str, expected: tuple[str, ...]
+) -> None:
+    monkeypatch.chdir(tmp_path)  # a payload that ran would leave PWNED here
     code, out, err = run_cli(*command_line(template, world, tmp_path))
+    assert not (tmp_path / "PWNED").exists()
     assert code != 0, out + err
     assert "Traceback" not in out + err
     lines = [line for line in err.splitlines() if line.strip()]

@@ -14,10 +14,10 @@ SAMPLE = f"shopbench:{Path(__file__).resolve().parents[1] / 'fixtures' / 'shopbe
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"limit": 0}, "limit must be >= 1, got 0"),
-        ({"limit": -3}, "limit must be >= 1, got -3"),
-        ({"shots": -1}, "shots must be >= 0, got -1"),
-        ({"split": "validation"}, "split must be one of train, dev, test, got 'validation'"),
+        ({"limit": 0}, "limit=0: must be at least 1"),
+        ({"limit": -3}, "limit=-3: must be at least 1"),
+        ({"shots": -1}, "shots=-1: must be at least 0"),
+        ({"split": "validation"}, "split='validation': must be one of 'train', 'dev', 'test'"),
     ],
 )
 def test_bad_options_are_named(options, message):

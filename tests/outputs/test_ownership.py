@@ -156,3 +156,21 @@ def test_a_safe_name_is_one_component_inside_its_parent(tmp_path, name):
     joined = (tmp_path / component).resolve()
     assert joined.parent == tmp_path.resolve() and joined.name == component
     assert component not in (".", "..") and not component.startswith(".")
+
+
+def test_checkpoint_pruning_keeps_a_step_folder_holding_a_users_file(tmp_path):
+    import torch
+
+    from shoptune.training.checkpoint import remove_checkpoints, save_checkpoint, step_folders
+
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.AdamW(model.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    folder = tmp_path / "checkpoints"
+    first = save_checkpoint(folder, 1, model, optimizer, scheduler, {})
+    (first / "notes.txt").write_text("mine")
+    for step in (2, 3):
+        save_checkpoint(folder, step, model, optimizer, scheduler, {})
+    assert [p.name for p in step_folders(folder)] == ["step-000001", "step-000002", "step-000003"]
+    remove_checkpoints(folder)
+    assert (first / "notes.txt").read_text() == "mine" and [p.name for p in step_folders(folder)] == ["step-000001"]

@@ -10,9 +10,10 @@ import random
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from shoptune import validate
 from shoptune.data.build import BuildConfig, RowCache, build_task
 from shoptune.data.store import load_records
-from shoptune.errors import ConfigError, ShoptuneError
+from shoptune.errors import ConfigError
 from shoptune.evaluation.items import EvalItem, items_from_records, load_ecominstruct, load_shopbench
 from shoptune.evaluation.metrics import get_metric
 from shoptune.records import Record
@@ -93,10 +94,7 @@ def collect_items(
 
 
 def check_options(*, split: str, limit: int | None, shots: int) -> None:
-    """One line naming the option, for Python callers (`--limit 0` is not "no examples")."""
-    if limit is not None and limit < 1:
-        raise ShoptuneError(f"limit must be >= 1, got {limit}")
-    if shots < 0:
-        raise ShoptuneError(f"shots must be >= 0, got {shots}")
-    if split not in SPLITS:
-        raise ShoptuneError(f"split must be one of {', '.join(SPLITS)}, got {split!r}")
+    """The same rules as the CLI and the Python API (``shoptune.validate``): one line naming the argument."""
+    validate.optional(validate.positive_int, limit, "limit")
+    validate.non_negative_int(shots, "shots")
+    validate.choice(split, "split", SPLITS)

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import json
 import random
-import shutil
 import sys
 import time
 from dataclasses import dataclass, field
@@ -71,7 +70,13 @@ from shoptune.relevance.ranking import ranking_tasks
 from shoptune.relevance.sampling import draw_epoch
 from shoptune.relevance.scoring import evaluate_pairs
 from shoptune.training.batching import length_grouped
-from shoptune.training.checkpoint import latest_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
+from shoptune.training.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    read_checkpoint,
+    remove_checkpoints,
+    save_checkpoint,
+)
 from shoptune.training.schedule import build_scheduler
 
 LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
@@ -361,7 +366,7 @@ def train_run(
     atomic_write_json(out / "run.json", summary)
     if evaluate:
         evaluate_run(cfg, root, tasks, out, quiet=quiet, scored=scored)
-    shutil.rmtree(ckpt, ignore_errors=True)
+    remove_checkpoints(ckpt)
     return artifact
 
 

@@ -21,9 +21,9 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import random
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,7 +34,7 @@ from safetensors.torch import load_file, save_file
 
 from shoptune.config import refuse_changed_config
 from shoptune.errors import ShoptuneError
-from shoptune.io import atomic_write_json, staging_dir
+from shoptune.io import atomic_write_json, remove_if_owned, staging_dir
 
 STATE_FILE = "state.json"
 WEIGHTS_FILE = "trainable.safetensors"
@@ -105,8 +105,16 @@ def save_checkpoint(
         atomic_write_json(tmp / OPTIM_META_FILE, meta, indent=None)
         atomic_write_json(tmp / STATE_FILE, {"state": {**state, "step": step}, "config": config}, indent=None)
     for old in step_folders(folder)[:-keep]:
-        shutil.rmtree(old, ignore_errors=True)
+        remove_if_owned(old, "checkpoint")  # a step folder holding a user's file is kept
     return final
+
+
+def remove_checkpoints(folder: Path) -> None:
+    """Remove a finished run's checkpoints: every step folder shoptune wrote, then ``folder`` if nothing is left."""
+    for step in step_folders(folder):
+        remove_if_owned(step, "checkpoint")
+    with contextlib.suppress(OSError):
+        folder.rmdir()  # only when empty: a user's file in it stays, and so does the folder
 
 
 def step_folders(folder: Path) -> list[Path]:
