@@ -178,6 +178,7 @@ MAKERS: dict[str, Maker] = {
     "scale_negative": _scale_negative,
     "family_quantum": _family_quantum,
     "a_build": lambda w, t: Path(shutil.copytree(w["data"], t / "build")),
+    "huge_line": lambda w, t: _file(t, "big.jsonl", json.dumps({"left": "x" * 40_000_000, "right": "y"}).encode()),
 }
 
 EVAL = "eval --model {lm} --tasks hd_relevance_mc --data {data}"
@@ -335,7 +336,11 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
         "relevance ensemble --member {rel} --member {fewer_tasks_member} --name a --name b --out {tmp}/e",
         ("different tasks", "b lacks shade"),
     ),
-    ("sft-into-a-data-build", "train sft {sft_yaml} --out {a_build} --resume", ("build folder", "not a sft-run folder")),
+    (
+        "sft-into-a-data-build",
+        "train sft {sft_yaml} --out {a_build} --resume",
+        ("build folder", "not a sft-run folder"),
+    ),
     (
         "sft-resume-pickle-beside",
         "train sft {sft_yaml} --out {pickled_optim_pt} --resume",
@@ -349,6 +354,12 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ("tasks-list-jinja-syntax", "tasks list --task-dir {jinja_syntax_dir}", ("mine.yaml", "prompt", "Jinja syntax")),
     ("tasks-list-unsafe-prompt", "tasks list --task-dir {unsafe_prompt_dir}", ("mine.yaml", "prompt", "unsafe")),
     ("build-scale-negative", "data build {scale_negative} --out {tmp}/o", ("build.yaml", "scale", "greater than 0")),
+    ("predict-40mb-line", PREDICT + " --input {huge_line} --out {tmp}/o.jsonl", ("big.jsonl", "row 1", "--max-line")),
+    (
+        "predict-max-line-negative",
+        PREDICT + " --input {pairs} --out {tmp}/o.jsonl --max-line-bytes -1",
+        ("--max-line",),
+    ),
     (
         "predict-family-quantum",
         PREDICT.replace("{rel}", "{family_quantum}") + " --input {pairs} --out {tmp}/o.jsonl",

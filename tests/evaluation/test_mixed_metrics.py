@@ -85,6 +85,6 @@ def test_results_are_written_through_shoptune_io(tmp_path):
     items = load_shopbench(FIXTURES / "shopbench_sample.jsonl")[:1]
     result = score(items, [("1", Parsed(value=1, ok=True))], n_resamples=10)
     (tmp_path / "metrics.json").mkdir()  # a folder where the file goes: one clear line, nothing left behind
-    with pytest.raises(OutputError, match=r"metrics\.json: is a folder"):
+    with pytest.raises(OutputError, match=r"did not write \(e\.g\. metrics\.json\)"):
         write_results(result, tmp_path)
     assert not [p.name for p in tmp_path.iterdir() if ".tmp-" in p.name]

@@ -15,33 +15,14 @@ import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from shoptune.data.build import BuildConfig, build
+from experiments.conftest import TASKS, make_sweep_world
 from shoptune.errors import ConfigError, ShoptuneError
 from shoptune.experiments.sweep import expand_arms, load_sweep, run_sweep, sweep_status
-
-TASKS = ["hd_relevance_mc", "ic_aisle_mc", "hd_query_ranking"]
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, demo_data):
-    import torch
-
-    from shoptune.testing import build_tiny_causal_lm
-
-    torch.set_num_threads(1)
-    root = tmp_path_factory.mktemp("sweep")
-    lm = build_tiny_causal_lm(root / "tiny", seed=0)
-    data = root / "data"
-    build(BuildConfig(data_root=str(demo_data), tasks=TASKS), data)
-    base = {
-        "model": str(lm),
-        "data": {"path": str(data), "tasks": TASKS[:2], "holdout": ["hd_query_ranking"], "max_length": 96},
-        "mixture": {"strategy": "cap", "cap": 8},
-        "lora": {"r": 2, "alpha": 4, "target_modules": ["q_proj", "v_proj"]},
-        "optim": {"epochs": 1, "batch_tokens": 256, "checkpoint_every": 1, "log_every": 1, "bf16": False},
-    }
-    (root / "base.yaml").write_text(yaml.safe_dump(base))
-    return root
+    return make_sweep_world(tmp_path_factory.mktemp("sweep"), demo_data, cap=8)
 
 
 def _sweep(root: Path, name: str, body: dict) -> Path:

@@ -186,13 +186,29 @@ def predict_cmd(
     overwrite: Annotated[
         bool, typer.Option("--overwrite", help="Replace an existing --out that shoptune did not write.")
     ] = False,
+    max_line_bytes: Annotated[
+        int | None,
+        typer.Option(
+            "--max-line-bytes",
+            help="Longest input line (JSONL/CSV record) read, in bytes; 0 = no limit. Default: 1 MiB.",
+        ),
+    ] = None,
 ) -> None:
     """Score pairs from a file, streaming, with a progress bar."""
     from shoptune.relevance.api import predict
 
     _quiet_transformers()
     with labelled_bars("predicting") as bars:
-        written = predict(model, input_, out, task=task, chunk=chunk, progress=bars, overwrite=overwrite)
+        written = predict(
+            model,
+            input_,
+            out,
+            task=task,
+            chunk=chunk,
+            progress=bars,
+            overwrite=overwrite,
+            **({} if max_line_bytes is None else {"max_line_bytes": max_line_bytes or None}),
+        )
     console.print(f"wrote {written} predictions to {out}")
 
 

@@ -204,11 +204,24 @@ def check_file(path: str | Path) -> Path:
     return path
 
 
-def stream_lines(path: str | Path, *, encoding: str = "utf-8") -> Iterator[tuple[int, str]]:
+class LineTooLong(DataError):
+    """A line longer than the reader's ``max_line_bytes`` (raised before the line is read whole)."""
+
+    def __init__(self, file: str | Path, row: int, limit: int) -> None:
+        self.limit = limit
+        super().__init__(file, row, "-", f"line longer than {limit:,} bytes, the most one line may hold")
+
+
+def stream_lines(
+    path: str | Path, *, encoding: str = "utf-8", max_line_bytes: int | None = None
+) -> Iterator[tuple[int, str]]:
     """Stream (line number, text line with its newline) without reading the whole file, gunzipping ``*.gz``.
 
     Every failure while streaming becomes a DataError naming the file and the line: a damaged gzip body
     (found only when the reader gets there), bytes that do not decode, a file that is not text at all.
+
+    With ``max_line_bytes``, a line longer than that (newline not counted) raises :class:`LineTooLong` naming it,
+    having read at most ``max_line_bytes + 1`` bytes of it: one huge line never sits in memory whole.
 
     >>> import tempfile
     >>> path = Path(tempfile.mkdtemp()) / "p.jsonl"
@@ -226,9 +239,12 @@ def stream_lines(path: str | Path, *, encoding: str = "utf-8") -> Iterator[tuple
         with open_binary(path) as fh:
             head = fh.read(HEAD_BYTES)
         check_text_head(path, head, encoding)
+        limit = -1 if max_line_bytes is None else max(0, max_line_bytes) + 1
         with open_binary(path) as fh:
-            for raw in fh:
+            while raw := fh.readline(limit):
                 number += 1
+                if len(raw) == limit and not raw.endswith(b"\n"):
+                    raise LineTooLong(path, number, limit - 1)
                 try:
                     text = raw.decode(codec if number == 1 else encoding)
                 except UnicodeDecodeError as exc:

@@ -132,7 +132,9 @@ SHOPBENCH_METRICS = {
     "ner": ("micro f1",),
     "generation": ("rougel", "bleu", "jp-bleu", "sent-transformer", "accuracy"),
 }
-_OPTION_LINE = re.compile(r"^\s*(\d+)\s*[.)]\s+\S", re.MULTILINE)
+# Leading blanks within the line only: ``^\s*`` let every line of a run of blank lines scan the whole run again
+# (quadratic: 40,000 newlines in a prompt took 13 s); the numbers found are the same.
+_OPTION_LINE = re.compile(r"^[^\S\n]*(\d+)\s*[.)]\s+\S", re.MULTILINE)
 # Rating questions list no options: "Evaluate the review on a scale of 1 to 5" (KDD Cup 2024 development set).
 _SCALE = re.compile(r"\bscale\s+(?:of|from)\s+(\d)\s+to\s+(\d)\b", re.IGNORECASE)
 

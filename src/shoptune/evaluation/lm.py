@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import torch
 
+from shoptune.text import clip_chars
+
 Progress = Callable[[int], None]
 
 
@@ -43,6 +45,11 @@ class LMScorer:
         self.device = next(model.parameters()).device
 
     # ------------------------------------------------------------------ tokenisation
+    def _clip(self, prompt: str) -> str:
+        """The prompt's end, cut to a character bound tied to ``max_length`` before it is tokenised (a huge prompt
+        costs no more than one just over the limit; the tokens :meth:`_truncate` keeps are the same)."""
+        return clip_chars(prompt, self.max_length, keep="end")
+
     def _encode(self, text: str) -> list[int]:
         return self.tokenizer(text, add_special_tokens=False)["input_ids"]
 
@@ -65,7 +72,8 @@ class LMScorer:
     ) -> list[list[float]]:
         """Sum of token log-probabilities of each option continuing its prompt."""
         requests = []
-        for i, (prompt, opts) in enumerate(zip(prompts, options, strict=True)):
+        for i, (text, opts) in enumerate(zip(prompts, options, strict=True)):
+            prompt = self._clip(text)
             ids = self._encode(prompt)
             option_ids = [self._option_ids(prompt, ids, o) for o in opts]
             longest = max((len(o) for o in option_ids), default=0)
@@ -148,7 +156,7 @@ class LMScorer:
     ) -> list[str]:
         """Greedy generation, batched with left padding; each prompt has its own new-token budget."""
         budgets = [max_new_tokens] * len(prompts) if isinstance(max_new_tokens, int) else list(max_new_tokens)
-        encoded = [self._truncate(self._encode(p), b) for p, b in zip(prompts, budgets, strict=True)]
+        encoded = [self._truncate(self._encode(self._clip(p)), b) for p, b in zip(prompts, budgets, strict=True)]
         order = sorted(range(len(prompts)), key=lambda i: (budgets[i], len(encoded[i])))
         out = [""] * len(prompts)
         for start in range(0, len(order), self.batch_size):

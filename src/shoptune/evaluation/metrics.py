@@ -28,6 +28,7 @@ import numpy as np
 from shoptune.errors import ShoptuneError
 from shoptune.evaluation.parsing import Parsed
 from shoptune.evaluation.statistics import bootstrap_ci
+from shoptune.text import clip_chars
 
 Embedder = Callable[[list[str]], np.ndarray]
 Counts = tuple[int, int, int]  # (true positives, false positives, false negatives)
@@ -302,7 +303,10 @@ def _minilm() -> Any:
 
 def default_embed(texts: list[str]) -> np.ndarray:
     """Embed texts with the local all-MiniLM-L6-v2 (loaded on first use, then cached)."""
-    return np.asarray(_minilm().encode(list(texts), convert_to_numpy=True), dtype=np.float64)
+    model = _minilm()
+    # Cut before tokenising: a huge answer or target costs its first max_seq_length tokens, not its whole length.
+    clipped = [clip_chars(t, model.max_seq_length) for t in texts]
+    return np.asarray(model.encode(clipped, convert_to_numpy=True), dtype=np.float64)
 
 
 def sent_transformer_similarity(prediction: str, target: str | Sequence[str], embed: Embedder | None = None) -> float:

@@ -27,6 +27,7 @@ from typing_extensions import Unpack
 from shoptune import validate
 from shoptune.errors import ArgumentError, ShoptuneError, argument_hint, argument_label, python_api
 from shoptune.relevance.config import RelevanceConfig
+from shoptune.relevance.data import MAX_LINE_BYTES
 
 Log = Callable[[str], None]
 #: ``add(name, total)`` -> ``advance(n)``: one progress bar (total None: unknown).
@@ -253,6 +254,7 @@ def predict(
     chunk: int = 4096,
     progress: AddBar | None = None,
     overwrite: bool = False,
+    max_line_bytes: int | None = MAX_LINE_BYTES,
 ) -> int:
     """Score the pairs of a ``.jsonl`` / ``.csv`` / ``.parquet`` file (``left``, ``right`` and optionally ``task``
     columns; ``task`` for rows without one) in chunks, memory staying flat; writes ``out`` (``.jsonl`` or
@@ -269,6 +271,7 @@ def predict(
     chunk = validate.positive_int(chunk, "chunk")
     progress = validate.optional(validate.function, progress, "progress")
     overwrite = validate.flag(overwrite, "overwrite")
+    max_line_bytes = validate.optional(validate.positive_int, max_line_bytes, "max_line_bytes")
     if out.suffix not in (".jsonl", ".parquet"):
         raise ArgumentError("out", "must end in .jsonl or .parquet", out)
     if not input.is_file():
@@ -276,7 +279,7 @@ def predict(
     artifact = resolve_artifact(model)
     out = claim_file(out, overwrite=overwrite, inputs=[input, artifact])
     # Read the first pair before the model loads: a wrong encoding, format or field is reported at once.
-    pairs = iter_pair_file(input, task)
+    pairs = iter_pair_file(input, task, max_line_bytes=max_line_bytes)
     first = next(pairs, None)
     rows = itertools.chain([first], pairs) if first is not None else iter(())
     predictor = load_predictor(artifact)
@@ -299,8 +302,8 @@ def count_rows(path: Path) -> int | None:
         except (pa.ArrowException, OSError):  # the reader names the damage; the bar just has no total
             return None
     if path.suffix in (".jsonl", ".csv"):
-        with path.open("rb") as fh:
-            lines = sum(1 for line in fh if line.strip())
+        with path.open("rb") as fh:  # in blocks: a giant line must not be read whole (the bar's total only)
+            lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
         return lines - 1 if path.suffix == ".csv" else lines
     return None
 

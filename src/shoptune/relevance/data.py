@@ -237,18 +237,29 @@ def read_source_pairs(
 PAIR_FORMATS = (".jsonl", ".json", ".jsonl.gz", ".json.gz", ".csv", ".csv.gz", ".parquet")
 
 
-def iter_pair_file(path: str | Path, default_task: str | None = None) -> Iterator[Pair]:
+#: The longest line (JSONL / CSV record; for Parquet the characters of a row's texts) ``iter_pair_file`` reads by
+#: default: 1 MiB, some thousand times a long product description. A longer one is a DataError naming the file and
+#: the row, found after reading at most this much of it (a pair model keeps a few hundred tokens of a text anyway).
+MAX_LINE_BYTES = 1 << 20
+#: Where a user raises the limit (``shoptune relevance predict --max-line-bytes``).
+MAX_LINE_OPTION = "--max-line-bytes"
+
+
+def iter_pair_file(
+    path: str | Path, default_task: str | None = None, *, max_line_bytes: int | None = MAX_LINE_BYTES
+) -> Iterator[Pair]:
     """Stream pairs from a .jsonl / .csv (gzip optional) or .parquet file: left, right[, task][, label][, id].
 
     Every bad input stops with one line naming the file and row: bytes that are not UTF-8 (saying what the file
     looks like: UTF-16, gzip under a plain name, ...), a damaged gzip or Parquet file, invalid JSON, a
-    missing field, an unknown label. Errors that only surface while streaming are converted the same way.
+    missing field, an unknown label, a line (a CSV record, a Parquet row's texts) longer than ``max_line_bytes``
+    (None: no limit). Errors that only surface while streaming are converted the same way.
     """
     path = Path(path)
     if not path.is_file():
         raise ShoptuneError(f"{path}: input file not found")
     suffix = "".join(path.suffixes[-2:]) if path.suffix == ".gz" else path.suffix
-    rows = _rows(path, suffix.lower())
+    rows = _rows(path, suffix.lower(), max_line_bytes)
     for number, row in enumerate(rows, start=1):
         if not isinstance(row, dict):
             raise DataError(
@@ -257,6 +268,9 @@ def iter_pair_file(path: str | Path, default_task: str | None = None) -> Iterato
         left, right = row.get("left"), row.get("right")
         if not isinstance(left, str) or not isinstance(right, str) or not left.strip() or not right.strip():
             raise ShoptuneError(f"{path}: row {number}: needs non-empty text fields 'left' and 'right'")
+        if max_line_bytes is not None and len(left) + len(right) > max_line_bytes:  # Parquet: no line to measure
+            field = "left" if len(left) >= len(right) else "right"
+            raise _too_long(path, number, max_line_bytes, field, f"texts of {len(left) + len(right):,} characters")
         task = row.get("task") or default_task
         if not task:
             raise ShoptuneError(f"{path}: row {number}: no 'task' column and no --task given")
@@ -266,27 +280,58 @@ def iter_pair_file(path: str | Path, default_task: str | None = None) -> Iterato
         yield Pair(str(row.get("id") or number), str(task), left, right, label)
 
 
-def _rows(path: Path, suffix: str) -> Iterator[Any]:
-    from shoptune.data.readers import gzip_damage, stream_lines
+def _too_long(path: Path, row: int, limit: int, field: str = "-", what: str = "line") -> DataError:
+    return DataError(
+        path,
+        row,
+        field,
+        f"{what} over the limit of {limit:,} bytes a row (raise it with {MAX_LINE_OPTION})",
+    )
+
+
+def _rows(path: Path, suffix: str, max_line_bytes: int | None = None) -> Iterator[Any]:
+    from shoptune.data.readers import LineTooLong, gzip_damage, stream_lines
 
     if suffix in (".jsonl", ".json", ".jsonl.gz", ".json.gz"):
-        for number, line in stream_lines(path):
-            if line.strip():
-                try:
-                    yield json.loads(line)
-                except json.JSONDecodeError as exc:
-                    damage = gzip_damage(path, number)  # garbage from a damaged gzip body, not a bad line?
-                    raise damage or DataError(
-                        path, number, "-", f"invalid JSON ({exc.msg} at column {exc.colno})"
-                    ) from None
-                except RecursionError:
-                    raise DataError(path, number, "-", "invalid JSON (nested too deeply)") from None
+        try:
+            for number, line in stream_lines(path, max_line_bytes=max_line_bytes):
+                if line.strip():
+                    try:
+                        yield json.loads(line)
+                    except json.JSONDecodeError as exc:
+                        damage = gzip_damage(path, number)  # garbage from a damaged gzip body, not a bad line?
+                        raise damage or DataError(
+                            path, number, "-", f"invalid JSON ({exc.msg} at column {exc.colno})"
+                        ) from None
+                    except RecursionError:
+                        raise DataError(path, number, "-", "invalid JSON (nested too deeply)") from None
+        except LineTooLong as exc:
+            raise _too_long(path, exc.row, exc.limit) from None
     elif suffix in (".csv", ".csv.gz"):
         import csv
 
-        reader = csv.DictReader(line for _, line in stream_lines(path))
+        # A quoted field may span lines: a record is measured over all its lines (in characters, at most its bytes),
+        # each line read with a bounded readline. Row 0 is the header.
+        row, size = 0, 0
+
+        def lines() -> Iterator[str]:
+            nonlocal size
+            try:
+                for _, line in stream_lines(path, max_line_bytes=max_line_bytes):
+                    size += len(line)
+                    if max_line_bytes is not None and size > max_line_bytes + 2:  # + its newline
+                        raise _too_long(path, row, max_line_bytes, what="record")
+                    yield line
+            except LineTooLong as exc:
+                raise _too_long(path, row, exc.limit) from None
+
+        reader = csv.DictReader(lines())
         try:
-            yield from reader
+            if reader.fieldnames is not None:
+                row, size = 1, 0
+            for record in reader:
+                yield record
+                row, size = row + 1, 0
         except csv.Error as exc:
             damage = gzip_damage(path, reader.line_num)
             raise damage or DataError(path, reader.line_num, "-", f"unreadable CSV ({exc})") from None

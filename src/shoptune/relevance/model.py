@@ -42,6 +42,7 @@ from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTo
 from shoptune.errors import ShoptuneError
 from shoptune.records import LABELS
 from shoptune.relevance.config import ModelSpec
+from shoptune.text import clip_chars
 
 ARTIFACT_FILE = "relevance.json"
 EXTRAS_FILE = "heads_and_private.safetensors"
@@ -90,7 +91,14 @@ def encode_pairs(
     The cross-encoder reads ``[CLS] (task: )left [SEP] right [SEP]``; the decoder reads
     ``(task\\n)Left: left\\nRight: right\\nRelevance:`` and is pooled on the final ':' token. Both cut the
     longer side first, so the prefix and the decoder's template always survive.
+
+    Each text is first cut to a character bound tied to ``info.max_length`` (:func:`shoptune.text.clip_chars`), so
+    a huge text costs no more than one just over the limit; on real data the tokens kept are the same. (Only
+    when both sides of a pair are over the bound and the budget is odd can the side that keeps the odd token
+    differ, as the tokenizer then compares the clipped sides' lengths.)
     """
+    lefts = [clip_chars(text, info.max_length) for text in lefts]
+    rights = [clip_chars(text, info.max_length) for text in rights]
     if info.family == "decoder":
         return _encode_decoder(tokenizer, info, lefts, rights, tasks)
     out: list[dict[str, list[int]]] = [{} for _ in lefts]

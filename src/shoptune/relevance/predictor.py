@@ -25,13 +25,14 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, Protocol
+from typing import Any, Literal, Protocol, get_args
 
 import numpy as np
 import torch
 
 from shoptune.errors import DataError, ShoptuneError
 from shoptune.records import LABELS
+from shoptune.relevance.config import Family, Routing
 from shoptune.relevance.data import Pair
 from shoptune.relevance.decision import DecisionRules
 from shoptune.relevance.model import (
@@ -352,6 +353,9 @@ def read_artifact_checked(path: str | Path) -> dict[str, Any]:
     if kind == "model":
         if not all(isinstance(t, str) for t in meta["tasks"]):
             raise DataError(file, 0, "tasks", "expected a list of task names")
+        for key, allowed in (("family", get_args(Family)), ("routing", get_args(Routing))):
+            if meta.get(key) not in allowed:
+                raise DataError(file, 0, key, f"{meta.get(key)!r:.40} is not one of {', '.join(allowed)}")
         if meta.get("decision") is not None:
             DecisionRules.from_json(meta["decision"], file)  # a damaged rule is reported now, not at serving
         for needed in ("backbone/config.json", EXTRAS_FILE):

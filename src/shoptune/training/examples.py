@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from shoptune.records import Record
 from shoptune.tasks.prompts import chat_prompt, render_prompt, render_target
 from shoptune.tasks.spec import TaskSpec
+from shoptune.text import clip_chars
 
 IGNORE = -100
 
@@ -41,9 +42,16 @@ def end_of_answer(tokenizer) -> str:
 
 
 def encode_example(tokenizer, *, prompt: str, answer: str, max_length: int, task: str = "") -> Sequence:
-    """Tokenise chat(prompt) + answer + end marker; mask the prompt; keep the prompt's end when too long."""
-    prompt_ids = tokenizer(chat_prompt(tokenizer, prompt), add_special_tokens=False)["input_ids"]
-    answer_ids = tokenizer(answer + end_of_answer(tokenizer), add_special_tokens=False)["input_ids"]
+    """Tokenise chat(prompt) + answer + end marker; mask the prompt; keep the prompt's end when too long.
+
+    Both texts are first cut to a character bound tied to ``max_length`` (:func:`shoptune.text.clip_chars`): the
+    prompt keeps its end, the answer its start, as their tokens do, so the tokens kept are the same.
+    """
+    chat = clip_chars(chat_prompt(tokenizer, prompt), max_length, keep="end")
+    prompt_ids = tokenizer(chat, add_special_tokens=False)["input_ids"]
+    answer_ids = tokenizer(clip_chars(answer + end_of_answer(tokenizer), max_length), add_special_tokens=False)[
+        "input_ids"
+    ]
     answer_ids = answer_ids[: max_length - 1]
     prompt_ids = prompt_ids[-(max_length - len(answer_ids)) :]
     return Sequence(prompt_ids + answer_ids, [IGNORE] * len(prompt_ids) + answer_ids, task)

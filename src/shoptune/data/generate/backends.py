@@ -7,7 +7,11 @@ passed.
 OpenAI-compatible (``httpx2``, the HTTP client transformers' hub library is built on): up to ``concurrency``
 requests in flight, optionally paced to ``requests_per_minute``; a timeout, a dropped connection, 429, 5xx, a body
 that is not a chat completion or one with no choices is retried with exponential backoff and full jitter, a 429's
-``Retry-After`` honoured. A reply cut off by ``max_tokens`` (finish_reason "length") or empty is kept as a failure
+``Retry-After`` honoured. ``timeout_s`` bounds each attempt as a whole, from sending it to the body's last byte
+(the HTTP client's own timeout is per read: a server trickling a byte at a time never trips it). Token usage a
+server reports is only believed when it is a non-negative integer; any other value is replaced by the estimate
+(4 characters a token) and counted (:attr:`Budget.clamped`), so a server cannot spend past the budget by
+reporting negative usage. A reply cut off by ``max_tokens`` (finish_reason "length") or empty is kept as a failure
 with its cause. 401/403/404 stop the run with one line: every other request would fail the same way.
 
 Local: the model is loaded once through ``shoptune.models`` (offline; the bundled SmolLM2 by default) and prompts
@@ -37,6 +41,7 @@ from typing import Any
 from shoptune.data.generate.config import BackendConfig, LocalBackend, OpenAIBackend
 from shoptune.data.generate.store import Reply
 from shoptune.errors import ConfigError, ShoptuneError
+from shoptune.text import clip_chars
 
 OnReply = Callable[[Reply], None]
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -71,6 +76,8 @@ class Budget:
         self.spent = spent
         self.reserved = 0
         self.stopped = limit is not None and spent >= limit
+        #: Replies whose server-reported usage was not a non-negative integer (replaced by the estimate).
+        self.clamped = 0
 
     def reserve(self, tokens: int) -> bool:
         if self.limit is None:
@@ -81,10 +88,11 @@ class Budget:
         self.reserved += tokens
         return True
 
-    def settle(self, reserved: int, used: int) -> None:
+    def settle(self, reserved: int, used: int, *, clamped: bool = False) -> None:
         if self.limit is not None:
             self.reserved -= reserved
-        self.spent += used
+        self.spent += max(0, used)  # never gives tokens back
+        self.clamped += clamped
 
 
 def backoff_delay(attempt: int, *, base: float, cap: float, rng: random.Random) -> float:
@@ -171,7 +179,7 @@ class OpenAICompatible:
                         not_sent += 1
                         continue
                     reply = await self._one(client, request, pace)
-                    budget.settle(reserved, reply.tokens)
+                    budget.settle(reserved, reply.tokens, clamped=reply.detail.startswith(USAGE_CLAMPED))
                     on_reply(reply)
 
             workers = [asyncio.create_task(worker()) for _ in range(min(self.cfg.concurrency, len(requests)))]
@@ -210,9 +218,12 @@ class OpenAICompatible:
             await pace.wait()
             wait_at_least: float | None = None
             try:
-                response = await client.post(url, json=body)
+                # The whole attempt, body included, within timeout_s (httpx's timeout only bounds each read).
+                response = await asyncio.wait_for(client.post(url, json=body), cfg.timeout_s)
             except httpx.TimeoutException as exc:
                 cause, detail = "timeout", type(exc).__name__
+            except TimeoutError:
+                cause, detail = "timeout", f"no complete response within backend.timeout_s ({cfg.timeout_s:g} s)"
             except httpx.TransportError as exc:
                 cause, detail = "connection", f"{type(exc).__name__}: {exc}"[:200]
             else:
@@ -286,10 +297,15 @@ def _completion(response: Any, request: Request) -> Reply | tuple[str, str]:
     text = content if isinstance(content, str) else ""
     finish = choice.get("finish_reason")
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-    prompt_tokens, completion_tokens = usage.get("prompt_tokens"), usage.get("completion_tokens")
-    estimated = not (isinstance(prompt_tokens, int) and isinstance(completion_tokens, int))
+    reported = {"prompt_tokens": usage.get("prompt_tokens"), "completion_tokens": usage.get("completion_tokens")}
+    estimated = not all(_usage_count(v) is not None for v in reported.values())
+    # Usage that is there but not a count (negative, a float, a string, ...) is not believed (a negative count would
+    # hand tokens back to the budget): it is estimated like missing usage, and counted.
+    clamped = {k: v for k, v in reported.items() if v is not None and _usage_count(v) is None}
     if estimated:
         prompt_tokens, completion_tokens = math.ceil(request.chars / 4), math.ceil(len(text) / 4)
+    else:
+        prompt_tokens, completion_tokens = reported["prompt_tokens"], reported["completion_tokens"]
     reply = Reply(
         id=request.id,
         status="ok",
@@ -300,6 +316,9 @@ def _completion(response: Any, request: Request) -> Reply | tuple[str, str]:
         usage_estimated=estimated,
         model=str(data.get("model") or ""),
     )
+    if clamped:
+        shown = ", ".join(f"{k}={v!r:.40}" for k, v in clamped.items())
+        reply.detail = f"{USAGE_CLAMPED}: the server reported {shown}; estimated from the text instead"
     if finish == "length":
         reply.status, reply.cause = "failed", "truncated"
     elif finish == "content_filter":
@@ -307,6 +326,21 @@ def _completion(response: Any, request: Request) -> Reply | tuple[str, str]:
     elif not text.strip():
         reply.status, reply.cause = "failed", "empty_content"
     return reply
+
+
+#: How a reply's ``detail`` starts when the server's usage was replaced by the estimate.
+USAGE_CLAMPED = "usage clamped"
+
+
+def _usage_count(value: Any) -> int | None:
+    """A server-reported token count when it is one (a non-negative int; huge ones are kept), else None.
+
+    >>> [_usage_count(v) for v in (12, 0, 10**15, -5, 3.5, "7", True, None)]
+    [12, 0, 1000000000000000, None, None, None, None, None]
+    """
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+        return value
+    return None
 
 
 class _Pace:
@@ -380,7 +414,9 @@ class LocalGenerator:
         model, tokenizer = self._load()
         encoded = []
         for request in requests:
-            ids = tokenizer(self.chat_text(tokenizer, request.messages), add_special_tokens=False)["input_ids"]
+            # The prompt's end, cut to a character bound first: tokenising a huge seed whole costs minutes.
+            text = clip_chars(self.chat_text(tokenizer, request.messages), self.cfg.max_prompt_tokens, keep="end")
+            ids = tokenizer(text, add_special_tokens=False)["input_ids"]
             encoded.append((request, ids[-self.cfg.max_prompt_tokens :]))
         not_sent = 0
         for start in range(0, len(encoded), self.cfg.batch_size):

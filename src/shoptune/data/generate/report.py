@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from shoptune import __version__
+from shoptune.data.generate.backends import USAGE_CLAMPED
 from shoptune.io import atomic_open, atomic_write_json, atomic_write_text
 
 if TYPE_CHECKING:
@@ -133,6 +134,8 @@ def write_outputs(
             "total": store.tokens_spent(),
             "budget": cfg.budget_tokens,
             "estimated_replies": sum(r.usage_estimated for r in [*replies, *judged]),
+            # usage a server reported as negative or not a whole number: replaced by the estimate, never trusted
+            "clamped_usage_replies": sum(r.detail.startswith(USAGE_CLAMPED) for r in [*replies, *judged]),
         },
         "dropped": dropped,
         "dropped_total": sum(n for causes in dropped.values() for n in causes.values()),
