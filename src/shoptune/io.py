@@ -49,6 +49,7 @@ from shoptune.errors import ShoptuneError, argument_label
 #: The marker file in every folder shoptune creates as a whole; its presence is what lets shoptune replace it.
 MARKER = ".shoptune"
 _STALE = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-(?P<pid>\d+)$")
+_MARKER_TMP = re.compile(r"^\.\.shoptune\.tmp-\d+$")
 
 
 class OutputError(ShoptuneError, ValueError):
@@ -84,12 +85,15 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     refuse_dir(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_path(path)
+    # Listed before it exists: a temp file left by a killed process is then known to be shoptune's (clean_stale).
+    record_written(tmp)
     try:
         yield tmp
         os.replace(tmp, path)
         record_written(path)
     finally:
         tmp.unlink(missing_ok=True)
+        forget_written(tmp)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -170,6 +174,17 @@ KINDS = frozenset(
         "merged-model",
     }
 )
+#: The marked folders each kind writes inside itself. A nested marked folder of any other kind (an eval the user
+#: wrote into a build, a hand-made marker) is not part of its parent: replacing the parent would lose it, so its files
+#: count as foreign. "staging" is a part being written (``staging_dir``), left behind when a process is killed.
+PARTS: dict[str, frozenset[str]] = {
+    "sft-run": frozenset({"checkpoint", "sft-adapter", "heldout-eval", "eval"}),
+    "relevance-run": frozenset({"checkpoint", "relevance-model", "build", "eval"}),
+    "heldout-eval": frozenset({"eval"}),
+    "ensemble": frozenset({"relevance-model", "ensemble"}),
+    "sweep": frozenset({"build", "sft-run", "eval", "heldout-eval", "checkpoint"}),
+    "demo": frozenset({"build", "sft-run", "relevance-run", "demo", "compare", "heldout-eval", "eval"}),
+}
 #: Kind names of markers written before the kinds were fixed.
 _LEGACY_KINDS = {"data-build": "build", "relevance-ensemble": "ensemble"}
 MARKER_FORMAT = 2
@@ -246,8 +261,17 @@ def _owner(path: Path) -> tuple[Path, str] | None:
     return None
 
 
-def record_written(path: str | Path) -> None:
-    """Add ``path`` to the file list of the nearest marked folder above it (no-op where there is none)."""
+def record_written(path: str | Path, *, key: str = "files") -> None:
+    """Add ``path`` to the file list (``key``) of the nearest marked folder above it (no-op where there is none)."""
+    _update_list(path, key, add=True)
+
+
+def forget_written(path: str | Path) -> None:
+    """Take ``path`` off the file list of the nearest marked folder above it (a temp file that is gone)."""
+    _update_list(path, "files", add=False)
+
+
+def _update_list(path: str | Path, key: str, *, add: bool) -> None:
     owner = _owner(Path(os.path.abspath(path)))
     if owner is None:
         return
@@ -256,37 +280,51 @@ def record_written(path: str | Path) -> None:
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # concurrent writers in one folder (parallel sweep arms) must not lose entries
         marker = read_marker(folder)
-        if marker is None or not isinstance(marker.get("files"), list) or rel in marker["files"]:
+        if marker is None or not isinstance(marker.get("files"), list):
             return
-        marker["files"] = sorted({*marker["files"], rel})
+        listed = marker.get(key, [])
+        if (rel in listed) == add:
+            return
+        marker[key] = sorted({*listed, rel} if add else set(listed) - {rel})
         _write_marker_file(folder, marker)
     finally:
         os.close(fd)  # releases the lock
 
 
 def foreign_files(folder: Path) -> list[str]:
-    """Files under a marked ``folder`` that shoptune did not write, relative to it (empty folders hold no data and
-    are not counted; a subfolder with a marker of its own is checked against its own list)."""
+    """Files under a marked ``folder`` that shoptune did not write, relative to it.
+
+    Empty folders hold no data and are not counted. A subfolder with a marker of its own is checked against its own
+    list when it is a part of this kind of folder (``PARTS``); any other marked subfolder counts as foreign whole.
+    A folder whose marker lists no files (an older shoptune, a hand-made marker) is foreign whole too.
+    """
     marker = read_marker(folder)
-    if marker is None:
-        return sorted(p.name for p in folder.iterdir())
-    listed = marker.get("files")
+    listed = marker.get("files") if marker else None
     if not isinstance(listed, list):
-        return []  # checked by the caller: an older marker without a list
-    return _foreign(folder, "", {str(f) for f in listed})
+        return _all_files(folder, "")
+    parts = PARTS.get(str(marker.get("kind")), frozenset()) | {"staging"}
+    return _foreign(folder, "", {str(f) for f in listed}, parts)
 
 
-def _foreign(folder: Path, prefix: str, files: set[str]) -> list[str]:
+def _all_files(folder: Path, prefix: str) -> list[str]:
+    """Every file under ``folder`` (markers aside: they say what the folder is, not what it holds)."""
+    found = [p for p in sorted(folder.rglob("*")) if (not p.is_dir() or p.is_symlink()) and p.name != MARKER]
+    return [f"{prefix}{p.relative_to(folder).as_posix()}" for p in found]
+
+
+def _foreign(folder: Path, prefix: str, files: set[str], parts: frozenset[str]) -> list[str]:
     found: list[str] = []
     for entry in sorted(folder.iterdir()):
         rel = f"{prefix}{entry.name}"
-        if entry.name == MARKER or _STALE.match(entry.name):
-            continue  # the marker, and leftovers of shoptune's own killed writes (see clean_stale)
+        if entry.name == MARKER or _MARKER_TMP.match(entry.name):
+            continue  # the marker, and its own temp file when a process was killed while rewriting it
         if entry.is_dir() and not entry.is_symlink():
             if (entry / MARKER).is_file():
-                found += [f"{rel}/{sub}" for sub in foreign_files(entry)]
+                nested = marker_kind(entry)
+                own = foreign_files(entry) if nested in parts else _all_files(entry, "")
+                found += [f"{rel}/{sub}" for sub in own]
             else:
-                found += _foreign(entry, f"{rel}/", files)
+                found += _foreign(entry, f"{rel}/", files, parts)
         elif rel not in files:
             found.append(rel)
     return found
@@ -412,11 +450,10 @@ def claim_file(
 
 def _file_is_ours(path: Path) -> bool:
     owner = _owner(Path(os.path.abspath(path)))
-    if owner is not None:  # inside a marked folder: its list says
+    if owner is not None:  # inside a marked folder: its list of single-file outputs says (not its own files)
         marker = read_marker(owner[0])
-        listed = marker.get("files") if marker else None
-        if isinstance(listed, list) and owner[1] in listed:
-            return True
+        listed = marker.get("outputs") if marker else None
+        return isinstance(listed, list) and owner[1] in listed
     try:
         mark = json.loads(_sidecar(path).read_text(encoding="utf-8"))
         stat = path.stat()
@@ -431,6 +468,7 @@ def mark_file(path: str | Path) -> None:
     path = Path(path)
     if _owner(Path(os.path.abspath(path))) is not None:
         record_written(path)
+        record_written(path, key="outputs")  # replaceable by another single-file write, unlike the folder's own
         return
     stat = path.stat()
     mark = {"size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
@@ -452,8 +490,9 @@ def staging_dir(
     final.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(final)
     tmp = _temp_path(final)
-    shutil.rmtree(tmp, ignore_errors=True)
+    _remove_marked(tmp)
     tmp.mkdir()
+    _write_marker_file(tmp, {"kind": "staging", "format": MARKER_FORMAT, "files": []})  # known as ours if killed
     try:
         yield tmp
         write_marker(tmp, kind)
@@ -472,7 +511,7 @@ def replace_dir(new: Path, final: Path) -> None:
         return
     if final.exists() or final.is_symlink():
         old = final.parent / f".{final.name}.old-{os.getpid()}"
-        shutil.rmtree(old, ignore_errors=True)
+        _remove_marked(old)
         os.replace(final, old)
         os.replace(new, final)
         shutil.rmtree(old, ignore_errors=True)
@@ -509,7 +548,9 @@ def _alive(pid: int) -> bool:
 
 
 def clean_stale(final: str | Path) -> list[Path]:
-    """Remove ``.NAME.tmp-PID`` / ``.NAME.old-PID`` files and folders beside ``final`` whose process is gone."""
+    """Remove ``.NAME.tmp-PID`` / ``.NAME.old-PID`` leftovers beside ``final`` whose process is gone, and only those
+    shoptune can tell are its own: a folder carrying its marker, a file listed by the marked folder it sits in. A
+    file of the user's that merely has such a name is kept."""
     final = Path(final)
     removed: list[Path] = []
     if not final.parent.is_dir():
@@ -519,8 +560,30 @@ def clean_stale(final: str | Path) -> list[Path]:
         if not match or match["name"] != final.name or _alive(int(match["pid"])):
             continue
         if entry.is_dir() and not entry.is_symlink():
+            if read_marker(entry) is None:
+                continue
             shutil.rmtree(entry, ignore_errors=True)
         else:
+            if not _listed(entry):
+                continue
             entry.unlink(missing_ok=True)
+            forget_written(entry)
         removed.append(entry)
     return removed
+
+
+def _listed(path: Path) -> bool:
+    owner = _owner(Path(os.path.abspath(path)))
+    marker = read_marker(owner[0]) if owner else None
+    listed = marker.get("files") if marker else None
+    return isinstance(listed, list) and owner is not None and owner[1] in listed
+
+
+def _remove_marked(path: Path) -> None:
+    """Clear the way for a temp or aside folder of this process: only one that carries shoptune's marker."""
+    if not path.exists() and not path.is_symlink():
+        return
+    if path.is_dir() and not path.is_symlink() and read_marker(path) is not None:
+        shutil.rmtree(path)
+        return
+    raise OutputError(f"{path}: in the way of shoptune's temp folder and not written by shoptune; move it aside")

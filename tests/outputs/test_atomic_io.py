@@ -96,9 +96,16 @@ def test_clean_stale_removes_only_dead_processes_leftovers(tmp_path):
     for name in (f".out.tmp-{dead}", f".out.old-{dead}", f".out.tmp-{alive}", f".other.tmp-{dead}"):
         (tmp_path / name).mkdir()
         (tmp_path / name / "big.bin").write_bytes(b"x")
+        write_marker(tmp_path / name, "build")
+    mine = tmp_path / f".out.tmp-{dead + 1}"  # a user's folder and file that merely have such names
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("mine")
+    (tmp_path / f".out.old-{dead + 2}").write_text("mine too")
     removed = clean_stale(tmp_path / "out")
     assert sorted(p.name for p in removed) == [f".out.old-{dead}", f".out.tmp-{dead}"]
-    assert sorted(p.name for p in tmp_path.iterdir()) == [f".other.tmp-{dead}", f".out.tmp-{alive}"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f".other.tmp-{dead}", f".out.tmp-{alive}", mine.name, f".out.old-{dead + 2}"]
+    )
 
 
 def test_remove_owned_refuses_user_folders(tmp_path):

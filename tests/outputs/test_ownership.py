@@ -174,3 +174,56 @@ def test_checkpoint_pruning_keeps_a_step_folder_holding_a_users_file(tmp_path):
     assert [p.name for p in step_folders(folder)] == ["step-000001", "step-000002", "step-000003"]
     remove_checkpoints(folder)
     assert (first / "notes.txt").read_text() == "mine" and [p.name for p in step_folders(folder)] == ["step-000001"]
+
+
+def test_a_nested_output_of_another_kind_is_not_part_of_its_parent(tmp_path):
+    build = _build(tmp_path / "b")
+    with staging_dir(build / "my-eval", kind="eval") as tmp:  # the user evaluated into the build
+        (tmp / "metrics.json").write_text("{}")
+    assert foreign_files(build) == ["my-eval/metrics.json"]
+    forged = build / "old"
+    forged.mkdir()
+    (forged / MARKER).write_text("{}")  # a marker without a list vouches for nothing
+    (forged / "notes.txt").write_text("mine")
+    assert foreign_files(build) == ["my-eval/metrics.json", "old/notes.txt"]
+    with pytest.raises(OutputError, match="did not write"):
+        _build(build)
+    run = open_folder(tmp_path / "run", "sft-run")
+    with staging_dir(run / "adapter", kind="sft-adapter") as tmp:  # a part of an SFT run
+        (tmp / "adapter_config.json").write_text("{}")
+    assert foreign_files(run) == []
+
+
+def test_temp_names_are_no_licence_to_delete(tmp_path):
+    from shoptune.io import clean_stale
+
+    (tmp_path / "b").mkdir()
+    _build(tmp_path / "b2")
+    inside = tmp_path / "b2" / ".notes.txt.tmp-999999"  # a user's file named like a temp file, in a marked folder
+    inside.write_text("mine")
+    beside = tmp_path / ".b2.tmp-999998"
+    beside.write_text("mine too")
+    assert foreign_files(tmp_path / "b2") == [".notes.txt.tmp-999999"]
+    clean_stale(tmp_path / "b2")
+    assert beside.read_text() == "mine too" and inside.read_text() == "mine"
+
+
+def test_a_killed_atomic_write_leaves_a_listed_temp_file_that_is_cleaned(tmp_path):
+    from shoptune.io import atomic_path
+
+    run = open_folder(tmp_path / "run", "generation")
+    with pytest.raises(RuntimeError), atomic_path(run / "examples.jsonl") as tmp:
+        tmp.write_text("half")
+        assert f".examples.jsonl.tmp-{os.getpid()}" in read_marker(run)["files"]  # listed while it exists
+        raise RuntimeError("killed")
+    assert read_marker(run)["files"] == [] and foreign_files(run) == []
+
+
+def test_a_file_of_the_folder_is_not_a_single_file_output(tmp_path):
+    run = open_folder(tmp_path / "run", "sft-run")
+    atomic_write_text(run / "train_log.jsonl", "{}\n")
+    with pytest.raises(OutputError, match="did not write it"):
+        claim_file(run / "train_log.jsonl")  # relevance predict --out RUN/train_log.jsonl must not replace it
+    atomic_write_text(run / "preds.jsonl", "{}\n")
+    mark_file(run / "preds.jsonl")
+    assert claim_file(run / "preds.jsonl") == run / "preds.jsonl"
