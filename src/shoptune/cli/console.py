@@ -45,13 +45,14 @@ def lazy_progress(
     *columns: ProgressColumn, hide_when_piped: bool = False, transient: bool = False
 ) -> Iterator[Progress]:
     """A rich Progress on stderr that is drawn only from its first ``start()``: a command that fails before any
-    work prints its one error line and no empty bar."""
+    work prints its one error line and no empty bar (nor the empty line rich's ``stop()`` prints off a terminal)."""
     disable = hide_when_piped and not err_console.is_terminal
     bar = Progress(*columns, console=err_console, disable=disable, transient=transient)
     try:
         yield bar
     finally:
-        bar.stop()  # a no-op when it never started
+        if bar.live.is_started:  # never started: nothing to stop, and no line to end
+            bar.stop()
 
 
 @contextmanager

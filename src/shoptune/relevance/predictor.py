@@ -21,6 +21,7 @@ Example:
 from __future__ import annotations
 
 import functools
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -351,16 +352,7 @@ def read_artifact_checked(path: str | Path) -> dict[str, Any]:
         if not isinstance(meta[key], kind_type) or not meta[key]:
             raise DataError(file, 0, key, f"expected a non-empty {_json_type(kind_type)}, got {meta[key]!r:.60}")
     if kind == "model":
-        if not all(isinstance(t, str) for t in meta["tasks"]):
-            raise DataError(file, 0, "tasks", "expected a list of task names")
-        for key, allowed in (("family", get_args(Family)), ("routing", get_args(Routing))):
-            if meta.get(key) not in allowed:
-                raise DataError(file, 0, key, f"{meta.get(key)!r:.40} is not one of {', '.join(allowed)}")
-        if meta.get("decision") is not None:
-            DecisionRules.from_json(meta["decision"], file)  # a damaged rule is reported now, not at serving
-        for needed in ("backbone/config.json", EXTRAS_FILE):
-            if not (path / needed).is_file():
-                raise DataError(path / needed, 0, "-", f"file not found (the model folder {path} is incomplete)")
+        check_model_meta(path, meta)
     elif kind == "per_task":
         for task, rel in meta["members"].items():
             if not isinstance(rel, str) or not rel:
@@ -369,7 +361,109 @@ def read_artifact_checked(path: str | Path) -> dict[str, Any]:
         for i, member in enumerate(meta["members"]):
             if not isinstance(member, dict) or not isinstance(member.get("path"), str) or not member["path"]:
                 raise DataError(file, 0, f"members.{i}.path", f"expected a member folder path, got {member!r:.60}")
+    _check_task_sources(file, meta.get("task_sources"))
     return meta
+
+
+#: A task name as a task file may give it (:class:`shoptune.tasks.spec.TaskSpec`): no ".", no "/", no spaces.
+TASK_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+#: The token budgets a model artifact may ask for (``model.max_length`` of the recipe).
+MAX_LENGTH_RANGE = (8, 8192)
+#: At most this many private top layers per task (mhp); the backbone's depth bounds it further.
+MAX_PRIVATE_LAYERS = 64
+
+
+def check_model_meta(path: Path, meta: dict[str, Any]) -> None:
+    """The keys of a kind ``model`` ``relevance.json``, strictly: each of its JSON type (a boolean is ``true`` or
+    ``false``, not ``"yes"``), numbers in range, the labels shoptune scores, task names a task file could have,
+    and what it says about the backbone (its family, its depth for mhp) matching ``backbone/config.json``. A value
+    that would crash the model or silently change its scores is reported here, as one line naming the key."""
+    from shoptune.data.readers import read_json
+
+    file = path / ARTIFACT_FILE
+
+    def bad(key: str, problem: str) -> DataError:
+        return DataError(file, 0, key, problem)
+
+    tasks = meta["tasks"]
+    for task in tasks:
+        if not isinstance(task, str) or not TASK_NAME.match(task):
+            raise bad("tasks", f"{task!r:.40} is not a task name (lower-case letters, digits, '_' and '-')")
+    if len(set(tasks)) != len(tasks):
+        raise bad("tasks", "lists a task twice")
+    for key, allowed in (("family", get_args(Family)), ("routing", get_args(Routing))):
+        if meta.get(key) not in allowed:
+            raise bad(key, f"{meta.get(key)!r:.40} is not one of {', '.join(allowed)}")
+    if not meta["base_model"].strip():
+        raise bad("base_model", "expected a model name, got an empty string")
+    routing = meta["routing"]
+    _json_int(file, meta, "max_length", 128, *MAX_LENGTH_RANGE)
+    private = _json_int(file, meta, "private_layers", 0, 0, MAX_PRIVATE_LAYERS)
+    if routing == "mhp" and private < 1:
+        raise bad("private_layers", f"mhp routing needs at least 1 private layer, got {private}")
+    if routing != "mhp" and private != 0:
+        raise bad("private_layers", f"expected 0 for {routing} routing (only mhp has private layers), got {private}")
+    prefix = meta.get("task_prefix", False)
+    if not isinstance(prefix, bool):
+        raise bad("task_prefix", f"expected true or false, got {prefix!r:.40}")
+    if prefix != (routing == "prefix"):
+        raise bad("task_prefix", f"expected {str(routing == 'prefix').lower()} for {routing} routing, got {prefix}")
+    labels = meta.get("labels", list(LABELS))
+    if labels != list(LABELS):
+        raise bad("labels", f"expected {list(LABELS)} (the labels shoptune scores), got {labels!r:.60}")
+    if meta.get("decision") is not None:
+        DecisionRules.from_json(meta["decision"], file)  # a damaged rule is reported now, not at serving
+    for needed in ("backbone/config.json", EXTRAS_FILE):
+        if not (path / needed).is_file():
+            raise DataError(path / needed, 0, "-", f"file not found (the model folder {path} is incomplete)")
+    _check_backbone(path, meta, read_json(path / "backbone" / "config.json"))
+
+
+def _json_int(file: Path, meta: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
+    value = meta.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise DataError(file, 0, key, f"expected a whole number, got {value!r:.40}")
+    if not low <= value <= high:
+        raise DataError(file, 0, key, f"expected a number from {low} to {high}, got {value}")
+    return value
+
+
+def _check_backbone(path: Path, meta: dict[str, Any], config: Any) -> None:
+    """The family and the mhp depth of ``relevance.json`` against the saved backbone's ``config.json``."""
+    from shoptune.models.resolve import detect_kind
+
+    if not isinstance(config, dict):
+        raise DataError(path / "backbone" / "config.json", 0, "-", "expected a JSON object")
+    family, kind = meta["family"], detect_kind(config)
+    if (family, kind) in (("cross_encoder", "causal_lm"), ("decoder", "encoder")):
+        what = "a causal LM" if kind == "causal_lm" else "an encoder"
+        raise DataError(path / ARTIFACT_FILE, 0, "family", f"{family}, but backbone/config.json is {what}")
+    layers = config.get("num_hidden_layers")
+    private = meta.get("private_layers", 0)
+    if meta["routing"] == "mhp" and isinstance(layers, int) and not isinstance(layers, bool) and private >= layers:
+        raise DataError(
+            path / ARTIFACT_FILE,
+            0,
+            "private_layers",
+            f"{private}, but the backbone has {layers} layers (mhp needs fewer private layers than that)",
+        )
+
+
+def _check_task_sources(file: Path, sources: Any) -> None:
+    """``task_sources`` (optional): task name -> {adapter, view, params}, as the data build recorded them."""
+    if sources is None:
+        return
+    if not isinstance(sources, dict):
+        raise DataError(file, 0, "task_sources", f"expected an object of task name -> source, got {sources!r:.40}")
+    for task, source in sources.items():
+        key = f"task_sources.{task}"
+        if not isinstance(source, dict):
+            raise DataError(file, 0, key, f"expected an object with adapter, view and params, got {source!r:.40}")
+        for name in ("adapter", "view"):
+            if source.get(name) is not None and not isinstance(source[name], str):
+                raise DataError(file, 0, f"{key}.{name}", f"expected a string, got {source[name]!r:.40}")
+        if source.get("params") is not None and not isinstance(source["params"], dict):
+            raise DataError(file, 0, f"{key}.params", f"expected an object, got {source['params']!r:.40}")
 
 
 def _json_type(kind_type: type) -> str:
@@ -377,14 +471,47 @@ def _json_type(kind_type: type) -> str:
 
 
 def _load_model(path: Path) -> tuple[RelevanceModel, Any]:
-    """load_model with the folder's damaged weight files reported as one line naming the folder."""
+    """load_model with the folder's damaged files reported as one line naming the folder.
+
+    ``relevance.json`` is checked first (:func:`read_artifact_checked`); what is left to go wrong is in the weights
+    and the backbone's files: unreadable (OSError, SafetensorError), or not the shapes ``relevance.json`` describes
+    (RuntimeError from ``load_state_dict``: a head of the wrong size), or a backbone config transformers rejects
+    (ValueError, KeyError, TypeError).
+    """
     from safetensors import SafetensorError
 
+    read_artifact_checked(path)
     try:
         return load_model(path)
+    except ShoptuneError as exc:  # load_model's own lines (weights not matching relevance.json): name the folder
+        message = str(exc)
+        raise ShoptuneError(message if str(path) in message else f"{path}: damaged model: {message}") from None
     except (OSError, SafetensorError) as exc:
-        reason = (str(exc).splitlines() or [type(exc).__name__])[0]
-        raise ShoptuneError(f"{path}: cannot load the relevance model ({reason})") from None
+        raise ShoptuneError(f"{path}: cannot load the relevance model ({_first_line(exc)})") from None
+    except (RuntimeError, ValueError, KeyError, TypeError, IndexError, *_config_errors()) as exc:
+        raise ShoptuneError(f"{path}: damaged model: {_first_line(exc)}") from None
+
+
+def _config_errors() -> tuple[type[Exception], ...]:
+    """What transformers raises for a ``config.json`` field of the wrong type (huggingface_hub's strict check)."""
+    try:
+        from huggingface_hub.errors import StrictDataclassError
+    except ImportError:  # older huggingface_hub: no strict config dataclasses
+        return ()
+    return (StrictDataclassError,)
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first non-empty line of an error, said plainly where the library's wording points elsewhere."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    first = lines[0] if lines else type(exc).__name__
+    if first.startswith("Error(s) in loading state_dict") and len(lines) > 1:  # the details are on the next lines
+        return f"{EXTRAS_FILE} does not match relevance.json ({lines[1][:200]})"
+    if "ignore_mismatched_sizes" in first:  # "... look at the above report!": a report the CLI does not show
+        return "the backbone's weights do not match backbone/config.json"
+    if first.endswith(":") and len(lines) > 1:  # "Validation error for field 'hidden_size':" + the reason below
+        first = f"{first} {lines[1]}"
+    return first[:300]
 
 
 def load_predictor(path: str | Path, *, max_tokens: int = 2048, bf16: Bf16 = "auto") -> Predictor:
