@@ -274,3 +274,32 @@ def test_atomic_tasks_join_the_mixture_except_the_excluded(setup, demo_data):
     cfg.data.atomic_exclude = ["hd_query_ranking__match_yes_no"]
     with pytest.raises(ConfigError, match="atomic_exclude"):
         prepare_data(cfg, root / "unused", log=lambda m: None)
+
+
+def test_max_grad_norm_zero_means_no_clipping(setup):
+    """`optim.max_grad_norm: 0` once clipped every gradient to norm 0; it means "no clipping", as in relevance."""
+    from safetensors.torch import load_file
+
+    root, model_dir, data_dir = setup
+    weights = {}
+    for name, norm in (("zero", 0), ("huge", 1e9)):
+        cfg = _config(root, model_dir, data_dir, epochs=1, max_grad_norm=norm, weight_decay=0.0)
+        run_sft(cfg, root / f"clip-{name}", log=lambda m: None)
+        weights[name] = load_file(str(root / f"clip-{name}" / "adapter" / "adapter_model.safetensors"))
+    assert weights["zero"].keys() == weights["huge"].keys()
+    for key, value in weights["zero"].items():
+        assert torch.equal(value, weights["huge"][key]), key
+    lora_b = [v for k, v in weights["zero"].items() if "lora_B" in k]
+    assert lora_b and any(float(v.abs().sum()) > 0 for v in lora_b)  # it trained: B starts at zero
+
+
+def test_both_recipes_read_max_grad_norm_zero_alike():
+    from shoptune.relevance.config import RelevanceConfig
+    from shoptune.training.config import OptimConfig
+
+    assert (
+        RelevanceConfig.model_validate({"data": {"path": "d"}, "train": {"max_grad_norm": 0}}).train.max_grad_norm == 0
+    )
+    assert OptimConfig.model_validate({"max_grad_norm": 0}).max_grad_norm == 0
+    with pytest.raises(ValueError):
+        OptimConfig.model_validate({"max_grad_norm": -1})

@@ -89,8 +89,8 @@ class TrainSpec(StrictModel):
     scheduler: SchedulerName = "linear"
     #: Share of the optimizer steps (rounded up) that ramp the learning rates from 0.
     warmup_ratio: float = Field(0.06, ge=0.0, lt=1.0)
-    #: Gradient norm clipping (None = no clipping).
-    max_grad_norm: float | None = Field(1.0, gt=0.0)
+    #: Gradient norm clipping; 0 or null: no clipping (the same in both recipes).
+    max_grad_norm: float | None = Field(1.0, ge=0.0)
     #: Dynamic batching: a batch holds at most this many (padded) tokens ...
     batch_tokens: int = Field(4096, ge=16)
     #: ... and at most this many pairs.

@@ -77,7 +77,7 @@ from shoptune.training.checkpoint import (
     remove_checkpoints,
     save_checkpoint,
 )
-from shoptune.training.schedule import build_scheduler
+from shoptune.training.schedule import build_scheduler, clip_gradients
 
 LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
 console = Console(stderr=True)
@@ -326,9 +326,7 @@ def train_run(
                 logits = model(inputs, batch.task)
             loss = torch.nn.functional.cross_entropy(logits.float(), target)
             loss.backward()
-            if cfg.train.max_grad_norm:
-                trainable = [p for p in model.parameters() if p.requires_grad]
-                torch.nn.utils.clip_grad_norm_(trainable, cfg.train.max_grad_norm)
+            clip_gradients([p for p in model.parameters() if p.requires_grad], cfg.train.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)

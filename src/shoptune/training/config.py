@@ -73,7 +73,8 @@ class OptimConfig(StrictModel):
     batch_tokens: int = Field(default=4096, ge=16)
     max_batch: int = Field(default=32, ge=1)
     grad_accum: int = Field(default=1, ge=1)
-    max_grad_norm: float = 1.0
+    #: Gradient norm clipping; 0 or null: no clipping (the same in both recipes).
+    max_grad_norm: float | None = Field(default=1.0, ge=0)
     bf16: bool = True
     #: Recompute each layer's activations in the backward pass instead of keeping them: about a third more
     #: compute for a large cut in peak memory (activations of a 3k-token batch of a 30-layer model are GBs).

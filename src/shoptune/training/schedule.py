@@ -47,3 +47,19 @@ def build_scheduler(
             warnings.simplefilter("ignore", UserWarning)
             scheduler.step()
     return scheduler
+
+
+def clip_gradients(parameters: list[torch.nn.Parameter], max_norm: float | None) -> None:
+    """Clip the gradients' total norm to ``max_norm``; ``None`` or ``0`` mean no clipping, in both recipes.
+
+    (``clip_grad_norm_`` itself reads 0 as "clip to norm 0", which zeroes every gradient: never what a config
+    saying ``max_grad_norm: 0`` means.)
+
+    >>> p = torch.nn.Parameter(torch.zeros(2)); p.grad = torch.tensor([3.0, 4.0])
+    >>> clip_gradients([p], 0); p.grad.tolist()
+    [3.0, 4.0]
+    >>> clip_gradients([p], 1.0); [round(g, 2) for g in p.grad.tolist()]
+    [0.6, 0.8]
+    """
+    if max_norm:
+        torch.nn.utils.clip_grad_norm_(parameters, max_norm)

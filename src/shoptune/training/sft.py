@@ -35,7 +35,7 @@ from shoptune.training.checkpoint import latest_checkpoint, load_checkpoint, rea
 from shoptune.training.config import SFTConfig
 from shoptune.training.examples import Sequence, answer_only_loss, encode_record
 from shoptune.training.mixture import epoch_plan, realised_mixture
-from shoptune.training.schedule import build_scheduler
+from shoptune.training.schedule import build_scheduler, clip_gradients
 
 Log = Callable[[str], None]
 RUN_FILE = "shoptune_run.json"
@@ -214,7 +214,7 @@ def run_sft(
                 window_n += 1
                 if micro % cfg.optim.grad_accum:
                     continue
-                torch.nn.utils.clip_grad_norm_(params, cfg.optim.max_grad_norm)
+                clip_gradients(params, cfg.optim.max_grad_norm)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
