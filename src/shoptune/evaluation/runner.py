@@ -35,6 +35,7 @@ from shoptune.evaluation.parsing import (
 from shoptune.evaluation.statistics import bootstrap_distribution
 from shoptune.io import atomic_write_text, open_folder, refuse_dir
 from shoptune.tasks.prompts import chat_prompt
+from shoptune.training.examples import end_of_answer
 
 Progress = Callable[[int], None]
 
@@ -89,6 +90,23 @@ def _choice_answer(item: EvalItem, logprobs: Sequence[float]) -> tuple[str, Pars
 
 
 # ------------------------------------------------------------------------------------------ running
+def scored_options(choices: Sequence[str], end: str) -> list[str]:
+    """The option texts as scored. Where one option begins another ("1" and "12" of a 20-option question), a summed
+    log-probability always ranks the shorter one higher, so the longer could never be chosen: each option is then
+    scored followed by ``end``, the end-of-answer marker an SFT model is trained to emit after its answer. Option
+    sets where no option begins another (letters, up to ten numbers) are scored unchanged, as lm-evaluation-harness
+    scores its own formulation.
+
+    >>> scored_options(["0", "1", "2"], "<|im_end|>")
+    ['0', '1', '2']
+    >>> scored_options([str(i) for i in range(12)], "<|im_end|>")[10:]
+    ['10<|im_end|>', '11<|im_end|>']
+    """
+    if end and any(a != b and b.startswith(a) for a in choices for b in choices):
+        return [c + end for c in choices]
+    return list(choices)
+
+
 def run_model(
     items: Sequence[EvalItem], scorer: LMScorer, *, generate_choices: bool = False, progress: Progress | None = None
 ) -> list[tuple[str, Parsed[Any]]]:
@@ -98,9 +116,9 @@ def run_model(
     choice_idx = [i for i, it in enumerate(items) if it.choices and not generate_choices]
     gen_idx = [i for i, it in enumerate(items) if not (it.choices and not generate_choices)]
     if choice_idx:
-        scores = scorer.choice_logprobs(
-            [prompts[i] for i in choice_idx], [items[i].choices for i in choice_idx], progress=progress
-        )
+        end = end_of_answer(scorer.tokenizer)
+        options = [scored_options(items[i].choices or [], end) for i in choice_idx]
+        scores = scorer.choice_logprobs([prompts[i] for i in choice_idx], options, progress=progress)
         for i, logprobs in zip(choice_idx, scores, strict=True):
             answers[i] = _choice_answer(items[i], logprobs)
     if gen_idx:
