@@ -16,6 +16,7 @@ from shoptune.data.store import load_records
 from shoptune.errors import ConfigError
 from shoptune.evaluation.items import EvalItem, items_from_records, load_ecominstruct, load_shopbench
 from shoptune.evaluation.metrics import get_metric
+from shoptune.evaluation.sampling import sample_records, stratified_sample
 from shoptune.records import Record
 from shoptune.tasks import SPLITS, load_tasks
 
@@ -30,16 +31,22 @@ def default_data_root() -> Path:
     return Path("demo/data")
 
 
-def _limit(items: list[EvalItem], limit: int | None) -> list[EvalItem]:
+def _limit(items: list[EvalItem], limit: int | None, seed: int) -> list[EvalItem]:
+    """At most ``limit`` items of each task of a benchmark file: a seeded sample stratified by the gold answer of
+    choice questions (:mod:`shoptune.evaluation.sampling`), in file order."""
     if limit is None:
         return items
-    counts: dict[str, int] = {}
-    kept = []
+    by_task: dict[str, list[EvalItem]] = {}
     for item in items:
-        counts[item.task] = counts.get(item.task, 0) + 1
-        if counts[item.task] <= limit:
-            kept.append(item)
-    return kept
+        by_task.setdefault(item.task, []).append(item)
+    kept = {
+        id(item)
+        for task, members in by_task.items()
+        for item in stratified_sample(
+            members, limit, seed=f"{seed}:{task}:limit", label=lambda it: str(it.target) if it.choices else None
+        )
+    }
+    return [item for item in items if id(item) in kept]
 
 
 def collect_items(
@@ -54,7 +61,8 @@ def collect_items(
     task_dirs: Sequence[Path] = (),
     group_of: Callable[[str], str] | None = None,
 ) -> list[EvalItem]:
-    """All items, in the order the specs were given and, within a spec, in file order.
+    """All items, in the order the specs were given and, within a spec, in file order; with ``limit``, a seeded
+    sample of each task stratified by label and spread over its groups (the same items for every model).
 
     ``group_of(task)`` overrides the aggregation group (e.g. "held-in" / "held-out" for a tuned model).
     Bad options, bad rows and metrics that cannot run here all fail now, before any model is loaded.
@@ -65,10 +73,10 @@ def collect_items(
     items: list[EvalItem] = []
     for spec in specs:
         if spec.startswith("shopbench:"):
-            items += _limit(load_shopbench(spec.split(":", 1)[1]), limit)
+            items += _limit(load_shopbench(spec.split(":", 1)[1]), limit, seed)
             continue
         if spec.startswith("ecominstruct:"):
-            items += _limit(load_ecominstruct(spec.split(":", 1)[1]), limit)
+            items += _limit(load_ecominstruct(spec.split(":", 1)[1]), limit, seed)
             continue
         registry = registry or load_tasks(task_dirs)
         if spec not in registry:
@@ -80,7 +88,7 @@ def collect_items(
             cfg = BuildConfig(data_root=str(data_root or default_data_root()), seed=seed, tasks=[spec])
             cache = cache or RowCache(cfg.on_error)
             records, _ = build_task(task, cfg, cache)
-        chosen = records[split][:limit] if limit is not None else records[split]
+        chosen = sample_records(records[split], limit, seed=seed, task=spec)
         shot_pool = records.get("train", [])
         shot_examples = (
             random.Random(f"{seed}:{spec}:shots").sample(shot_pool, min(shots, len(shot_pool))) if shots else []

@@ -19,6 +19,7 @@ from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import iter_jsonl
 from shoptune.errors import DataError
 from shoptune.evaluation.metrics import METRICS
+from shoptune.evaluation.sampling import cluster_of
 from shoptune.records import InstructionExample, PairExample, Record
 from shoptune.tasks.prompts import first_index, pair_as_instruction, render_prompt, render_target
 from shoptune.tasks.spec import TaskSpec
@@ -78,6 +79,7 @@ def items_from_records(
         ex, kind = as_instruction(spec, rec)
         item = _item_from_instruction(spec, ex, kind, group or spec.capability)
         item.prompt = prefix + item.prompt
+        item.meta["cluster"] = cluster_of(rec)  # items of one query or product are resampled together
         out.append(item)
     return out
 

@@ -146,13 +146,19 @@ def score(
     task_group: dict[str, str] = {}
     for t_index, (task, preds) in enumerate(sorted(by_task.items())):
         summary, values, statistic = _task_score(preds)
-        dist = bootstrap_distribution(values, statistic, n_resamples=n_resamples, seed=seed + t_index)
+        clusters = [p.item.meta.get("cluster") for p in preds]
+        clustered = None not in clusters and len(set(clusters)) < len(clusters)
+        dist = bootstrap_distribution(
+            values, statistic, n_resamples=n_resamples, seed=seed + t_index, clusters=clusters if clustered else None
+        )
         dists[task] = dist
         task_group[task] = preds[0].item.group
         tasks[task] = {
             **summary,
             "n": len(preds),
             "ci95": _interval(dist),
+            # items sharing a query or product are resampled together: the interval counts the groups
+            "bootstrap": f"cluster ({len(set(clusters))} groups)" if clustered else "items",
             "unparsed": sum(not p.parsed.ok for p in preds),
             "group": task_group[task],
         }
