@@ -98,7 +98,14 @@ def test_eval_folder_report(world, reports):
     html, text = clean_report(reports, "eval")
     metrics = json.loads((world["eval"] / "metrics.json").read_text())
     for task, m in metrics["tasks"].items():
-        assert f"{task} {m['group']} {m['metric']} {m['n']} {ci(m['score'], m['ci95'])} {m['unparsed']}" in text
+        head = f"{task} {m['group']} {m['metric']} {m['n']} {ci(m['score'], m['ci95'])}"
+        if "majority" in m:  # a choice task: its trivial baselines follow the score
+            mode = m["model_mode"]
+            flag = " ⚠ one answer" if m["constant"] else ""
+            head += f" {m['majority']['score']:.3f} {mode['score']:.3f} ({mode['share']:.0%} answer"
+            assert head in text and flag in text, head
+        else:
+            assert f"{head} – – {m['unparsed']}" in text
     for group, value in metrics["groups"].items():
         assert f"{group} (mean) {group} task mean {ci(value, metrics['groups_ci95'][group])}" in text
     assert f"overall mean of groups {ci(metrics['overall'], metrics['overall_ci95'])}" in text

@@ -10,7 +10,7 @@ Example:
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -161,6 +161,7 @@ def score(
             "bootstrap": f"cluster ({len(set(clusters))} groups)" if clustered else "items",
             "unparsed": sum(not p.parsed.ok for p in preds),
             "group": task_group[task],
+            **trivial_baselines(preds),
         }
     groups: dict[str, Any] = {}
     group_dists: dict[str, np.ndarray] = {}
@@ -178,6 +179,36 @@ def score(
         "tasks": tasks,
     }
     return EvalResult(predictions, metrics)
+
+
+#: A model that gives one answer to this share of a task's items or more has learned nothing of the task.
+CONSTANT_SHARE = 0.9
+
+
+def trivial_baselines(preds: Sequence[Prediction]) -> dict[str, Any]:
+    """What a choice task's score must be read against: the score of always giving the most frequent gold answer
+    (``majority``), the score of always giving the model's own most frequent answer (``model_mode``, with its
+    share of the items), and ``constant`` when that share is 90% or more. Empty for other tasks."""
+    if not preds or not all(p.item.choices for p in preds) or len({p.item.metrics[0] for p in preds}) != 1:
+        return {}
+    metric = get_metric(preds[0].item.metrics[0])
+
+    def constant_score(answer: Any) -> float:
+        return metric.aggregate([metric.score_parsed(Parsed(value=answer, ok=True), p.item.target) for p in preds])
+
+    majority = Counter(_hashable(p.item.target) for p in preds).most_common(1)[0][0]
+    answers = Counter(_hashable(p.parsed.value) for p in preds if p.parsed.ok)
+    baselines: dict[str, Any] = {"majority": {"answer": majority, "score": constant_score(majority)}}
+    if answers:
+        mode, count = answers.most_common(1)[0]
+        share = count / len(preds)
+        baselines["model_mode"] = {"answer": mode, "share": share, "score": constant_score(mode)}
+        baselines["constant"] = share >= CONSTANT_SHARE
+    return baselines
+
+
+def _hashable(value: Any) -> Any:
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _task_score(preds: Sequence[Prediction]) -> tuple[dict[str, Any], np.ndarray, Callable[..., Any]]:

@@ -303,11 +303,21 @@ def eval_section(path: Path, anchor: str) -> Section:
     return section
 
 
+def _mode_cell(task: dict[str, Any]) -> Cell:
+    """The score of always giving the model's most frequent answer, its share, and a flag when it is (nearly) the
+    only answer: such a model has learned nothing of the task, whatever its score."""
+    mode = task.get("model_mode")
+    if not isinstance(mode, dict) or not finite(mode.get("score")) or not finite(mode.get("share")):
+        return Cell("–", "num")
+    flag = " ⚠ one answer" if task.get("constant") else ""
+    return Cell(f"{mode['score']:.3f} ({mode['share']:.0%} answer {mode.get('answer')!s:.12}){flag}", "num")
+
+
 def eval_blocks(metrics: dict[str, Any]) -> list[Any]:
     """`shoptune eval` metrics: per-task scores with CIs (and secondary metrics), group means, overall."""
     tasks: dict[str, Any] = metrics["tasks"]
     extras = list(dict.fromkeys(k for t in tasks.values() for k in (t.get("extra") or {})))
-    header = ["task", "group", "metric", "n", "score [95% CI]", "unparsed", *extras]
+    header = ["task", "group", "metric", "n", "score [95% CI]", "majority", "model's mode", "unparsed", *extras]
     rows = []
     for name, t in tasks.items():
         extra = t.get("extra") or {}
@@ -318,6 +328,8 @@ def eval_blocks(metrics: dict[str, Any]) -> list[Any]:
                 t.get("metric", "?"),
                 num(t.get("n")),
                 with_ci(t.get("score"), t.get("ci95")),
+                num((t.get("majority") or {}).get("score")) if t.get("majority") else Cell("–", "num"),
+                _mode_cell(t),
                 num(t.get("unparsed")),
                 *(num(extra.get(k)) if k in extra else Cell("–", "num") for k in extras),
             ]
@@ -332,6 +344,8 @@ def eval_blocks(metrics: dict[str, Any]) -> list[Any]:
                 "",
                 with_ci(value, (metrics.get("groups_ci95") or {}).get(group)),
                 "",
+                "",
+                "",
                 *([""] * len(extras)),
             ]
         )
@@ -345,6 +359,8 @@ def eval_blocks(metrics: dict[str, Any]) -> list[Any]:
                 "",
                 with_ci(metrics["overall"], metrics.get("overall_ci95")),
                 "",
+                "",
+                "",
                 *([""] * len(extras)),
             ]
         )
@@ -353,7 +369,9 @@ def eval_blocks(metrics: dict[str, Any]) -> list[Any]:
         Table(
             header,
             rows,
-            caption="Per-task score with its bootstrap 95% CI; group means and overall.",
+            caption="Per-task score with its bootstrap 95% CI, beside the score of always giving the most frequent "
+            "gold answer (majority) and of always giving the model's own most frequent answer (its share of the "
+            "items; ⚠ when one answer covers 90% or more); group means and overall.",
             row_classes=classes,
         )
     ]
