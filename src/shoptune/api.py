@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shoptune import validate
-from shoptune.errors import ArgumentError, ShoptuneError, python_api
+from shoptune.errors import ArgumentError, python_api
 
 if TYPE_CHECKING:
     from shoptune.data.generate.config import GenerateConfig
@@ -45,6 +45,29 @@ BuildProgress = Callable[[str, int, int], None]
 
 
 # ----------------------------------------------------------------------------------------------- tasks
+#: Task specs that name raw benchmark files instead of registered tasks (``shopbench:PATH``, ``ecominstruct:DIR``).
+RAW_TASK_PREFIXES = ("shopbench:", "ecominstruct:")
+
+
+def task_folders(task_dirs: Any, name: str = "task_dirs") -> list[Path]:
+    """``task_dirs`` checked: paths of existing folders (a missing one is a bad argument, not a bad config)."""
+    dirs = validate.path_list(task_dirs, name)
+    for folder in dirs:
+        if not folder.is_dir():
+            raise ArgumentError(name, "no such folder" if not folder.exists() else "not a folder", folder)
+    return dirs
+
+
+def check_task_names(names: Sequence[str], registry: Mapping[str, Any], name: str = "tasks") -> None:
+    """Each of ``names`` is a registered task (or a raw benchmark spec): an unknown one is a bad argument
+    (:class:`~shoptune.errors.ArgumentError`, a ``ValueError``) naming ``name``, before any work starts."""
+    unknown = [n for n in names if n not in registry and not n.startswith(RAW_TASK_PREFIXES)]
+    if unknown:
+        listed = ", ".join(repr(n) for n in unknown)
+        problem = f"unknown task{'s' if len(unknown) > 1 else ''} {listed} (see `shoptune tasks list`)"
+        raise ArgumentError(name, problem)
+
+
 @python_api
 def list_tasks(
     task_dirs: str | Path | Sequence[str | Path] = (), *, capability: str | None = None, kind: str | None = None
@@ -59,7 +82,7 @@ def list_tasks(
     from shoptune.tasks import load_tasks
     from shoptune.tasks.spec import TaskKind
 
-    dirs = validate.path_list(task_dirs, "task_dirs")
+    dirs = task_folders(task_dirs)
     capability = validate.optional(validate.text, capability, "capability")
     kind = None if kind is None else validate.choice(kind, "kind", TaskKind)
     tasks = load_tasks(dirs)
@@ -83,9 +106,9 @@ def get_task(name: str, task_dirs: str | Path | Sequence[str | Path] = ()) -> Ta
     from shoptune.tasks import load_tasks
 
     name = validate.text(name, "name")
-    tasks = load_tasks(validate.path_list(task_dirs, "task_dirs"))
+    tasks = load_tasks(task_folders(task_dirs))
     if name not in tasks:
-        raise ShoptuneError(f"unknown task {name!r} (see `shoptune tasks list`)")
+        raise ArgumentError("name", "unknown task (see `shoptune tasks list`)", name)
     return tasks[name]
 
 
@@ -119,6 +142,10 @@ def build_data(
     }
     progress = validate.optional(validate.function, progress, "progress")
     cfg = load_build_config(config, **overrides)
+    if overrides["tasks"] is not None:  # names the caller gave, not the file: a bad one is a bad argument
+        from shoptune.tasks import load_tasks
+
+        check_task_names(overrides["tasks"], load_tasks(cfg.task_dirs))
     # Before any progress: a refusal is the only thing reported.
     claim_output(out, "build", inputs=source_files(cfg, select_tasks(cfg)))
     total = len(select_tasks(cfg))
@@ -153,14 +180,15 @@ class SourceCheck:
 
 
 def source_adapter(name: str) -> Source:
-    """The source adapter registered as ``name``; an unknown name is one line listing the known ones."""
-    from shoptune.data.sources import get_source
+    """The source adapter registered as ``name``; an unknown name is a bad ``source`` argument (a ``ValueError``)
+    listing the known ones."""
+    from shoptune.data.sources import get_source, list_sources
 
     name = validate.text(name, "source")
-    try:
-        return get_source(name)
-    except KeyError as exc:
-        raise ShoptuneError(exc.args[0]) from None
+    known = list_sources()
+    if name not in known:
+        raise ArgumentError("source", f"unknown source adapter (known: {', '.join(known)})", name)
+    return get_source(name)
 
 
 @python_api
@@ -234,6 +262,9 @@ def check_adapter(adapter: str | Path) -> Path:
         raise ArgumentError("adapter", "no such folder", adapter)
     if not (adapter / "adapter_config.json").is_file():
         raise ArgumentError("adapter", "not a LoRA adapter folder (no adapter_config.json)", adapter)
+    from shoptune.models import check_safetensors_only
+
+    check_safetensors_only(adapter)  # a pickled adapter_model.bin is refused unread
     return adapter
 
 
@@ -280,10 +311,14 @@ def evaluate(
     data = validate.optional(validate.path_arg, data, "data")
     data_root = validate.optional(validate.path_arg, data_root, "data_root")
     generate_choices, bf16 = validate.flag(generate_choices, "generate_choices"), validate.flag(bf16, "bf16")
-    dirs = validate.path_list(task_dirs, "task_dirs")
+    dirs = task_folders(task_dirs)
     loading = validate.optional(validate.function, loading, "loading")
     progress = validate.optional(validate.function, progress, "progress")
     adapter = check_adapter(adapter) if adapter is not None else None
+    if any(not n.startswith(RAW_TASK_PREFIXES) for n in names):
+        from shoptune.tasks import load_tasks
+
+        check_task_names(names, load_tasks(dirs))
     out = claim_output(out, "eval", inputs=[p for p in (adapter, data) if p is not None])
     items = collect_items(names, data=data, data_root=data_root, split=split, limit=limit, shots=shots, task_dirs=dirs)
     with (loading or (lambda _name: nullcontext()))(model):

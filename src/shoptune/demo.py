@@ -24,8 +24,9 @@ from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
+from shoptune import validate
 from shoptune.config import StrictModel, load_config
-from shoptune.errors import ShoptuneError
+from shoptune.errors import ShoptuneError, python_api
 from shoptune.io import atomic_write_json, claim_output, open_folder, remove_owned
 
 Log = Callable[[str], None]
@@ -86,6 +87,7 @@ class _Clock:
         return round(time.perf_counter() - self.started, 1)
 
 
+@python_api
 def run_demo(
     out: str | Path = "runs/demo",
     *,
@@ -102,8 +104,12 @@ def run_demo(
     from shoptune.relevance.config import load_config as load_relevance_config
     from shoptune.training.config import load_sft_config
 
-    out = Path(out)
-    path = Path(config) if config else default_config()
+    out = validate.path_arg(out, "out")
+    config = validate.optional(validate.path_arg, config, "config")
+    skip_training = validate.flag(skip_training, "skip_training")
+    log = validate.function(log, "log")
+    bars = validate.optional(validate.function, bars, "bars")
+    path = config if config is not None else default_config()
     claim_output(out, "demo")
     demo = load_config(path, DemoConfig)
     here = path.resolve().parent

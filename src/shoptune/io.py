@@ -44,7 +44,7 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
 
-from shoptune.errors import ShoptuneError, argument_label
+from shoptune.errors import ShoptuneError, argument_hint, argument_label
 
 #: The marker file in every folder shoptune creates as a whole; its presence is what lets shoptune replace it.
 MARKER = ".shoptune"
@@ -321,6 +321,8 @@ def _foreign(folder: Path, prefix: str, files: set[str], parts: frozenset[str]) 
         if entry.is_dir() and not entry.is_symlink():
             if (entry / MARKER).is_file():
                 nested = marker_kind(entry)
+                if nested == "staging" and _STALE.match(entry.name):
+                    continue  # a part being written when its process was killed: shoptune's, cleaned next time
                 own = foreign_files(entry) if nested in parts else _all_files(entry, "")
                 found += [f"{rel}/{sub}" for sub in own]
             else:
@@ -437,13 +439,13 @@ def claim_file(
     _check_parents(path, option)
     if path.is_symlink():
         if not overwrite:
-            flag = argument_label("overwrite", default="--overwrite")
+            flag = argument_hint("overwrite", "True", default="--overwrite").removesuffix(" True")
             raise OutputError(f"{option} {path}: is a link; pass {flag} to write the file it points to")
         path = Path(os.path.realpath(path))
         if path.is_dir():
             raise OutputError(f"{option} {path}: is a folder; give a file path")
     if path.exists() and not overwrite and not _file_is_ours(path):
-        flag = argument_label("overwrite", default="--overwrite")
+        flag = argument_hint("overwrite", "True", default="--overwrite").removesuffix(" True")
         raise OutputError(f"{option} {path}: exists and shoptune did not write it; pass {flag} to replace it")
     return path
 

@@ -161,7 +161,7 @@ def names(value: Any, name: str, what: str = "name") -> list[str]:
         raise ArgumentError(name, f"must give at least one {what}", value)
     for item in items:
         if not isinstance(item, str):
-            raise ArgumentTypeError(name, f"must be {what}s (strings), not {_kind(item)} {_short(item)}", value)
+            raise ArgumentTypeError(name, f"must be {what}s (strings), not {_describe(item)}", value)
         if not item.strip():
             raise ArgumentError(name, f"holds an empty {what}", value)
     return items
@@ -193,7 +193,7 @@ def path_list(value: Any, name: str) -> list[Path]:
     items = _items(value, name, "a path or a list of paths")
     for item in items:
         if not isinstance(item, str | os.PathLike):
-            raise ArgumentTypeError(name, f"must be paths (str or Path), not {_kind(item)} {_short(item)}", value)
+            raise ArgumentTypeError(name, f"must be paths (str or Path), not {_describe(item)}", value)
     return [path_arg(item, name) for item in items]
 
 
@@ -228,7 +228,7 @@ def config_overrides(value: Any, name: str = "overrides") -> dict[str, Any]:
     items = [value] if isinstance(value, str) else _items(value, name, 'a mapping or a list of "KEY=VALUE" strings')
     for item in items:
         if not isinstance(item, str):
-            raise ArgumentTypeError(name, f'must be "KEY=VALUE" strings, not {_kind(item)} {_short(item)}', value)
+            raise ArgumentTypeError(name, f'must be "KEY=VALUE" strings, not {_describe(item)}', value)
     return parse_set(items, name)
 
 
@@ -243,6 +243,11 @@ def _items(value: Any, name: str, expected: str) -> list[Any]:
     if isinstance(value, Mapping | bytes | str) or not isinstance(value, Iterable):
         raise ArgumentTypeError(name, f"must be {expected}, not {_kind(value)}", value)
     return list(value)
+
+
+def _describe(item: Any) -> str:
+    """An offending item for a message: ``None``, or its type and a short repr (``int 5``)."""
+    return "None" if item is None else f"{_kind(item)} {_short(item)}"
 
 
 def _kind(value: Any) -> str:

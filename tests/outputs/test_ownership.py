@@ -227,3 +227,12 @@ def test_a_file_of_the_folder_is_not_a_single_file_output(tmp_path):
     atomic_write_text(run / "preds.jsonl", "{}\n")
     mark_file(run / "preds.jsonl")
     assert claim_file(run / "preds.jsonl") == run / "preds.jsonl"
+
+
+def test_a_part_killed_while_being_written_is_shoptunes(tmp_path):
+    run = open_folder(tmp_path / "run", "sft-run")
+    staging = run / "checkpoints" / f".step-000002.tmp-{os.getpid() + 100000}"
+    staging.mkdir(parents=True)
+    (staging / MARKER).write_text(json.dumps({"kind": "staging", "format": 2, "files": []}))
+    (staging / "optim.json").write_text("{}")  # written straight into the staging folder, never listed
+    assert foreign_files(run) == []

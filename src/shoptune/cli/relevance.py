@@ -46,6 +46,8 @@ ViewOpt = Annotated[str | None, typer.Option("--view", help="Pair view of the so
 LimitOpt = Annotated[int | None, typer.Option("--limit", help="At most N pairs, N >= 1 (per task with --data).")]
 RowErrorOpt = Annotated[OnError, typer.Option("--on-error", help="raise or skip bad rows of a raw file.")]
 DataOpt = Annotated[Path | None, typer.Option("--data", help="A `shoptune data build` folder ...")]
+#: ``shoptune.relevance.data.MAX_LINE_BYTES`` (1 MiB), the API's default too; not imported: that loads torch.
+MAX_LINE_BYTES = 1 << 20
 
 
 def _quiet_transformers() -> None:
@@ -187,12 +189,9 @@ def predict_cmd(
         bool, typer.Option("--overwrite", help="Replace an existing --out that shoptune did not write.")
     ] = False,
     max_line_bytes: Annotated[
-        int | None,
-        typer.Option(
-            "--max-line-bytes",
-            help="Longest input line (JSONL/CSV record) read, in bytes; 0 = no limit. Default: 1 MiB.",
-        ),
-    ] = None,
+        int,
+        typer.Option("--max-line-bytes", help="Longest input line (JSONL/CSV record) read, in bytes; 0 = no limit."),
+    ] = MAX_LINE_BYTES,
 ) -> None:
     """Score pairs from a file, streaming, with a progress bar."""
     from shoptune.relevance.api import predict
@@ -207,7 +206,7 @@ def predict_cmd(
             chunk=chunk,
             progress=bars,
             overwrite=overwrite,
-            **({} if max_line_bytes is None else {"max_line_bytes": max_line_bytes or None}),
+            max_line_bytes=max_line_bytes,
         )
     console.print(f"wrote {written} predictions to {out}")
 

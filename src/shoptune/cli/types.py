@@ -47,6 +47,8 @@ OPTION_NAMES = {
     "config": "CONFIG",
     "file": "FILE",
     "run": "RUN",
+    "name": "NAME",  # tasks show NAME
+    "path": "PATH",  # report PATH
 }
 
 

@@ -15,14 +15,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import random
+import re
 import time
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from shoptune import __version__
 from shoptune.config import StrictModel, deep_merge, format_validation_error, load_config, resolve_path
@@ -37,7 +39,7 @@ from shoptune.io import atomic_write_json, claim_output, staging_dir
 from shoptune.records import InstructionExample, PairExample, Record
 from shoptune.tasks.atomic import AtomicTask, derive_atomic_tasks
 from shoptune.tasks.registry import load_tasks
-from shoptune.tasks.spec import SPLITS, TaskSpec
+from shoptune.tasks.spec import SPLITS, TASK_NAME_PATTERN, TaskSpec
 
 Progress = Callable[[str], None]
 
@@ -53,14 +55,61 @@ class BuildConfig(StrictModel):
     #: Folders of the user's own task YAMLs.
     task_dirs: list[str] = Field(default_factory=list)
     on_error: OnError = "raise"
-    #: Multiply every task's max_examples (e.g. 0.1 for a quick build); None keeps the task's caps.
-    scale: float | None = Field(None, gt=0)
+    #: Multiply every task's max_examples (e.g. 0.1 for a quick build); None keeps the task's caps. A finite number
+    #: > 0; a cap it scales below one example is refused (naming the task) before any data is read.
+    scale: float | None = Field(None, gt=0, allow_inf_nan=False)
     #: Also derive EcomGPT-style chain-of-task atomic tasks (``<parent>__<atom>``) from each built task.
     atomic: bool = False
     #: Per-task changes merged into a task's YAML for this build only, e.g. another training file or no cap:
     #: ``{tm_wdcproducts_pairs: {source: {files: {train: .../train_large.csv}}}}``. Mappings merge key by key;
     #: any other value replaces the task's. The build manifest records the files actually read.
     task_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    @field_validator("scale", mode="before")
+    @classmethod
+    def _scale_is_a_number(cls, value: Any) -> Any:
+        # A number only: not true (YAML's yes), not text such as "0.5" or 1e-1 (YAML reads exponents without a dot
+        # as text: write 1.0e-1 or 0.1), and not an integer too large for a float.
+        if value is None:
+            return value
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            if isinstance(value, str):
+                raise ValueError(
+                    f"must be a number greater than 0, not the text {value!r} (write it unquoted; YAML reads 1e-1 as "
+                    "text, so write 0.1 or 1.0e-1)"
+                )
+            raise ValueError(f"must be a number greater than 0, not {value!r}")
+        if isinstance(value, int) and value.bit_length() > 1000:
+            raise ValueError("must be a finite number")
+        return value
+
+
+def scaled_cap(spec: TaskSpec, split: str, scale: float | None) -> int | None:
+    """A task's max_examples for ``split`` after ``scale`` (None: no cap); ConfigError when it scales below one.
+
+    >>> from shoptune.tasks import load_tasks
+    >>> scaled_cap(load_tasks()["hd_query_product"], "test", 0.1)
+    200
+    """
+    limit = spec.split.max_examples.get(split)
+    if limit is None or scale is None:
+        return limit
+    scaled = limit * scale
+    if not math.isfinite(scaled) or scaled >= 2**62:
+        return None  # more than any file holds: no cap
+    if scaled < 1 - 1e-9:
+        raise ConfigError(
+            f"key 'scale': {scale:g} leaves task {spec.name!r} with max_examples.{split} {limit} x {scale:g} = "
+            f"{scaled:.3g} examples (below one); use a scale of at least {1 / limit:.3g}"
+        )
+    return max(1, int(scaled))
+
+
+def check_scale(cfg: BuildConfig, specs: list[TaskSpec]) -> None:
+    """Refuse a ``scale`` that leaves a task's split cap below one example, before any data is read."""
+    for spec in specs:
+        for split in SPLITS:
+            scaled_cap(spec, split, cfg.scale)
 
 
 def load_build_config(path: str | Path, **overrides: Any) -> BuildConfig:
@@ -199,10 +248,7 @@ def build_task(spec: TaskSpec, cfg: BuildConfig, cache: RowCache) -> tuple[dict[
         if result.notes:
             info["notes"] = result.notes
     for name in SPLITS:
-        limit = spec.split.max_examples.get(name)
-        if limit is not None and cfg.scale is not None:
-            limit = max(1, int(limit * cfg.scale))
-        splits[name] = cap(splits[name], limit, cfg.seed, f"{spec.name}:{name}")
+        splits[name] = cap(splits[name], scaled_cap(spec, name, cfg.scale), cfg.seed, f"{spec.name}:{name}")
     info["counts"] = {name: len(splits[name]) for name in SPLITS}
     info["labels"] = {name: _label_counts(spec, splits[name]) for name in SPLITS}
     info["skipped_rows"] = skipped + view_log.skipped
@@ -230,6 +276,7 @@ def build(cfg: BuildConfig, out: str | Path, progress: Progress | None = None) -
     """Build every selected task into `out`, atomically: on any failure `out` is left as it was."""
     # Refuse a file or a folder of the user's own before reading a single source file.
     specs = select_tasks(cfg)
+    check_scale(cfg, specs)
     out = claim_output(out, "build", inputs=source_files(cfg, specs))
     builtin = load_tasks()
     if not specs:
@@ -314,6 +361,31 @@ def read_manifest(directory: str | Path) -> dict[str, Any]:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise DataError(path, 0, "-", f"not valid JSON ({exc}); rebuild with `shoptune data build`") from None
+    return check_manifest(manifest, path)
+
+
+def check_manifest(manifest: Any, path: str | Path) -> dict[str, Any]:
+    """``manifest`` (read from ``path``) if it is a build's manifest: a ``tasks`` mapping whose keys are task names
+    (each a folder ``tasks/NAME/`` of the build) and whose entries are mappings, a derived or user task's ``spec``
+    a valid task of that name. Else a DataError naming the file and the task.
+
+    >>> check_manifest({"tasks": {"al.pha": {}}}, "runs/data/manifest.json")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    shoptune.errors.DataError: runs/data/manifest.json: file, field 'tasks': 'al.pha' is not a task name ...
+    """
     if not isinstance(manifest, dict) or not isinstance(manifest.get("tasks"), dict):
         raise DataError(path, 0, "tasks", "missing or not a mapping; rebuild with `shoptune data build`")
+    for name, info in manifest["tasks"].items():
+        if not isinstance(name, str) or not re.fullmatch(TASK_NAME_PATTERN, name):
+            raise DataError(path, 0, "tasks", f"{name!r} is not a task name (lower-case letters, digits, '_', '-')")
+        if not isinstance(info, dict):
+            raise DataError(path, 0, f"tasks.{name}", "not a mapping; rebuild with `shoptune data build`")
+        if "spec" in info:
+            try:
+                spec = TaskSpec.model_validate(info["spec"])
+            except ValidationError as exc:
+                raise DataError(path, 0, f"tasks.{name}.spec", format_validation_error("spec", exc)) from None
+            if spec.name != name:
+                raise DataError(path, 0, f"tasks.{name}.spec", f"names another task ({spec.name!r})")
     return manifest

@@ -38,8 +38,9 @@ from typing import Any, Literal, NoReturn
 
 from pydantic import Field, model_validator
 
+from shoptune import validate
 from shoptune.config import StrictModel, read_yaml, refuse_changed_config, set_dotted, validate_config
-from shoptune.errors import ConfigError, DataError, ShoptuneError
+from shoptune.errors import ConfigError, DataError, ShoptuneError, python_api
 from shoptune.io import OutputError, atomic_write_json, claim_output, open_folder, safe_component
 
 Log = Callable[[str], None]
@@ -607,8 +608,11 @@ def saved_sweep(out: Path) -> SweepConfig:
 
 
 # ============================================================================================ status
-def sweep_status(out: Path) -> list[dict[str, Any]]:
-    """Each arm x seed of a sweep folder and where it stands: done, scoring, training (step N), pending."""
+@python_api
+def sweep_status(out: str | Path) -> list[dict[str, Any]]:
+    """Each arm x seed of a sweep folder (``str`` or ``Path``) and where it stands: done, scoring, training (step
+    N), pending."""
+    out = validate.path_arg(out, "out")
     cfg = saved_sweep(out)
     layout = SweepLayout(out)
     rows = []
@@ -644,14 +648,17 @@ def _state(run_dir: Path, eval_dir: Path) -> dict[str, Any]:
     return {"state": "pending", "detail": ""}
 
 
-def analyze_sweep(out: Path, *, log: Log = print) -> dict[str, Any]:
+@python_api
+def analyze_sweep(out: str | Path, *, log: Log = print) -> dict[str, Any]:
     """Results and comparisons of a sweep's finished arms (every seed scored), while the rest is still running.
 
-    Sequences keep their finished steps (a sequence needs two); a grid's interaction needs every cell. The full
-    analysis at the end of `experiment run` writes the same files again over all arms.
+    ``out`` is the sweep folder (``str`` or ``Path``). Sequences keep their finished steps (a sequence needs two); a
+    grid's interaction needs every cell. The full analysis at the end of `experiment run` writes the same files
+    again over all arms.
     """
     from shoptune.experiments.analysis import write_analysis
 
+    out, log = validate.path_arg(out, "out"), validate.function(log, "log")
     cfg = saved_sweep(out)
     plan = plan_sweep(cfg, out, resume=True, log=log)
     done = [a for a in plan.arms if all(_scored(plan.layout.eval(a.name, s)) for s in cfg.seeds)]

@@ -9,6 +9,10 @@ Resolution order, first match wins:
 4. only with hub downloads allowed (:func:`~shoptune.models.registry.allow_hub`, the CLI's ``--allow-hub``, or
    ``SHOPTUNE_ALLOW_HUB=1``): any other hub id, passed through to ``from_pretrained`` to download.
 
+Only safetensors weights are loaded: a local folder (or cached hub model) whose weights are pickles is a one-line
+:class:`~shoptune.models.PickledWeightsError` (:func:`~shoptune.models.check_safetensors_only`), and every
+``from_pretrained`` here gets ``use_safetensors=True``.
+
 Offline by default: every ``from_pretrained`` here gets ``local_files_only=True`` unless downloads are allowed
 and the name is a hub id, so a typo such as ``smollm2`` is a one-line :class:`ModelNotFoundError` (with a
 "did you mean") and never a network request. With downloads allowed but ``HF_HUB_OFFLINE=1``, an uncached hub
@@ -45,7 +49,7 @@ from transformers.models.auto.modeling_auto import (
     MODEL_FOR_MASKED_LM_MAPPING_NAMES,
 )
 
-from shoptune.models import gguf_cache
+from shoptune.models import check_safetensors_only, gguf_cache
 from shoptune.models.registry import (
     BUNDLED,
     BundledSpec,
@@ -166,6 +170,7 @@ def _resolve_local(spec: str, path: Path) -> ResolvedModel:
     if path.is_dir():
         config = path / "config.json"
         if config.is_file():
+            check_safetensors_only(path)
             return ResolvedModel(spec, str(path), _kind_of(config), "local")
         ggufs = sorted(path.glob("*.gguf"))
         if len(ggufs) != 1:
@@ -200,6 +205,8 @@ def _resolve_hub(repo_id: str) -> ResolvedModel:
         )
     if config is None and _hub_offline():
         raise not_found(repo_id, "hub id not in the local hub cache and HF_HUB_OFFLINE=1")
+    if config is not None:
+        check_safetensors_only(config.parent)  # the cached snapshot: a model that has only pickles is refused
     kind = _kind_of(config) if config is not None else "unknown"
     return ResolvedModel(repo_id, repo_id, kind, "hub")
 
@@ -269,6 +276,7 @@ def load_causal_lm(
     if resolved.kind == "encoder":
         raise ModelKindError(f"{spec!r} is an encoder model, not a causal LM; use load_encoder_tokenizer()")
     offline = model_kwargs.pop("local_files_only", local_only(resolved))
+    model_kwargs.setdefault("use_safetensors", True)
     with hub_offline(offline):
         model = AutoModelForCausalLM.from_pretrained(
             resolved.path, dtype=dtype, local_files_only=offline, **model_kwargs
@@ -294,6 +302,7 @@ def load_encoder_tokenizer(
     """
     resolved = resolve_model(spec)
     offline = model_kwargs.pop("local_files_only", local_only(resolved))
+    model_kwargs.setdefault("use_safetensors", True)
     with hub_offline(offline):
         model = auto_class.from_pretrained(resolved.path, dtype=dtype, local_files_only=offline, **model_kwargs)
         tokenizer = AutoTokenizer.from_pretrained(resolved.path, local_files_only=offline)
@@ -315,8 +324,12 @@ def load_sentence_transformer(spec: str, *, device: str = "cpu") -> SentenceTran
     if resolved.kind == "causal_lm":
         raise ModelKindError(f"{spec!r} is a causal LM, not a sentence encoder")
     offline = local_only(resolved)
+    if Path(resolved.path).is_dir():
+        check_safetensors_only(resolved.path)  # its module folders (2_Dense/...) too
     with hub_offline(offline):
-        return SentenceTransformer(resolved.path, device=device, local_files_only=offline)
+        return SentenceTransformer(
+            resolved.path, device=device, local_files_only=offline, model_kwargs={"use_safetensors": True}
+        )
 
 
 def bundled_models() -> list[BundledModel]:

@@ -90,7 +90,7 @@ def map_source_task(
     known = list(info.get("tasks", []))
     if task is not None:
         if task not in known:
-            raise ShoptuneError(f"the model does not know task {task!r} (it knows: {', '.join(known)})")
+            raise ArgumentError("task", f"the model does not know this task (it knows: {', '.join(known)})", task)
         src = sources.get(task, {})
         same = src.get("adapter") == source and src.get("view") == view_name
         return task, view_name, dict(src.get("params", {})) if same else {}
@@ -126,8 +126,9 @@ class PairOptions(TypedDict, total=False):
 
 
 def check_pairs(options: Mapping[str, Any], function: str) -> PairOptions:
-    """The :class:`PairOptions` of a call checked and normalised: no unknown keyword, each of its type, and either a
-    raw file (``source`` with ``input``) or a built folder (``data``)."""
+    """The :class:`PairOptions` of a call checked and normalised: no unknown keyword, each of its type, either a
+    raw file (``source`` with ``input``) or a built folder (``data``), and ``tasks`` among the pair tasks of
+    ``data``."""
     validate.known_arguments(options, PairOptions.__annotations__, function)
     checked: dict[str, Any] = {}
     for key, check in (
@@ -152,6 +153,14 @@ def check_pairs(options: Mapping[str, Any], function: str) -> PairOptions:
         raise ArgumentError("input", f"{name('source')} needs {name('input')}: the raw file to read", named=False)
     if source is None and file is not None:
         raise ArgumentError("source", f"{name('input')} needs {name('source')}: the adapter that reads it", named=False)
+    if data is not None and checked["tasks"]:  # names the caller gave: one the build lacks is a bad argument
+        from shoptune.relevance.data import pair_tasks
+
+        present = pair_tasks(data)
+        missing = [t for t in checked["tasks"] if t not in present]
+        if missing:
+            listed = ", ".join(repr(t) for t in missing)
+            raise ArgumentError("tasks", f"not a pair task of {data}: {listed} (present: {', '.join(present)})")
     return checked  # type: ignore[return-value]
 
 
@@ -259,7 +268,8 @@ def predict(
     """Score the pairs of a ``.jsonl`` / ``.csv`` / ``.parquet`` file (``left``, ``right`` and optionally ``task``
     columns; ``task`` for rows without one) in chunks, memory staying flat; writes ``out`` (``.jsonl`` or
     ``.parquet``, via a temp file renamed into place) and returns the number of predictions. An existing ``out``
-    is replaced only when shoptune wrote it and it is unchanged since, or with ``overwrite``."""
+    is replaced only when shoptune wrote it and it is unchanged since, or with ``overwrite``. A line (a JSONL line,
+    a CSV record) longer than ``max_line_bytes`` is refused before it is read whole; 0 or None: no limit."""
     from shoptune.io import claim_file, mark_file
     from shoptune.relevance.data import iter_pair_file
     from shoptune.relevance.ensemble import resolve_artifact
@@ -271,7 +281,8 @@ def predict(
     chunk = validate.positive_int(chunk, "chunk")
     progress = validate.optional(validate.function, progress, "progress")
     overwrite = validate.flag(overwrite, "overwrite")
-    max_line_bytes = validate.optional(validate.positive_int, max_line_bytes, "max_line_bytes")
+    # One rule with --max-line-bytes: 0 (or None) reads lines of any length.
+    max_line_bytes = validate.optional(validate.non_negative_int, max_line_bytes, "max_line_bytes") or None
     if out.suffix not in (".jsonl", ".parquet"):
         raise ArgumentError("out", "must end in .jsonl or .parquet", out)
     if not input.is_file():

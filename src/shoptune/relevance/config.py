@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
+from shoptune import validate
 from shoptune.config import StrictModel, read_yaml, set_dotted, validate_config
 from shoptune.models.lora import LoraConfig
 from shoptune.training.mixture import MixtureConfig
@@ -33,9 +34,9 @@ class ModelSpec(StrictModel):
     name: str | None = None
     routing: Routing = "mhp"
     #: mhp only: how many top transformer layers each task gets a private copy of.
-    private_layers: int = Field(1, ge=1)
+    private_layers: int = Field(1, ge=1, le=64)
     #: Tokens per pair (prefix and template included); longer pairs are cut longest-side first.
-    max_length: int = Field(128, ge=16)
+    max_length: int = Field(128, ge=16, le=8192)
     #: Dropout before the classification head(s).
     head_dropout: float = Field(0.1, ge=0.0, lt=1.0)
     #: LoRA on the decoder's shared layers (the SFT recipe's ``lora:`` options); the cross-encoder ignores it and
@@ -161,7 +162,7 @@ def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> Re
     Example:
         >>> cfg = load_config("configs/relevance_minilm.yaml", {"train.epochs": 1})  # doctest: +SKIP
     """
-    path = Path(path)
+    path = validate.path_arg(path, "path")
     data = read_yaml(path)
     resolved: dict[str, Any] = {}
     for key, value in (overrides or {}).items():

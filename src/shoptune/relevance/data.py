@@ -56,7 +56,9 @@ def read_build_manifest(root: str | Path) -> dict[str, Any]:
     if not isinstance(tasks, dict) or not all(isinstance(info, dict) for info in tasks.values()):
         what = "missing key" if tasks is None else "expected an object of task name -> task info"
         raise DataError(path, 0, "tasks", f"{what}; rebuild it with `shoptune data build`")
-    return manifest
+    from shoptune.data.build import check_manifest  # task names become module keys and folders: the one check
+
+    return check_manifest(manifest, path)
 
 
 def pair_tasks(root: str | Path) -> list[str]:

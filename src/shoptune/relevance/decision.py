@@ -38,7 +38,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from shoptune.errors import DataError, ShoptuneError
+from shoptune import validate
+from shoptune.errors import ArgumentTypeError, DataError, ShoptuneError, python_api
 from shoptune.evaluation.metrics import label_accuracy_statistic, label_macro_f1_statistic
 from shoptune.records import LABELS
 from shoptune.relevance.calibration import (
@@ -284,6 +285,7 @@ def write_decision(artifact: str | Path, rules: DecisionRules | None) -> None:
     atomic_write_json(Path(artifact) / ARTIFACT_FILE, meta)
 
 
+@python_api
 def fit_decision(
     artifact: str | Path,
     pairs: Sequence[Any],
@@ -312,7 +314,12 @@ def fit_decision(
     """
     from shoptune.relevance.predictor import load_predictor, member_path, read_artifact_checked
 
-    artifact = Path(artifact)
+    artifact = validate.path_arg(artifact, "artifact")
+    if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence):
+        raise ArgumentTypeError("pairs", f"must be a list of labelled pairs, not {type(pairs).__name__}", pairs)
+    rule = validate.choice(rule, "rule", ("bias", "argmax"))  # type: ignore[assignment]
+    temperature = validate.flag(temperature, "temperature")
+    min_pairs = validate.positive_int(min_pairs, "min_pairs")
     meta = read_artifact_checked(artifact)
     if meta["kind"] == "ensemble":
         raise ShoptuneError(

@@ -40,6 +40,7 @@ from torch import nn
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from shoptune.errors import ShoptuneError
+from shoptune.models import check_safetensors_only
 from shoptune.records import LABELS
 from shoptune.relevance.config import ModelSpec
 from shoptune.text import clip_chars
@@ -380,9 +381,10 @@ def load_model(path: str | Path) -> tuple[RelevanceModel, PreTrainedTokenizerBas
         raise ShoptuneError(f"{path}: a {meta.get('kind')} artifact, not a single model (use load_predictor)")
     fields = {k: v for k, v in meta.items() if k in ModelInfo.__dataclass_fields__}
     info = ModelInfo(**fields)
+    check_safetensors_only(path / "backbone")  # a backbone of pickled weights is refused, unread
     # A saved artifact is always local: a missing backbone folder must not be looked up on the hub.
     backbone: PreTrainedModel = AutoModel.from_pretrained(
-        str(path / "backbone"), dtype=torch.float32, local_files_only=True
+        str(path / "backbone"), dtype=torch.float32, local_files_only=True, use_safetensors=True
     )
     tokenizer = AutoTokenizer.from_pretrained(str(path / "backbone"), local_files_only=True)
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:

@@ -31,7 +31,8 @@ from typing import Any, Literal, Protocol, get_args
 import numpy as np
 import torch
 
-from shoptune.errors import DataError, ShoptuneError
+from shoptune import validate
+from shoptune.errors import ArgumentTypeError, DataError, ShoptuneError, python_api
 from shoptune.records import LABELS
 from shoptune.relevance.config import Family, Routing
 from shoptune.relevance.data import Pair
@@ -324,7 +325,8 @@ def read_artifact_checked(path: str | Path) -> dict[str, Any]:
     """The ``relevance.json`` of an artifact folder, checked: one line naming the file when it is broken.
 
     Broken means: not UTF-8 JSON, not an object, an unknown ``kind``, a key of that kind missing or of the
-    wrong type, a member entry without its path, or (kind ``model``) the weight files it points to missing.
+    wrong type, a member entry without its path, ``task_sources`` not task -> {adapter, view, params}, or (kind
+    ``model``) any key outside its schema (:func:`check_model_meta`) or the weight files it points to missing.
 
     Example:
         >>> read_artifact_checked("runs/rel/model")["kind"]  # doctest: +SKIP
@@ -351,6 +353,7 @@ def read_artifact_checked(path: str | Path) -> dict[str, Any]:
             raise DataError(file, 0, key, f"missing key (a {kind} artifact needs: {', '.join(ARTIFACT_KEYS[kind])})")
         if not isinstance(meta[key], kind_type) or not meta[key]:
             raise DataError(file, 0, key, f"expected a non-empty {_json_type(kind_type)}, got {meta[key]!r:.60}")
+    _check_task_sources(file, meta.get("task_sources"))
     if kind == "model":
         check_model_meta(path, meta)
     elif kind == "per_task":
@@ -361,7 +364,6 @@ def read_artifact_checked(path: str | Path) -> dict[str, Any]:
         for i, member in enumerate(meta["members"]):
             if not isinstance(member, dict) or not isinstance(member.get("path"), str) or not member["path"]:
                 raise DataError(file, 0, f"members.{i}.path", f"expected a member folder path, got {member!r:.60}")
-    _check_task_sources(file, meta.get("task_sources"))
     return meta
 
 
@@ -514,14 +516,19 @@ def _first_line(exc: BaseException) -> str:
     return first[:300]
 
 
+@python_api
 def load_predictor(path: str | Path, *, max_tokens: int = 2048, bf16: Bf16 = "auto") -> Predictor:
-    """A predictor for any relevance artifact folder: a model, a per-task collection or an ensemble.
+    """A predictor for any relevance artifact folder (``str`` or ``Path``): a model, a per-task collection or an
+    ensemble. ``max_tokens``: padded tokens per batch (at least 1); ``bf16``: True, False or "auto".
 
     Example:
         >>> load_predictor("runs/ens").tasks  # doctest: +SKIP
         ['hd_query_product', 'wands_query_class']
     """
-    path = Path(path)
+    path = validate.path_arg(path, "path")
+    max_tokens = validate.positive_int(max_tokens, "max_tokens")
+    if not isinstance(bf16, bool) and bf16 != "auto":
+        raise ArgumentTypeError("bf16", f"must be True, False or 'auto', not {type(bf16).__name__}", bf16)
     meta = read_artifact_checked(path)
     kind = meta["kind"]
     if kind == "model":

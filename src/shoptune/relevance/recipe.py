@@ -54,7 +54,7 @@ from shoptune.io import (
 )
 from shoptune.records import LABELS
 from shoptune.relevance.config import RelevanceConfig
-from shoptune.relevance.data import Pair, load_split, select_tasks, task_sources
+from shoptune.relevance.data import Pair, load_split, read_build_manifest, select_tasks, task_sources
 from shoptune.relevance.decision import fit_decision
 from shoptune.relevance.model import (
     ARTIFACT_FILE,
@@ -115,6 +115,8 @@ def train(
     optimizer steps of this call, leaving a checkpoint exactly as a kill after a checkpoint would (used to test
     resuming).
     """
+    if cfg.data.path:
+        read_build_manifest(cfg.data.path)  # a damaged build is reported before the run folder is made
     out = start_run_folder(cfg, Path(out), resume)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)

@@ -18,7 +18,8 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
-from shoptune.errors import ShoptuneError
+from shoptune import validate
+from shoptune.errors import ShoptuneError, argument_label, python_api
 from shoptune.io import OutputError, atomic_write_text, claim_file, mark_file
 from shoptune.reports.blocks import KeyValues, Note, Section, Table, Text, fmt, slug
 from shoptune.reports.common import attempt, display_name, flatten, generic_cell, read_json
@@ -31,12 +32,13 @@ DEMO_FILE = "demo.json"
 GENERATOR = "shoptune report"
 
 
-def build_report(path: Path, out: Path | None = None, *, overwrite: bool = False) -> Path:
+@python_api
+def build_report(path: str | Path, out: str | Path | None = None, *, overwrite: bool = False) -> Path:
     """Write one self-contained HTML report of the shoptune output folder ``path``; returns the file written.
 
     ``out`` defaults to ``path/report.html``. A folder of an unknown kind is refused with one line naming the kinds
     that are known; an existing ``out`` that shoptune did not write (or that changed since) is refused rather than
-    replaced, unless ``overwrite``.
+    replaced, unless ``overwrite``. ``path`` and ``out`` may be ``str`` or ``Path``.
 
     Example:
         >>> from pathlib import Path
@@ -46,23 +48,28 @@ def build_report(path: Path, out: Path | None = None, *, overwrite: bool = False
         >>> build_report(Path("runs/sweeps/rank"), Path("/tmp/rank.html"))  # doctest: +SKIP
         PosixPath('/tmp/rank.html')
     """
-    path = Path(path)
+    path = validate.path_arg(path, "path")
+    given = validate.optional(validate.path_arg, out, "out")
+    overwrite = validate.flag(overwrite, "overwrite")
     kind = detect(path)
     if kind is None:
         raise not_recognised(path)
-    out = Path(out) if out is not None else path / "report.html"
-    out = check_report_output(out, overwrite=overwrite)
+    # The default is no option the user typed: its errors say "report PATH/report.html", not "--out ...".
+    option = argument_label("out", default="--out") if given is not None else "report"
+    out = check_report_output(given if given is not None else path / "report.html", overwrite=overwrite, option=option)
     html = render_report(path, kind)
     atomic_write_text(out, html)
     mark_file(out)
     return out
 
 
-def check_report_output(out: Path, *, overwrite: bool = False) -> Path:
-    """``--out`` must be a new .html file or one shoptune wrote and nobody changed since (or ``overwrite``)."""
+def check_report_output(out: Path, *, overwrite: bool = False, option: str | None = None) -> Path:
+    """``out`` must be a new .html file or one shoptune wrote and nobody changed since (or ``overwrite``);
+    ``option`` is how errors name it (default: ``--out`` / ``out``, as the caller knows it)."""
+    option = option or argument_label("out", default="--out")
     if out.suffix.lower() not in (".html", ".htm") and not out.is_dir():
-        raise OutputError(f"--out {out}: give a .html file")
-    return claim_file(out, overwrite=overwrite)  # a folder: "is a folder; give a file path"
+        raise OutputError(f"{option} {out}: give a .html file")
+    return claim_file(out, option=option, overwrite=overwrite)  # a folder: "is a folder; give a file path"
 
 
 def collect(path: Path, kind: str) -> tuple[list[Section], list[Any]]:

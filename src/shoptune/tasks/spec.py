@@ -33,6 +33,9 @@ from shoptune.config import StrictModel
 SPLITS: tuple[str, ...] = ("train", "dev", "test")
 SplitName = Literal["train", "dev", "test"]
 
+#: A task's name: lower-case letters, digits, "_" and "-" (it names folders and files of a data build).
+TASK_NAME_PATTERN = r"^[a-z0-9][a-z0-9_\-]*$"
+
 #: The four ShopBench capabilities. Users may declare others in their own task files.
 CAPABILITIES: dict[str, str] = {
     "shopping_concept_understanding": "Shopping concept understanding",
@@ -107,7 +110,7 @@ class SplitSpec(StrictModel):
 class TaskSpec(StrictModel):
     """Everything shoptune needs to build, train on and evaluate one task."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    name: str = Field(pattern=TASK_NAME_PATTERN)
     capability: str = Field(pattern=r"^[a-z0-9_]+$")
     kind: TaskKind
     language: str = "en"

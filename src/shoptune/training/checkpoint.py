@@ -8,7 +8,9 @@ A run's checkpoints live in one folder, one ``step-NNNNNN/`` each, the newest ``
     state.json             the loop state (step, epoch, ...) and the run's config as far as it decides the weights
 
 Nothing is pickled: a checkpoint may come from someone else, and unpickling runs whatever code the file names.
-A step folder holding a pickle (``optim.pt`` or ``trainable.pt``, as older versions wrote) is refused, unread.
+A step folder holding a pickle (``optim.pt`` or ``trainable.pt``, as older versions wrote) is refused, unread, and
+so is a ``state.json`` whose loop state is not what a recipe saved (a ``step`` that is not a whole number, a field
+of another type or one no recipe writes; see :data:`STATE_FIELDS`): "damaged checkpoint", one line.
 
 A checkpoint is built under a temp name and swapped in whole, so a kill leaves the previous one intact; the RNG
 states make a resumed run draw the same batches and dropout masks as one that was never stopped; and the saved
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import random
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +45,17 @@ OPTIM_FILE = "optim.safetensors"
 OPTIM_META_FILE = "optim.json"
 #: Pickles older shoptune versions wrote: never loaded (unpickling a stranger's file runs their code).
 PICKLE_FILES = ("optim.pt", "trainable.pt")
+#: The loop state the recipes save (SFT: step, epoch, batch, tokens, seconds; relevance: step, epoch, seconds,
+#: pairs_seen, losses): each field's type. A state.json with another field, or one of another type, is damaged.
+STATE_FIELDS: dict[str, str] = {
+    "step": "count",
+    "epoch": "count",
+    "batch": "count",
+    "tokens": "count",
+    "pairs_seen": "count",
+    "seconds": "seconds",
+    "losses": "numbers",
+}
 
 
 @dataclass
@@ -148,6 +162,9 @@ def read_checkpoint(path: Path, config: dict[str, Any] | None = None) -> Checkpo
         )
         if not isinstance(meta, dict) or not isinstance(optim, dict) or not {"optimizer", "scheduler"} <= set(optim):
             raise ValueError(f"no optimizer or scheduler state in {OPTIM_META_FILE}")
+        check_state(meta.get("state", meta))  # before the shared layout: the loop state at the top level
+        if meta.get("config") is not None and not isinstance(meta["config"], dict):
+            raise ValueError(f"'config' in {STATE_FILE} is not a mapping")
     except Exception as exc:  # any damage (truncated file, bad JSON, a missing tensor) means the same to the user
         reason = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
         raise ShoptuneError(
@@ -158,6 +175,37 @@ def read_checkpoint(path: Path, config: dict[str, Any] | None = None) -> Checkpo
     if config is not None and checkpoint.config is not None:
         refuse_changed_config(path, checkpoint.config, config)
     return checkpoint
+
+
+def check_state(state: Any) -> None:
+    """Refuse a loop state that is not what a recipe saved: ``step`` a whole number >= 0, every other field one of
+    :data:`STATE_FIELDS` with its type. ValueError names the field (``read_checkpoint`` makes it one line).
+
+    >>> check_state({"step": 2, "epoch": 0, "seconds": 1.5})
+    >>> check_state({"step": "x"})
+    Traceback (most recent call last):
+    ...
+    ValueError: field 'step' in state.json is 'x', not a whole number >= 0
+    """
+    if not isinstance(state, dict):
+        raise ValueError(f"{STATE_FILE} holds no loop state (a mapping)")
+    if "step" not in state:
+        raise ValueError(f"field 'step' missing in {STATE_FILE}")
+    for name, value in state.items():
+        kind = STATE_FIELDS.get(name)
+        if kind is None:
+            raise ValueError(f"unknown field {name!r} in {STATE_FILE}")
+        shown = repr(value)[:40]
+        if kind == "count" and not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
+            raise ValueError(f"field {name!r} in {STATE_FILE} is {shown}, not a whole number >= 0")
+        if kind == "seconds" and not (_is_number(value) and math.isfinite(value) and value >= 0):
+            raise ValueError(f"field {name!r} in {STATE_FILE} is {shown}, not a number of seconds >= 0")
+        if kind == "numbers" and not (isinstance(value, list) and all(_is_number(v) for v in value)):
+            raise ValueError(f"field {name!r} in {STATE_FILE} is {shown}, not a list of numbers")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def load_checkpoint(

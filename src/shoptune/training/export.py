@@ -47,8 +47,9 @@ def load_with_adapter(adapter_dir: Path, base: str | None = None):
     from peft import PeftModel
     from transformers import AutoTokenizer
 
-    from shoptune.models import load_causal_lm
+    from shoptune.models import check_safetensors_only, load_causal_lm
 
+    check_safetensors_only(adapter_dir)  # adapter_model.bin alone is a pickle: refused before the base loads
     model, _ = load_causal_lm(base or base_model_of(adapter_dir))
     # An adapter folder is local: a typo in its path must not become a hub lookup.
     tokenizer = AutoTokenizer.from_pretrained(str(adapter_dir), local_files_only=True)

@@ -166,6 +166,8 @@ def run_sft(
     stop_after: int | None = None,
 ) -> dict[str, Any]:
     """Train; returns the run summary. `stop_after` simulates a crash after that many steps (tests)."""
+    if cfg.data.path:
+        read_manifest(cfg.data.path)  # a damaged build is reported before the run folder is made
     out = start_run_folder(cfg, Path(out), resume)
     random.seed(cfg.optim.seed)
     torch.manual_seed(cfg.optim.seed)

@@ -2,9 +2,13 @@
 instruction schema, then checked field by field. Every rejection carries a stage and a cause, which the report
 counts.
 
-Stages: ``parse`` (malformed_json, not_an_object, no_match, missing_field), ``schema`` (a field of the wrong type
-or empty), ``length``, ``language``, ``consistency`` (answer_not_in_options, duplicate_options, too_few_options,
-answer_not_in_input, no_options) and ``rule`` (the config's own rules, by name).
+Stages: ``parse`` (malformed_json, not_an_object, no_match, missing_field, template_error), ``schema`` (a field
+of the wrong type or empty), ``length``, ``language``, ``consistency`` (answer_not_in_options, duplicate_options,
+too_few_options, answer_not_in_input, no_options) and ``rule`` (the config's own rules, by name).
+
+A record template or rule that fails on one reply's values (``response.count + 1`` with a text count) rejects that
+reply (``template_error``, or the rule's name); one that breaks the sandbox's limits, or cannot run at all, is a
+config error naming the config file and the key.
 
 Example:
     >>> extract_json_object('Sure! ```json\\n{"output": "yes"}\\n``` Hope that helps.')
@@ -23,7 +27,11 @@ import jinja2
 
 from shoptune.data.generate.config import JINJA, FiltersConfig, ParseConfig, RecordConfig, normalise
 from shoptune.errors import ConfigError
+from shoptune.tasks.prompts import render_error
 from shoptune.tasks.spec import TaskSpec
+
+#: What a reply's own values can make a record template or rule raise: that reply is rejected, the run goes on.
+_VALUE_ERRORS = (ArithmeticError, LookupError, TypeError, ValueError, AttributeError)
 
 
 class Reject(Exception):
@@ -62,13 +70,15 @@ def parse_reply(text: str, cfg: ParseConfig) -> dict[str, Any]:
     return {k: (v or "").strip() for k, v in match.groupdict().items()}
 
 
-def _render(template: str, context: dict[str, Any], field: str) -> str:
+def _render(template: str, context: dict[str, Any], field: str, record: RecordConfig) -> str:
     try:
         return JINJA.from_string(template).render(**context).strip()
-    except jinja2.exceptions.SecurityError as exc:
-        raise ConfigError(f"record.{field}: unsafe template ({exc})") from None
     except jinja2.UndefinedError as exc:
         raise Reject("parse", "missing_field", f"record.{field}: {exc.message}") from None
+    except _VALUE_ERRORS as exc:
+        raise Reject("parse", "template_error", f"record.{field}: {render_error(exc)}") from None
+    except JINJA.render_errors as exc:
+        raise ConfigError(record.template_message(f"record.{field}", exc)) from None
 
 
 def assemble(
@@ -80,7 +90,7 @@ def assemble(
     for name in ("instruction", "input", "output"):
         template = getattr(record, name)
         if template is not None:
-            fields[name] = _render(template, ctx, name)
+            fields[name] = _render(template, ctx, name, record)
         elif name in response:
             fields[name] = response[name]
         elif name == "input":
@@ -88,7 +98,7 @@ def assemble(
         else:
             raise Reject("parse", "missing_field", name)
     if record.options is not None:
-        options: Any = [_render(t, ctx, f"options.{i}") for i, t in enumerate(record.options)]
+        options: Any = [_render(t, ctx, f"options.{i}", record) for i, t in enumerate(record.options)]
     else:
         options = response.get("options", [])
     for name in ("instruction", "input"):
@@ -143,10 +153,12 @@ class Checks:
         for name, rule in self.rules.items():
             try:
                 ok = rule(**{**context, **fields})
-            except jinja2.exceptions.SecurityError as exc:
-                raise ConfigError(f"filters.rules.{name}: unsafe expression ({exc})") from None
             except jinja2.UndefinedError as exc:
                 raise Reject("rule", name, f"undefined: {exc.message}") from None
+            except _VALUE_ERRORS as exc:
+                raise Reject("rule", name, render_error(exc, "expression")) from None
+            except JINJA.render_errors as exc:
+                raise ConfigError(self.filters.template_message(f"filters.rules.{name}", exc, "expression")) from None
             if not ok:
                 raise Reject("rule", name)
 

@@ -21,14 +21,12 @@ import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import Field, PrivateAttr, SecretStr, field_validator, model_validator
 
 from shoptune.config import StrictModel, load_config, resolve_path
 from shoptune.errors import ConfigError
-from shoptune.tasks.prompts import template_problem
-from shoptune.tasks.spec import SPLITS, SourceSpec, SplitName, SplitSpec, TaskKind, TaskSpec
+from shoptune.tasks.prompts import SafeTemplates, render_error, template_problem
+from shoptune.tasks.spec import SPLITS, TASK_NAME_PATTERN, SourceSpec, SplitName, SplitSpec, TaskKind, TaskSpec
 
 _WORDS = re.compile(r"\w+")
 
@@ -53,9 +51,26 @@ def normalise(text: str) -> str:
 
 #: Templates are rendered with StrictUndefined: a variable the seed record does not have is an error, not "".
 #: ``words`` and ``normalise`` are there for templates and rules. A config may come from anyone, so templates and
-#: expressions run in Jinja's sandbox: nothing reaches Python's internals or changes a value.
-JINJA = ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+#: expressions run in the sandbox task prompts run in (:class:`~shoptune.tasks.prompts.SafeTemplates`): nothing
+#: reaches Python's internals or changes a value, and no value, loop or output grows past its limits. What a render
+#: may raise is ``JINJA.render_errors``.
+JINJA = SafeTemplates()
 JINJA.globals.update(words=words, normalise=normalise)
+
+
+class _FromFile(StrictModel):
+    """A config section that knows the file it was read from, so that an error found at run time (a template that
+    fails on a seed) names the file as well as the key."""
+
+    _file: str | None = PrivateAttr(default=None)
+
+    def template_message(self, key: str, problem: str | BaseException, what: str = "template") -> str:
+        """The one-line message of a template that failed at run time: ``FILE: KEY: PROBLEM`` (``KEY: PROBLEM`` for a
+        config built in Python); an exception raised by a render is described by
+        :func:`~shoptune.tasks.prompts.render_error`."""
+        text = problem if isinstance(problem, str) else render_error(problem, what)
+        return f"{self._file}: {key}: {text}" if self._file else f"{key}: {text}"
+
 
 #: The source adapter that reads a generation's examples.jsonl (``shoptune.data.generate.source``).
 ADAPTER = "generated"
@@ -64,7 +79,7 @@ ADAPTER = "generated"
 class TaskConfig(StrictModel):
     """The task the examples are for: a new one, or (``like``) one that copies an existing task's definition."""
 
-    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    name: str = Field(pattern=TASK_NAME_PATTERN)
     #: An existing task (built-in or in ``seeds.task_dirs``) whose capability, kind, metric, language, prompt,
     #: description and tags are the defaults of the fields below. The generated task keeps its own name: a user
     #: task may not shadow a registered one.
@@ -81,7 +96,7 @@ class TaskConfig(StrictModel):
     split: SplitSpec = Field(default_factory=SplitSpec)
 
 
-class SeedsConfig(StrictModel):
+class SeedsConfig(_FromFile):
     """Where the seed records come from: a task (built, or built now from ``data_root``) or a raw source view."""
 
     #: A task name: read from the data build ``data`` when given, else built from the raw files in ``data_root``.
@@ -197,7 +212,7 @@ class ParseConfig(StrictModel):
         return value
 
 
-class RecordConfig(StrictModel):
+class RecordConfig(_FromFile):
     """How the record is assembled: each field a Jinja template over ``response``, ``text``, ``seed``, ``others``.
 
     A field left out is taken from the reply's JSON object (``response.instruction``, ...; options default to []).
@@ -280,7 +295,7 @@ class JudgeConfig(StrictModel):
     threshold: float = 4.0
 
 
-class FiltersConfig(StrictModel):
+class FiltersConfig(_FromFile):
     length: LengthFilter = Field(default_factory=LengthFilter)
     #: None: no language check.
     language: LanguageFilter | None = Field(default_factory=LanguageFilter)
@@ -297,7 +312,7 @@ class FiltersConfig(StrictModel):
     judge: JudgeConfig | None = None
 
 
-class GenerateConfig(StrictModel):
+class GenerateConfig(_FromFile):
     task: TaskConfig
     seeds: SeedsConfig
     prompt: PromptConfig
@@ -362,6 +377,8 @@ def load_generate_config(path: str | Path, overrides: dict[str, Any] | None = No
                 if not Path(p).exists():
                     raise ConfigError(f"{path}: key 'filters.decontam.{key}': {p} not found")
     check_templates(cfg, str(path))
+    for section in (cfg, cfg.seeds, cfg.record, cfg.filters):
+        section._file = str(path)
     return cfg
 
 

@@ -87,11 +87,11 @@ class Plan:
             if self.system is not None:
                 messages.append({"role": "system", "content": self.system.render(**ctx)})
             messages.append({"role": "user", "content": self.user.render(**ctx)})
-        except jinja2.exceptions.SecurityError as exc:
-            raise ConfigError(f"prompt: unsafe template ({exc})") from None
         except jinja2.UndefinedError as exc:
             fields = ", ".join(sorted(k for k in ctx if k != "seed"))
-            raise ConfigError(f"prompt: {exc.message} (variables: {fields})") from None
+            raise ConfigError(self.cfg.template_message("prompt", f"{exc.message} (variables: {fields})")) from None
+        except JINJA.render_errors as exc:
+            raise ConfigError(self.cfg.template_message("prompt", exc)) from None
         seed = int(hashlib.sha256(f"{self.cfg.seed}:{i}".encode()).hexdigest()[:8], 16)
         return Request(id=request_id(i), messages=messages, seed=seed, meta={"index": i})
 
@@ -122,11 +122,13 @@ def check_record_templates(plan: Plan) -> None:
             continue
         try:
             JINJA.from_string(template).render(**ctx)
-        except jinja2.exceptions.SecurityError as exc:
-            raise ConfigError(f"record.{name}: unsafe template ({exc})") from None
         except jinja2.UndefinedError as exc:
             variables = ", ".join(sorted(ctx))
-            raise ConfigError(f"record.{name}: {exc.message} (variables: {variables})") from None
+            raise ConfigError(
+                plan.cfg.template_message(f"record.{name}", f"{exc.message} (variables: {variables})")
+            ) from None
+        except JINJA.render_errors as exc:
+            raise ConfigError(plan.cfg.template_message(f"record.{name}", exc)) from None
 
 
 # ============================================================================================ quality control
@@ -241,10 +243,11 @@ class QualityControl:
                 try:
                     messages = [{"role": "system", "content": system.render(**ctx)}] if system else []
                     messages.append({"role": "user", "content": user.render(**ctx)})
-                except jinja2.exceptions.SecurityError as exc:
-                    raise ConfigError(f"filters.judge.prompt: unsafe template ({exc})") from None
                 except jinja2.UndefinedError as exc:
-                    raise ConfigError(f"filters.judge.prompt: {exc.message} (variables: {', '.join(ctx)})") from None
+                    problem = f"{exc.message} (variables: {', '.join(ctx)})"
+                    raise ConfigError(self.cfg.template_message("filters.judge.prompt", problem)) from None
+                except JINJA.render_errors as exc:
+                    raise ConfigError(self.cfg.template_message("filters.judge.prompt", exc)) from None
                 requests.append(Request(id=cand["judge_id"], messages=messages, seed=self.cfg.seed))
             if requests:
                 self.log(f"judging {len(requests)} examples")

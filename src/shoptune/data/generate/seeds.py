@@ -49,10 +49,13 @@ def load_seeds(cfg: GenerateConfig) -> tuple[list[dict[str, Any]], dict[str, Any
         test = JINJA.compile_expression(seeds_cfg.where, undefined_to_none=False)
         try:
             seeds = [s for s in seeds if test(seed=s)]
-        except jinja2.exceptions.SecurityError as exc:
-            raise ConfigError(f"seeds.where: unsafe expression ({exc})") from None
         except jinja2.UndefinedError as exc:
-            raise ConfigError(f"seeds.where: {exc.message} (seed fields: {', '.join(sorted(seeds[0]))})") from None
+            fields = ", ".join(sorted(seeds[0]))
+            raise ConfigError(
+                seeds_cfg.template_message("seeds.where", f"{exc.message} (seed fields: {fields})")
+            ) from None
+        except JINJA.render_errors as exc:
+            raise ConfigError(seeds_cfg.template_message("seeds.where", exc, "expression")) from None
     # Several identical records (a product listed twice) are one seed.
     seeds = list({s["id"]: s for s in seeds}.values())
     rng = random.Random(f"{cfg.seed}:seeds")
