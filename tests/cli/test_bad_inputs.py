@@ -134,6 +134,14 @@ def _scale_negative(w: dict, t: Path) -> Path:
     return _file(t, "build.yaml", f"data_root: {DEMO}\ntasks: [hd_relevance_mc]\nscale: -1\n".encode())
 
 
+def _damaged_lm_config(w: dict, t: Path) -> Path:
+    model = Path(shutil.copytree(w["lm"], t / "lm"))
+    config = json.loads((model / "config.json").read_text())
+    config["hidden_size"] = "x"
+    _file(model, "config.json", json.dumps(config).encode())
+    return model
+
+
 def _family_quantum(w: dict, t: Path) -> Path:
     model = Path(shutil.copytree(w["rel"] / "model", t / "model"))
     meta = json.loads((model / "relevance.json").read_text())
@@ -178,6 +186,7 @@ MAKERS: dict[str, Maker] = {
     "scale_negative": _scale_negative,
     "family_quantum": _family_quantum,
     "a_build": lambda w, t: Path(shutil.copytree(w["data"], t / "build")),
+    "damaged_lm_config": _damaged_lm_config,
     "huge_line": lambda w, t: _file(t, "big.jsonl", json.dumps({"left": "x" * 40_000_000, "right": "y"}).encode()),
 }
 
@@ -354,6 +363,11 @@ CASES: list[tuple[str, str, tuple[str, ...]]] = [
     ("tasks-list-jinja-syntax", "tasks list --task-dir {jinja_syntax_dir}", ("mine.yaml", "prompt", "Jinja syntax")),
     ("tasks-list-unsafe-prompt", "tasks list --task-dir {unsafe_prompt_dir}", ("mine.yaml", "prompt", "unsafe")),
     ("build-scale-negative", "data build {scale_negative} --out {tmp}/o", ("build.yaml", "scale", "greater than 0")),
+    (
+        "eval-damaged-model-config",
+        "eval --model {damaged_lm_config} --tasks hd_relevance_mc --data {data} --out {tmp}/o",
+        ("lm", "damaged model folder", "hidden_size"),
+    ),
     ("predict-40mb-line", PREDICT + " --input {huge_line} --out {tmp}/o.jsonl", ("big.jsonl", "row 1", "--max-line")),
     (
         "predict-max-line-negative",

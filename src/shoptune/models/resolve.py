@@ -26,17 +26,19 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
 from huggingface_hub import try_to_load_from_cache
-from huggingface_hub.errors import HFValidationError
+from huggingface_hub.errors import HFValidationError, StrictDataclassError
 from transformers import (
     AutoModel,
     AutoModelForCausalLM,
@@ -49,6 +51,7 @@ from transformers.models.auto.modeling_auto import (
     MODEL_FOR_MASKED_LM_MAPPING_NAMES,
 )
 
+from shoptune.errors import ShoptuneError
 from shoptune.models import check_safetensors_only, gguf_cache
 from shoptune.models.registry import (
     BUNDLED,
@@ -260,6 +263,19 @@ def detect_kind(config: dict[str, Any]) -> ModelKind:
     return "unknown"
 
 
+@contextlib.contextmanager
+def damaged_model_folder(path: str | Path) -> Iterator[None]:
+    """A model folder whose ``config.json`` or weights do not fit (a wrong type, a missing key, a shape that does
+    not match): one line naming the folder, not transformers' traceback. Model folders come from strangers."""
+    try:
+        yield
+    except (ValueError, TypeError, KeyError, RuntimeError, StrictDataclassError) as exc:
+        if isinstance(exc, ShoptuneError):
+            raise
+        detail = " ".join(str(exc).split())[:200]
+        raise ShoptuneError(f"{path}: damaged model folder ({type(exc).__name__}: {detail})") from None
+
+
 def load_causal_lm(
     spec: str, *, dtype: torch.dtype = torch.float32, **model_kwargs: Any
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -277,7 +293,7 @@ def load_causal_lm(
         raise ModelKindError(f"{spec!r} is an encoder model, not a causal LM; use load_encoder_tokenizer()")
     offline = model_kwargs.pop("local_files_only", local_only(resolved))
     model_kwargs.setdefault("use_safetensors", True)
-    with hub_offline(offline):
+    with hub_offline(offline), damaged_model_folder(resolved.path):
         model = AutoModelForCausalLM.from_pretrained(
             resolved.path, dtype=dtype, local_files_only=offline, **model_kwargs
         )
@@ -303,7 +319,7 @@ def load_encoder_tokenizer(
     resolved = resolve_model(spec)
     offline = model_kwargs.pop("local_files_only", local_only(resolved))
     model_kwargs.setdefault("use_safetensors", True)
-    with hub_offline(offline):
+    with hub_offline(offline), damaged_model_folder(resolved.path):
         model = auto_class.from_pretrained(resolved.path, dtype=dtype, local_files_only=offline, **model_kwargs)
         tokenizer = AutoTokenizer.from_pretrained(resolved.path, local_files_only=offline)
     return model, tokenizer
