@@ -83,3 +83,12 @@ def gzip_damaged_by_zlib(data: bytes) -> bytes:
             return bytes(bad)
         state.decompress(deflate[offset : offset + 1])
     raise AssertionError("no offset gives a zlib.error")
+
+
+def one_error_line(code: int, out: str, err: str) -> str:
+    """The one line a refused command prints: exit 2, a single non-empty stderr line, no traceback."""
+    assert code == 2, (code, out, err)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert "Traceback" not in out + err and "unexpected" not in err, err
+    return lines[0]

@@ -16,7 +16,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import run_cli
+from conftest import one_error_line, run_cli
 from shoptune.io import MARKER
 
 PAIRS = json.dumps({"left": "red shirt", "right": "red shirt", "task": "alpha"}) + "\n"
@@ -42,12 +42,9 @@ def web_app(root: Path) -> Path:
 
 
 def refused(*argv: str | Path, says: str = "") -> str:
-    code, out, err = run_cli(*argv)
-    assert code == 2, (argv, out, err)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1 and "Traceback" not in err, err
-    assert says in lines[0], (says, lines[0])
-    return lines[0]
+    line = one_error_line(*run_cli(*argv))
+    assert says in line, (says, line)
+    return line
 
 
 # ---------------------------------------------------------------------- the probe's cases, one by one

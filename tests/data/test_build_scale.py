@@ -9,18 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import DEMO_DATA, run_cli
+from conftest import DEMO_DATA, one_error_line, run_cli
 from shoptune.data.build import BuildConfig, build, check_scale, read_manifest, scaled_cap
 from shoptune.errors import ConfigError, DataError
 from shoptune.tasks import load_tasks
-
-
-def _one_line(code: int, out: str, err: str) -> str:
-    assert code == 2, (code, out, err)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert "Traceback" not in out + err and "unexpected" not in err, err
-    return lines[0]
 
 
 def _config(tmp_path: Path, scale: str) -> Path:
@@ -43,8 +35,8 @@ def _config(tmp_path: Path, scale: str) -> Path:
         ("0", "greater than 0"),
     ],
 )
-def test_a_scale_that_is_not_a_positive_number_is_one_line(tmp_path, scale, expected):
-    line = _one_line(*run_cli("data", "build", _config(tmp_path, scale), "--out", tmp_path / "out"))
+def test_a_scale_that_is_not_a_positive_number_isone_error_line(tmp_path, scale, expected):
+    line = one_error_line(*run_cli("data", "build", _config(tmp_path, scale), "--out", tmp_path / "out"))
     assert "build.yaml" in line and "key 'scale'" in line and expected in line, line
     assert not (tmp_path / "out").exists()
 
@@ -56,7 +48,7 @@ def test_a_scale_leaving_a_cap_below_one_example_is_refused_before_reading(tmp_p
         raise AssertionError("data read before the scale was checked")
 
     monkeypatch.setattr(build_module.RowCache, "read", no_reading)
-    line = _one_line(*run_cli("data", "build", _config(tmp_path, "1.0e-9"), "--out", tmp_path / "out"))
+    line = one_error_line(*run_cli("data", "build", _config(tmp_path, "1.0e-9"), "--out", tmp_path / "out"))
     assert "key 'scale'" in line and "task 'hd_relevance_mc'" in line and "max_examples.train 4000" in line, line
     assert "below one" in line, line
     assert not (tmp_path / "out").exists()
@@ -97,13 +89,13 @@ def _build_with(tmp_path: Path, tasks: dict) -> Path:
         ({"alpha": {"spec": {"name": "alpha"}}}, "field 'tasks.alpha.spec'"),
     ],
 )
-def test_a_manifest_naming_no_real_task_is_one_line(tmp_path, tasks, expected):
+def test_a_manifest_naming_no_real_task_isone_error_line(tmp_path, tasks, expected):
     folder = _build_with(tmp_path, tasks)
     with pytest.raises(DataError) as err:
         read_manifest(folder)
     message = str(err.value)
     assert message.startswith(f"{folder / 'manifest.json'}: file, field ") and expected in message, message
-    line = _one_line(*run_cli("data", "stats", folder))
+    line = one_error_line(*run_cli("data", "stats", folder))
     assert "manifest.json" in line and expected.split(" is ")[0] in line, line
 
 

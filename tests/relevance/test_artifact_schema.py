@@ -16,19 +16,10 @@ from pathlib import Path
 import pytest
 
 from conftest import run_cli
+from relevance.test_inputs import GOOD_MODEL  # the keys a model's relevance.json must have
 from shoptune.errors import DataError, ShoptuneError
 from shoptune.relevance.predictor import load_predictor, read_artifact_checked
 
-#: The keys a model's relevance.json must have (the optional ones take their defaults).
-GOOD_MODEL = {
-    "format": "shoptune-relevance",
-    "version": 1,
-    "kind": "model",
-    "family": "cross_encoder",
-    "routing": "multihead",
-    "tasks": ["alpha"],
-    "base_model": "tiny",
-}
 PAIRS = json.dumps({"left": "red shirt", "right": "red shirt", "task": "alpha"}) + "\n"
 
 #: name -> (relevance.json changes, field named in the error, substring of the error)

@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from conftest import run_cli
+from conftest import one_error_line, run_cli
 from data.generate._cli_entry import ensure_registered
 from data.generate.conftest import make_config, write_config
 from shoptune.data.generate.assemble import Checks, Reject, assemble
@@ -21,14 +21,6 @@ HUGE = "{{ 'x' * 10**10 }}"
 
 def _judge(user: str) -> dict:
     return {"backend": {"kind": "openai", "model": "m", "base_url": "http://127.0.0.1:9"}, "prompt": {"user": user}}
-
-
-def _one_line(code: int, out: str, err: str) -> str:
-    assert code == 2, (code, out, err)
-    lines = [line for line in err.splitlines() if line.strip()]
-    assert len(lines) == 1, err
-    assert "Traceback" not in out + err and "unexpected" not in err, err
-    return lines[0]
 
 
 @pytest.mark.parametrize(
@@ -55,7 +47,7 @@ def test_a_failing_template_is_one_line_naming_the_file_and_key(
     if "seeds" in change:
         cfg["seeds"] = {**base["seeds"], **change["seeds"]}
     path = write_config(tmp_path / "bad.yaml", cfg)
-    line = _one_line(*run_cli("data", "generate", path, "--out", tmp_path / "out"))
+    line = one_error_line(*run_cli("data", "generate", path, "--out", tmp_path / "out"))
     assert f"bad.yaml: {key}: " in line and expected in line, line
     assert not llm.arrivals
 
