@@ -20,6 +20,7 @@ __version__ = "0.1.0"
 #: Public name -> the module that defines it.
 _LAZY = {
     "build_data": "shoptune.api",
+    "audit_data": "shoptune.api",
     "validate_source": "shoptune.api",
     "generate_data": "shoptune.api",
     "list_tasks": "shoptune.api",
@@ -42,6 +43,7 @@ __all__ = [
     "ShoptuneError",
     "__version__",
     "analyze_sweep",
+    "audit_data",
     "build_data",
     "build_report",
     "compare_heldout",
@@ -62,6 +64,7 @@ __all__ = [
 if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ imports on first use
     from shoptune._bundled import configs_dir, demo_data_dir
     from shoptune.api import (
+        audit_data,
         build_data,
         compare_heldout,
         evaluate,

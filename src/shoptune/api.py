@@ -123,10 +123,13 @@ def build_data(
     atomic: bool | None = None,
     data_root: str | Path | None = None,
     seed: int | None = None,
+    allow_leaks: bool | None = None,
     progress: BuildProgress | None = None,
 ) -> dict[str, Any]:
     """Build the tasks of a build config as Parquet splits plus ``manifest.json`` in ``out`` (replaced atomically;
     a folder shoptune did not write is refused). Keyword arguments override the config; returns the manifest.
+    The build ends with :func:`audit_data`'s checks (in ``manifest["audit"]``): a dev or test record that shares a
+    key with a train split of its source fails it (:class:`~shoptune.errors.LeakError`) unless ``allow_leaks``.
     See the module docstring for an example."""
     from shoptune.data.build import build, load_build_config, select_tasks, source_files
     from shoptune.io import claim_output
@@ -137,6 +140,7 @@ def build_data(
         "on_error": None if on_error is None else validate.choice(on_error, "on_error", validate.OnError),
         "seed": validate.optional(validate.integer, seed, "seed"),
         "atomic": validate.optional(validate.flag, atomic, "atomic"),
+        "allow_leaks": validate.optional(validate.flag, allow_leaks, "allow_leaks"),
         "tasks": validate.optional(validate.task_names, tasks, "tasks"),
         "data_root": str(root.resolve()) if root else None,
     }
@@ -160,6 +164,26 @@ def build_data(
     if progress and done:
         progress(done[-1], total, total)
     return manifest
+
+
+@python_api
+def audit_data(build: str | Path, *, near_duplicates: bool = True) -> dict[str, Any]:
+    """Audit a data build: per task, the dev/test records that share a key with its own train split and with the
+    train split of any other task of the same source, and exact / near-duplicate texts across splits
+    (:mod:`shoptune.data.audit`). ``report["leaks"]`` maps each leaking task (splits made by the build, not
+    shipped by the source) to its count; ``report["shipped_overlap"]`` the overlap of shipped splits.
+
+    >>> import tempfile
+    >>> import shoptune
+    >>> out = tempfile.mkdtemp() + "/data"
+    >>> _ = shoptune.build_data(shoptune.configs_dir() / "data_demo.yaml", out, tasks=["hd_query_product"])
+    >>> shoptune.audit_data(out)["leaks"]
+    {}
+    """
+    from shoptune.data.audit import audit_build
+
+    build = validate.path_arg(build, "build")
+    return audit_build(build, near_duplicates=validate.flag(near_duplicates, "near_duplicates"))
 
 
 @dataclass

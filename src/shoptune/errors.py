@@ -40,6 +40,10 @@ class DataError(ShoptuneError):
         return f"{self.file}: {where}, field '{self.field}': {self.message}"
 
 
+class LeakError(ShoptuneError):
+    """A build whose dev or test records share an entity key with a train split (see ``shoptune data audit``)."""
+
+
 # ---------------------------------------------------------------------------------------------- arguments
 #: How the user knows an argument: ``None`` (its Python name) or the command line's ``namer`` (``--limit``).
 _NAMER: ContextVar[Callable[[str], str] | None] = ContextVar("shoptune_argument_namer", default=None)

@@ -2,6 +2,7 @@
 reproduces the uninterrupted run, and the merged export gives the same logits as base + adapter."""
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -303,3 +304,23 @@ def test_both_recipes_read_max_grad_norm_zero_alike():
     assert OptimConfig.model_validate({"max_grad_norm": 0}).max_grad_norm == 0
     with pytest.raises(ValueError):
         OptimConfig.model_validate({"max_grad_norm": -1})
+
+
+def test_heldout_test_entities_are_removed_from_every_training_task(setup):
+    """Issue 21, point 3: a training task's record that shares an entity with a held-out task's test split is
+    dropped from the run (here a query of held-out hd_query_ranking's test split put into hd_query_product's train)."""
+    from shoptune.data.store import load_records, split_path, write_split
+    from shoptune.training.sft import prepare_data
+
+    root, model_dir, data_dir = setup
+    leaky = root / "data-leaky"
+    shutil.copytree(data_dir, leaky)
+    held = load_records(leaky, "hd_query_ranking", "test")[0]
+    train = load_records(leaky, "hd_query_product", "train")
+    twin = train[0].model_copy(update={"metadata": {"groups": [held.metadata["groups"][0], "p:held-out-twin"]}})
+    write_split([*train, twin], split_path(leaky, "hd_query_product", "train"), "pair")
+    data = prepare_data(_config(root, model_dir, leaky), root / "unused", log=lambda m: None)
+    assert data.heldout_removed == {"hd_relevance_mc": 0, "hd_query_product": 1}
+    assert len(data.train["hd_query_product"]) == len(train)
+    unseen = {k for r in load_records(leaky, "hd_query_ranking", "test") for k in r.metadata["groups"]}
+    assert not any(unseen & set(r.metadata["groups"]) for recs in data.train.values() for r in recs)

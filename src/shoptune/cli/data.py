@@ -1,4 +1,4 @@
-"""`shoptune data build | stats | validate` (`data generate` is in :mod:`.generate`)."""
+"""`shoptune data build | audit | stats | validate` (`data generate` is in :mod:`.generate`)."""
 
 from __future__ import annotations
 
@@ -25,8 +25,15 @@ def data_build(
     ] = None,
     data_root: Annotated[Path | None, typer.Option(help="Raw data folder (overrides the config).")] = None,
     seed: Annotated[int | None, typer.Option(help="Split/sampling seed (overrides the config).")] = None,
+    allow_leaks: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-leaks",
+            help="Build even when dev/test records share a key with a train split; record them in the manifest.",
+        ),
+    ] = None,
 ) -> None:
-    """Build the configured tasks as Parquet datasets plus manifest.json."""
+    """Build the configured tasks as Parquet datasets plus manifest.json, then audit their splits for leaks."""
     from shoptune.api import build_data
 
     columns = (
@@ -50,6 +57,7 @@ def data_build(
             atomic=atomic,
             data_root=data_root,
             seed=seed,
+            allow_leaks=allow_leaks,
             progress=progress,
         )
     print_stats(manifest)
@@ -61,6 +69,57 @@ def data_build(
             shown.add_row(name, info["derived_from"], info["atom"], info["kind"], *_counts(info))
         console.print(shown)
     console.print(f"wrote {len(manifest['tasks'])} tasks to {out} (skipped rows: {manifest['skipped_rows_total']})")
+    audit = manifest.get("audit") or {}
+    if audit.get("leaks"):
+        leaks = ", ".join(f"{name} {n}" for name, n in audit["leaks"].items())
+        err_console.print(f"leaks allowed and recorded in the manifest: {leaks}", markup=False, highlight=False)
+
+
+@data_app.command("audit")
+def data_audit(
+    directory: Annotated[Path, typer.Argument(help="A folder written by `shoptune data build`.")],
+    near_duplicates: Annotated[
+        bool, typer.Option("--near-duplicates/--no-near-duplicates", help="Also look for near-duplicate texts.")
+    ] = True,
+) -> None:
+    """Check a build's splits: dev/test records sharing a key with a train split of the same source, and
+    exact / near-duplicate texts. Exits 1 when a task whose splits the build made leaks."""
+    from shoptune.api import audit_data
+
+    report = audit_data(directory, near_duplicates=near_duplicates)
+    print_audit(report)
+    if report["leaks"]:
+        raise typer.Exit(1)
+
+
+def print_audit(report: dict[str, Any]) -> None:
+    columns = ["task", "split", "dev", "test", "key in own train", "key in other train", "exact dup", "near dup"]
+    right = tuple(columns[2:])
+    shown = table("split audit (dev / test records)", columns, right=right)
+    for name, e in sorted(report["tasks"].items()):
+
+        def pair(field: str, e: dict[str, Any] = e) -> str:
+            return f"{e[field]['dev']} / {e[field]['test']}"
+
+        other = " / ".join(str(sum(e["shared_with_other_train"][s].values())) for s in ("dev", "test"))
+        shown.add_row(
+            name,
+            e["split"],
+            str(e["records"]["dev"]),
+            str(e["records"]["test"]),
+            pair("shared_with_own_train"),
+            other,
+            pair("exact_duplicates"),
+            pair("near_duplicates"),
+        )
+    console.print(shown)
+    for name, n in report["shipped_overlap"].items():
+        console.print(f"{name}: {n} dev/test records of its shipped splits share a key with train (by design)")
+    if report["leaks"]:
+        for name, n in report["leaks"].items():
+            err_console.print(f"leak: {name}: {n} dev/test records share a key with a train split", markup=False)
+    else:
+        console.print("no leaks: no dev/test record of a split the build made shares a key with a train split")
 
 
 def _counts(info: dict[str, Any]) -> list[str]:

@@ -28,13 +28,14 @@ from pydantic import Field, ValidationError, field_validator
 
 from shoptune import __version__
 from shoptune.config import StrictModel, deep_merge, format_validation_error, load_config, resolve_path
+from shoptune.data.audit import audit_splits
 from shoptune.data.errorlog import ErrorLog, OnError
 from shoptune.data.readers import Row
 from shoptune.data.sources import get_source
 from shoptune.data.sources.base import ViewContext
-from shoptune.data.splits import cap, grouped_split
+from shoptune.data.splits import cap, pooled_split
 from shoptune.data.store import split_path, write_split
-from shoptune.errors import ConfigError, DataError
+from shoptune.errors import ConfigError, DataError, LeakError
 from shoptune.io import atomic_write_json, claim_output, staging_dir
 from shoptune.records import InstructionExample, PairExample, Record
 from shoptune.tasks.atomic import AtomicTask, derive_atomic_tasks
@@ -64,6 +65,9 @@ class BuildConfig(StrictModel):
     #: ``{tm_wdcproducts_pairs: {source: {files: {train: .../train_large.csv}}}}``. Mappings merge key by key;
     #: any other value replaces the task's. The build manifest records the files actually read.
     task_overrides: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    #: Build even when the audit finds dev/test records that share a key with a train split of the same source
+    #: (in a task whose splits are not shipped by its source); the leaks are recorded in the manifest.
+    allow_leaks: bool = False
 
     @field_validator("scale", mode="before")
     @classmethod
@@ -188,8 +192,12 @@ class RowCache:
         return self._rows[key]
 
 
-def build_task(spec: TaskSpec, cfg: BuildConfig, cache: RowCache) -> tuple[dict[str, list[Record]], dict[str, Any]]:
-    """All records of one task, split and capped, plus its manifest entry."""
+def read_task(spec: TaskSpec, cfg: BuildConfig, cache: RowCache) -> tuple[dict[str, list[Record]], dict[str, Any]]:
+    """One task's records before splitting, and the start of its manifest entry.
+
+    A ``predefined`` task's records come per shipped split (``train``, ``dev``, ``test``: the files the source
+    ships); a grouped task's all come under ``all``.
+    """
     source = get_source(spec.source.adapter)
     root = Path(cfg.data_root)
     view_log = ErrorLog(on_error=cfg.on_error)
@@ -221,41 +229,107 @@ def build_task(spec: TaskSpec, cfg: BuildConfig, cache: RowCache) -> tuple[dict[
         return out, skipped, examples
 
     skipped, examples = 0, []
+    raw: dict[str, list[Record]] = {}
     if spec.split.policy == "predefined":
-        splits: dict[str, list[Record]] = {}
         for name in SPLITS:
             value = (spec.source.files or {}).get(name, [])
+            if not value:
+                continue
             recs, s, e = records_of([value] if isinstance(value, str) else list(value), name)
-            splits[name], skipped, examples = recs, skipped + s, examples + e
-        info["dropped_for_leakage"] = 0
-        if not (spec.source.files or {}).get("dev") and splits["train"]:
-            # The source ships no dev file: carve a grouped dev split out of train (never out of test).
-            train_share, dev_share = spec.split.ratios[0], spec.split.ratios[1]
-            carved = grouped_split(
-                splits["train"],
-                seed=cfg.seed,
-                group=spec.split.group,
-                ratios=(train_share / (train_share + dev_share), dev_share / (train_share + dev_share), 0.0),
-            )
-            splits["train"], splits["dev"] = carved.splits["train"], carved.splits["dev"]
-            info["dropped_for_leakage"] = carved.dropped_for_leakage
-            info["notes"] = ["dev carved from the source's train files (grouped)"]
+            raw[name], skipped, examples = recs, skipped + s, examples + e
     else:
-        recs, skipped, examples = records_of([spec.source.path or ""], "all")
-        result = grouped_split(recs, seed=cfg.seed, ratios=spec.split.ratios, group=spec.split.group)
-        splits = result.splits
-        info["dropped_for_leakage"] = result.dropped_for_leakage
-        if result.notes:
-            info["notes"] = result.notes
-    for name in SPLITS:
-        splits[name] = cap(splits[name], scaled_cap(spec, name, cfg.scale), cfg.seed, f"{spec.name}:{name}")
-    info["counts"] = {name: len(splits[name]) for name in SPLITS}
-    info["labels"] = {name: _label_counts(spec, splits[name]) for name in SPLITS}
+        raw["all"], skipped, examples = records_of([spec.source.path or ""], "all")
     info["skipped_rows"] = skipped + view_log.skipped
     if examples or view_log.examples:
         info["skipped_examples"] = (examples + view_log.examples)[:10]
     info["files"] = spec.source.all_paths()
-    return splits, info
+    return raw, info
+
+
+def split_pool(
+    specs: list[TaskSpec], raws: dict[str, dict[str, list[Record]]], infos: dict[str, dict[str, Any]], seed: int
+) -> dict[str, dict[str, list[Record]]]:
+    """Split the tasks of one source pool (same adapter, shared files) together, so that no key sits in two splits
+    of any of them (:func:`~shoptune.data.splits.pooled_split`). A ``predefined`` task keeps the splits its source
+    ships (marked ``split: shipped``); a dev split it lacks is carved, grouped and leak-free, from its train."""
+    out: dict[str, dict[str, list[Record]]] = {}
+    grouped = [s for s in specs if s.split.policy != "predefined"]
+    pool = sorted(s.name for s in specs)
+    if grouped:
+        ratios = grouped[0].split.ratios
+        bound = None if all(s.split.group == "all" for s in grouped) else 0.002
+        result = pooled_split(
+            {s.name: raws[s.name]["all"] for s in grouped}, seed=seed, ratios=ratios, max_component=bound
+        )
+        for s in grouped:
+            out[s.name] = result.splits[s.name]
+            info = infos[s.name]
+            info["split"] = "grouped"
+            info["dropped_for_leakage"] = result.dropped_for_leakage[s.name]
+            notes = list(result.notes)
+            if s.split.ratios != ratios:
+                notes.append(f"split with the ratios of {grouped[0].name} {list(ratios)}, shared by its source pool")
+            if notes:
+                info["notes"] = notes
+    for s in specs:
+        if s.split.policy != "predefined":
+            continue
+        raw, info = raws[s.name], infos[s.name]
+        splits = {name: list(raw.get(name, [])) for name in SPLITS}
+        info["split"] = "shipped"
+        info["shipped_splits"] = [name for name in SPLITS if name in raw]
+        info["dropped_for_leakage"] = 0
+        if "dev" not in raw and splits["train"]:
+            # The source ships no dev file: carve a grouped dev split out of train (never out of test).
+            train_share, dev_share = s.split.ratios[0], s.split.ratios[1]
+            total = train_share + dev_share
+            carved = pooled_split(
+                {s.name: splits["train"]},
+                seed=seed,
+                ratios=(train_share / total, dev_share / total, 0.0),
+                max_component=None if s.split.group == "all" else 0.002,
+            )
+            splits["train"], splits["dev"] = carved.splits[s.name]["train"], carved.splits[s.name]["dev"]
+            info["dropped_for_leakage"] = carved.dropped_for_leakage[s.name]
+            info["notes"] = ["dev carved from the source's train files (grouped, no key shared with train)"]
+        out[s.name] = splits
+    for s in specs:
+        if len(pool) > 1:
+            infos[s.name]["source_pool"] = pool
+    return out
+
+
+def source_pools(specs: list[TaskSpec]) -> list[list[TaskSpec]]:
+    """Tasks grouped by source: the same adapter reading at least one common file (in the order given)."""
+    pools: list[list[TaskSpec]] = []
+    for spec in specs:
+        files = set(spec.source.all_paths())
+        joined = [p for p in pools if p[0].source.adapter == spec.source.adapter and files & _files(p)]
+        merged = [t for p in joined for t in p] + [spec]
+        pools = [p for p in pools if p not in joined] + [merged]
+    return pools
+
+
+def _files(pool: list[TaskSpec]) -> set[str]:
+    return {f for t in pool for f in t.source.all_paths()}
+
+
+def finish_task(
+    spec: TaskSpec, cfg: BuildConfig, splits: dict[str, list[Record]], info: dict[str, Any]
+) -> dict[str, list[Record]]:
+    """Apply the task's caps and count its splits and labels into ``info``."""
+    for name in SPLITS:
+        splits[name] = cap(splits[name], scaled_cap(spec, name, cfg.scale), cfg.seed, f"{spec.name}:{name}")
+    info["counts"] = {name: len(splits[name]) for name in SPLITS}
+    info["labels"] = {name: _label_counts(spec, splits[name]) for name in SPLITS}
+    return splits
+
+
+def build_task(spec: TaskSpec, cfg: BuildConfig, cache: RowCache) -> tuple[dict[str, list[Record]], dict[str, Any]]:
+    """All records of one task built alone, split and capped, plus its manifest entry."""
+    raw, info = read_task(spec, cfg, cache)
+    splits = split_pool([spec], {spec.name: raw}, {spec.name: info}, cfg.seed)[spec.name]
+    return finish_task(spec, cfg, splits, info), info
 
 
 def _label_counts(spec: TaskSpec, records: list[Record]) -> dict[str, int]:
@@ -292,20 +366,41 @@ def build(cfg: BuildConfig, out: str | Path, progress: Progress | None = None) -
         "tasks": {},
     }
     with staging_dir(out, kind="build", inputs=source_files(cfg, specs)) as tmp:
+        raws: dict[str, dict[str, list[Record]]] = {}
+        infos: dict[str, dict[str, Any]] = {}
         for spec in specs:
             if progress:
                 progress(spec.name)
-            splits, info = build_task(spec, cfg, cache)
+            raws[spec.name], infos[spec.name] = read_task(spec, cfg, cache)
+        built: dict[str, dict[str, list[Record]]] = {}
+        for pool in source_pools(specs):
+            built.update(split_pool(pool, {t.name: raws.pop(t.name) for t in pool}, infos, cfg.seed))
+        audited: dict[str, dict[str, list[Record]]] = {}
+        for spec in specs:
+            info = infos[spec.name]
+            splits = finish_task(spec, cfg, built.pop(spec.name), info)
             if spec.name not in builtin:
                 # A task from task_dirs: `train sft` and sweeps read its spec from here (the registry has none).
                 info["spec"] = spec.model_dump(mode="json")
             _write_task(tmp, spec, splits)
             manifest["tasks"][spec.name] = info
+            audited[spec.name] = splits
             manifest["sources"].update(file_hashes(Path(cfg.data_root), spec.source.all_paths()))
             if cfg.atomic:
                 for atomic in derive_atomic_tasks(spec, splits, cfg.seed):
                     _write_task(tmp, atomic.spec, atomic.splits)
                     manifest["tasks"][atomic.spec.name] = _atomic_info(atomic)
+        report = audit_splits(audited, manifest["tasks"])
+        manifest["audit"] = report
+        leaks = report["leaks"]
+        if leaks and not cfg.allow_leaks:
+            name, count = next(iter(leaks.items()))
+            more = f" (and {len(leaks) - 1} more task(s))" if len(leaks) > 1 else ""
+            raise LeakError(
+                f"task {name}: {count} dev/test records share a query/product/offer key with a train split of "
+                f"its source{more}; build with --allow-leaks (allow_leaks: true) to record them in the manifest"
+            )
+        manifest["allow_leaks"] = cfg.allow_leaks
         manifest["skipped_rows_total"] = sum(t["skipped_rows"] for t in manifest["tasks"].values())
         atomic_write_json(tmp / "manifest.json", manifest)
     return manifest

@@ -91,6 +91,11 @@ class SplitSpec(StrictModel):
     another split; ``first`` uses the first key only; ``all`` merges connected keys (can collapse to one
     giant component on dense bipartite data such as query-product logs).
     ``predefined`` keeps the source's own splits (``source.files``).
+
+    In a data build, every grouped task is split together with the other tasks read from the same source (same
+    adapter, a common file), over the connected components of all their keys, so that no key sits in two splits of
+    any of them (:func:`shoptune.data.splits.pooled_split`). ``all`` leaves the components unbounded; ``purge`` and
+    ``first`` bound them (0.2% of the keys) and drop the records whose keys then straddle splits.
     """
 
     policy: Literal["grouped", "predefined"] = "grouped"

@@ -24,6 +24,7 @@ from typing import Any
 import torch
 
 from shoptune.config import refuse_changed_config
+from shoptune.data.audit import heldout_keys, remove_keys
 from shoptune.data.build import build, load_build_config, read_manifest, task_specs
 from shoptune.data.store import load_records
 from shoptune.errors import ConfigError, argument_label
@@ -48,6 +49,8 @@ class TrainData:
     holdout: list[str]
     data_dir: Path
     derived: dict[str, int] = field(default_factory=dict)
+    #: Training task -> train records removed because they share an entity key with a held-out task's test split.
+    heldout_removed: dict[str, int] = field(default_factory=dict)
 
 
 # ------------------------------------------------------------------------------------------ data
@@ -82,7 +85,15 @@ def prepare_data(cfg: SFTConfig, out: Path, log: Log) -> TrainData:
         derived = {t: manifest["tasks"][t]["counts"]["train"] for t in atomic}
         names += atomic
     train = {t: load_records(data_dir, t, "train") for t in names}
-    data = TrainData(specs, train, holdout, data_dir, derived)
+    # Held out means unseen: no training task keeps a record of a held-out task's test entities (query, product,
+    # offer, ...), not only the held-out task itself.
+    unseen = heldout_keys({t: load_records(data_dir, t, "test") for t in holdout})
+    removed: dict[str, int] = {}
+    for t in names:
+        train[t], removed[t] = remove_keys(train[t], unseen)
+    if sum(removed.values()):
+        log(f"removed {sum(removed.values())} train records sharing an entity with a held-out test split")
+    data = TrainData(specs, train, holdout, data_dir, derived, removed)
     empty = [t for t, recs in data.train.items() if not recs]
     for t in empty:
         del data.train[t]
@@ -259,6 +270,8 @@ def run_sft(
         "tasks": sorted(encoder.sizes),
         "holdout": data.holdout,
         "derived_atomic_tasks": data.derived,
+        "heldout_entities_removed": data.heldout_removed,
+        "heldout_entities_removed_total": sum(data.heldout_removed.values()),
         "adapter": str(adapter_dir),
     }
     atomic_write_json(out / "mixture.json", mixtures)
@@ -278,6 +291,7 @@ def save_adapter(model, tokenizer, cfg: SFTConfig, data: TrainData, out: Path) -
             "trained_tasks": sorted(data.train),
             "holdout": data.holdout,
             "holdout_groups": cfg.data.holdout_groups(),
+            "heldout_entities_removed": data.heldout_removed,
             "data_dir": str(data.data_dir),
             "prompts": {
                 t: {"kind": data.specs[t].kind.value, "template": data.specs[t].prompt} for t in sorted(data.train)
