@@ -16,6 +16,11 @@ render them generically:
                                       (``ndcg@10_random``: the same queries in random order, the chance level)
 ``spearman_rating``                   where the source has a raw rating (Home Depot): Spearman vs the mean rating
 
+Beside them, the baselines every score is read against (:func:`label_baselines`): ``majority`` (always the most
+frequent gold label: its ``answer``, ``accuracy`` and ``macro_f1``), ``model_mode`` / ``model_mode_rule`` (the
+model's most frequent argmax / served label, its ``share`` and the scores of always giving it) and ``constant`` /
+``constant_rule`` (that share is 90% or more, :data:`shoptune.evaluation.runner.CONSTANT_SHARE`).
+
 Example:
     >>> m = pair_metrics(["exact", "partial", "exact"], ["exact", "exact", "exact"], n_resamples=50)
     >>> round(m["accuracy"], 3), m["n"], m["confusion_matrix"]["matrix"][0]
@@ -25,7 +30,7 @@ Example:
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -37,6 +42,7 @@ from shoptune.evaluation.metrics import (
     encode_label_pairs,
     per_label_f1,
 )
+from shoptune.evaluation.runner import CONSTANT_SHARE
 from shoptune.evaluation.statistics import bootstrap_distribution
 from shoptune.io import atomic_open, atomic_write_json, atomic_write_text
 from shoptune.records import LABELS
@@ -53,7 +59,16 @@ MEAN_METRICS = ("accuracy", "macro_f1", "accuracy_rule", "macro_f1_rule", "ece",
 #: ``macro_f1_ci95`` -> ``macro_f1_rule_ci95``, ...).
 RULE_KEYS = {
     key: key.replace("_ci95", "") + "_rule" + ("_ci95" if key.endswith("_ci95") else "")
-    for key in ("accuracy", "accuracy_ci95", "macro_f1", "macro_f1_ci95", "per_label_f1", "confusion_matrix")
+    for key in (
+        "accuracy",
+        "accuracy_ci95",
+        "macro_f1",
+        "macro_f1_ci95",
+        "per_label_f1",
+        "confusion_matrix",
+        "model_mode",
+        "constant",
+    )
 }
 
 
@@ -61,10 +76,45 @@ def _interval(dist: np.ndarray) -> list[float]:
     return [float(np.percentile(dist, 2.5)), float(np.percentile(dist, 97.5))]
 
 
+def constant_scores(answer: str, targets: Sequence[str]) -> dict[str, float]:
+    """Accuracy and macro-F1 of answering ``answer`` for every pair (the metrics' own definitions)."""
+    codes = encode_label_pairs([answer] * len(targets), targets, LABELS)
+    return {name: float(statistic(codes, axis=0)) for name, statistic in STATISTICS.items()}
+
+
+def label_baselines(predictions: Sequence[str], targets: Sequence[str]) -> dict[str, Any]:
+    """What a set of pairs' scores must be read against: ``majority``, the scores of always giving the most
+    frequent gold label; ``model_mode``, the model's most frequent label with its share of the pairs and the scores
+    of always giving it; ``constant``, true when that share is :data:`CONSTANT_SHARE` (90%) or more: such a model
+    has learned nothing of the task, whatever its score. Ties go to the label listed first in ``LABELS``.
+
+    >>> b = label_baselines(["irrelevant"] * 4 + ["exact"], ["exact", "exact", "irrelevant", "irrelevant", "exact"])
+    >>> b["majority"]["answer"], round(b["majority"]["accuracy"], 2), b["model_mode"]["share"], b["constant"]
+    ('exact', 0.6, 0.8, False)
+    """
+    if not targets:
+        return {}
+
+    def mode(labels: Sequence[str]) -> tuple[str, int]:
+        counts = Counter(labels)
+        top = max(counts.values())
+        return next(lb for lb in (*LABELS, *sorted(counts)) if counts.get(lb) == top), top
+
+    majority, _ = mode(targets)
+    answer, count = mode(predictions)
+    share = count / len(predictions)
+    return {
+        "majority": {"answer": majority, **constant_scores(majority, targets)},
+        "model_mode": {"answer": answer, "share": share, **constant_scores(answer, targets)},
+        "constant": share >= CONSTANT_SHARE,
+    }
+
+
 def pair_metrics(
     predictions: Sequence[str], targets: Sequence[str], *, n_resamples: int = 1000, seed: int = 0
 ) -> dict[str, Any]:
-    """All metrics of one set of pairs; also returns the bootstrap distributions under ``_dist`` (dropped on write)."""
+    """All metrics of one set of pairs (with the :func:`label_baselines` they must be read against); also returns
+    the bootstrap distributions under ``_dist`` (dropped on write)."""
     codes = encode_label_pairs(predictions, targets, LABELS)
     out: dict[str, Any] = {"n": len(targets)}
     dists: dict[str, np.ndarray] = {}
@@ -80,6 +130,7 @@ def pair_metrics(
         "labels": list(LABELS),
         "matrix": matrix.tolist(),
     }
+    out.update(label_baselines(predictions, targets))
     out["_dist"] = dists
     return out
 
@@ -234,6 +285,33 @@ def _counts(counts: Mapping[str, int] | None) -> str:
     return "-" if not counts else "/".join(str(counts.get(label, 0)) for label in LABELS)
 
 
+def _majority(m: Mapping[str, Any]) -> str:
+    majority = m.get("majority")
+    if not isinstance(majority, Mapping):
+        return "-"
+    return f"{majority['answer']}: {_num(majority['accuracy'], 3)} / {_num(majority['macro_f1'], 3)}"
+
+
+def _mode(m: Mapping[str, Any], key: str) -> str:
+    """``irrelevant 96%: 0.800 / 0.444 ⚠`` -- the model's most frequent label, its share, the accuracy / macro-F1 of
+    always giving it, and the flag when it covers 90% or more of the pairs."""
+    mode = m.get(key)
+    if not isinstance(mode, Mapping):
+        return "-"
+    flag = " ⚠" if m.get(key.replace("model_mode", "constant")) else ""
+    return f"{mode['answer']} {mode['share']:.0%}: {_num(mode['accuracy'], 3)} / {_num(mode['macro_f1'], 3)}{flag}"
+
+
+def constant_tasks(metrics: Mapping[str, Any]) -> list[str]:
+    """The tasks whose model gives one label for 90% or more of the pairs (argmax or served), as ``task (view)``."""
+    flagged = []
+    for task, m in (metrics.get("tasks") or {}).items():
+        views = [v for v, key in (("argmax", "constant"), ("rule", "constant_rule")) if m.get(key)]
+        if views:
+            flagged.append(f"{task} ({', '.join(views)})")
+    return flagged
+
+
 def metrics_markdown(metrics: Mapping[str, Any]) -> str:
     """The metrics as Markdown: argmax vs rule, calibration and ranking per task, the mean over tasks, overall."""
     lines = ["# Relevance evaluation", ""]
@@ -248,6 +326,13 @@ def metrics_markdown(metrics: Mapping[str, Any]) -> str:
             f"{_num(mean.get('ece_temperature'))} (after temperature)."
         )
         lines.append("")
+    flagged = constant_tasks(metrics)
+    if flagged:
+        lines += [
+            f"⚠ One label for {CONSTANT_SHARE:.0%} or more of the pairs (a constant predictor: its score says "
+            f"nothing of the task): {', '.join(flagged)}.",
+            "",
+        ]
     header = [
         "task",
         "n",
@@ -255,6 +340,9 @@ def metrics_markdown(metrics: Mapping[str, Any]) -> str:
         "accuracy (argmax / rule)",
         "macro-F1 argmax [95% CI]",
         "macro-F1 rule [95% CI]",
+        "majority label: accuracy / macro-F1",
+        "model's mode argmax: share: accuracy / macro-F1",
+        "model's mode rule",
         f"predicted {'/'.join(LABELS)} (argmax -> rule)",
         "gold",
         "ECE -> with T (T)",
@@ -282,6 +370,9 @@ def metrics_markdown(metrics: Mapping[str, Any]) -> str:
             f"{_num(m.get('accuracy'))} / {_num(m.get('accuracy_rule'))}",
             f"{_num(m.get('macro_f1'))}{_ci(m.get('macro_f1_ci95'))}",
             f"{_num(m.get('macro_f1_rule'))}{_ci(m.get('macro_f1_rule_ci95'))}",
+            _majority(m),
+            _mode(m, "model_mode"),
+            _mode(m, "model_mode_rule"),
             f"{_counts(m.get('predicted_counts'))} -> {_counts(m.get('predicted_counts_rule'))}",
             _counts(m.get("gold_counts")),
             f"{_num(m.get('ece'))} -> {_num(m.get('ece_temperature'))}" + (f" ({t:.2f})" if t is not None else ""),
@@ -295,7 +386,9 @@ def metrics_markdown(metrics: Mapping[str, Any]) -> str:
         "fitted on dev (argmax where none was fitted). ECE: 15 equal-width bins on the top probability, before and "
         "after the fitted temperature T. NDCG@10: per query over its pairs, ranked by the expected ESCI gain "
         "(exact 1, partial 0.1, irrelevant 0), averaged over queries with >= 2 pairs and a nonzero gain; CIs "
-        "resample queries.",
+        "resample queries. Majority label: the scores of always giving the most frequent gold grade. Model's "
+        "mode: the model's most frequent grade (argmax / served by the rule), its share of the pairs and the scores "
+        f"of always giving it; ⚠ when it covers {CONSTANT_SHARE:.0%} or more of the pairs.",
         "",
     ]
     return "\n".join(lines)

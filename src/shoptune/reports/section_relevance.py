@@ -197,6 +197,10 @@ def relevance_eval_parts(folder: Path, metrics: dict[str, Any], anchor: str, suf
     tasks: dict[str, Any] = metrics.get("tasks") or {}
 
     def scores(blocks: list[Any]) -> None:
+        # Here, not at the top: the runner imports torch, which a report of stored files does not otherwise need.
+        from shoptune.evaluation.runner import CONSTANT_SHARE
+        from shoptune.relevance.scoring import constant_tasks
+
         entries = [(n, m) for n, m in tasks.items() if isinstance(m, dict)]
         totals = [("mean over tasks", metrics.get("mean_over_tasks")), ("overall (pooled)", metrics.get("overall"))]
         entries += [(n, m) for n, m in totals if isinstance(m, dict)]
@@ -204,20 +208,42 @@ def relevance_eval_parts(folder: Path, metrics: dict[str, Any], anchor: str, suf
         keys = list(
             dict.fromkeys(k for _, m in entries for k in m if finite(m.get(k)) and is_interval(m.get(f"{k}_ci95")))
         )
-        header = ["task", "n", *(f"{metric_name(k)} [95% CI]" for k in keys), *(f"F1 {lb}" for lb in LABELS)]
+        baselines = [
+            (title, key) for title, key in BASELINE_COLUMNS if any(isinstance(m.get(key), dict) for _, m in entries)
+        ]
+        header = [
+            "task",
+            "n",
+            *(f"{metric_name(k)} [95% CI]" for k in keys),
+            *(title for title, _ in baselines),
+            *(f"F1 {lb}" for lb in LABELS),
+        ]
         rows, classes = [], []
         for name, m in entries:
             f1 = m.get("per_label_f1") or {}
             cells = [with_ci(m.get(k), m.get(f"{k}_ci95")) if k in m else Cell("–", "num") for k in keys]
+            base_cells = [baseline_cell(m, key) for _, key in baselines]
             f1_cells = [num(f1.get(lb)) if lb in f1 else Cell("–", "num") for lb in LABELS]
-            rows.append([name, num(m.get("n", m.get("tasks"))), *cells, *f1_cells])
+            rows.append([name, num(m.get("n", m.get("tasks"))), *cells, *base_cells, *f1_cells])
             classes.append("total" if name not in tasks else "")
+        flagged = constant_tasks(metrics)
+        if flagged:
+            blocks.append(
+                Note(
+                    f"⚠ One label for {CONSTANT_SHARE:.0%} or more of the pairs -- a constant predictor, whose "
+                    f"score says nothing of the task: {', '.join(flagged)}.",
+                    "warn",
+                )
+            )
         blocks.append(
             Table(
                 header,
                 rows,
                 caption="Bootstrap 95% CIs; 'mean over tasks' counts each task once ('n' = tasks), 'overall' pools "
-                "every pair. Per-label F1 of the argmax labels.",
+                "every pair. Majority: accuracy / macro-F1 of always giving the most frequent gold grade. Model's "
+                "mode: the model's most frequent grade (argmax; served by the decision rule), its share of the pairs "
+                f"and the accuracy / macro-F1 of always giving it; ⚠ when it covers {CONSTANT_SHARE:.0%} or more. "
+                "Per-label F1 of the argmax labels.",
                 row_classes=classes,
             )
         )
@@ -276,6 +302,29 @@ def relevance_eval_parts(folder: Path, metrics: dict[str, Any], anchor: str, suf
         make_part(f"Confusion matrices{suffix}", anchor, confusion),
         make_part(f"Calibration{suffix}", anchor, calibration),
     ]
+
+
+#: The baseline columns of the scores table: (title, metrics.json key).
+BASELINE_COLUMNS = (
+    ("majority acc / F1", "majority"),
+    ("model's mode (argmax)", "model_mode"),
+    ("model's mode (rule)", "model_mode_rule"),
+)
+
+
+def baseline_cell(m: dict[str, Any], key: str) -> Cell:
+    """``0.800 / 0.444`` for the majority label; ``irrelevant 96%: 0.800 / 0.444 ⚠ one label`` for the model's mode
+    (its share of the pairs, the scores of always giving it, and the flag at 90% or more)."""
+    b = m.get(key)
+    if not isinstance(b, dict) or not finite(b.get("accuracy")) or not finite(b.get("macro_f1")):
+        return Cell("–", "num")
+    scores = f"{b['accuracy']:.3f} / {b['macro_f1']:.3f}"
+    if key == "majority":
+        return Cell(f"{scores} ({b.get('answer')})", "num")
+    if not finite(b.get("share")):
+        return Cell("–", "num")
+    flag = " ⚠ one label" if m.get(key.replace("model_mode", "constant")) else ""
+    return Cell(f"{b.get('answer')} {b['share']:.0%}: {scores}{flag}", "num")
 
 
 def generic_metric_blocks(metrics: dict[str, Any]) -> list[Any]:

@@ -264,13 +264,23 @@ class DedupConfig(StrictModel):
 
 
 class DecontamConfig(StrictModel):
-    """Remove examples whose word n-grams overlap evaluation data beyond ``threshold``."""
+    """Remove examples built from evaluation entities, or whose word n-grams overlap evaluation data.
+
+    Two checks, in this order: an example whose source entities (the group keys of its seed and of the ``others``
+    its prompt showed: ``p:...``, ``q:...``) include a key of an ``entity_splits`` split of any task of ``builds``
+    is dropped (``contaminated_entity``); then one whose variable content (the fields whose record template uses a
+    variable, or that the model wrote; not a fixed instruction) shares more than ``threshold`` of its word n-grams
+    with the evaluation data is dropped (``ngram_overlap``).
+    """
 
     #: `shoptune data build` folders: every task's ``splits`` there is evaluation data.
     builds: list[str] = Field(default_factory=list)
     #: More evaluation files: .jsonl / .json (every string in each object), .txt (one item a line), .parquet.
     files: list[str] = Field(default_factory=list)
+    #: The splits of ``builds`` whose texts the n-gram check compares with.
     splits: list[SplitName] = Field(default_factory=lambda: ["test"], min_length=1)
+    #: The splits of ``builds`` whose group keys no source entity of an example may be ([]: no entity check).
+    entity_splits: list[SplitName] = Field(default_factory=lambda: ["dev", "test"])
     ngram: int = Field(8, ge=1)
     #: Share of an example's n-grams found in the evaluation data above which it is dropped.
     threshold: float = Field(0.2, ge=0, le=1)
@@ -372,14 +382,48 @@ def load_generate_config(path: str | Path, overrides: dict[str, Any] | None = No
         dec = cfg.filters.decontam
         dec.builds = [resolve_path(base, p) for p in dec.builds]
         dec.files = [resolve_path(base, p) for p in dec.files]
-        for key, paths in (("builds", dec.builds), ("files", dec.files)):
-            for p in paths:
-                if not Path(p).exists():
-                    raise ConfigError(f"{path}: key 'filters.decontam.{key}': {p} not found")
+        for p in dec.builds:
+            if not (Path(p) / "manifest.json").is_file():
+                raise ConfigError(f"{path}: key 'filters.decontam.builds': {unbuilt(Path(path), Path(p))}")
+        for p in dec.files:
+            if not Path(p).exists():
+                raise ConfigError(f"{path}: key 'filters.decontam.files': {p} not found")
     check_templates(cfg, str(path))
     for section in (cfg, cfg.seeds, cfg.record, cfg.filters):
         section._file = str(path)
     return cfg
+
+
+def shown(path: Path) -> str:
+    """A path as a user types it: relative to the working folder when inside it, else absolute."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def build_config_for(config: Path, build: Path) -> Path | None:
+    """The build config that makes ``build``: ``NAME.yaml`` (NAME the build folder's name) in ``configs/`` or the
+    folder itself, looked for from the generation config's folder upwards (``runs/data_full`` ->
+    ``configs/data_full.yaml``); None when there is none."""
+    for folder in Path(config).resolve().parents:
+        for candidate in (folder / f"{build.name}.yaml", folder / "configs" / f"{build.name}.yaml"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def unbuilt(config: Path, build: Path) -> str:
+    """Why ``build`` cannot be decontaminated against, and the command that builds it.
+
+    >>> unbuilt(Path("configs/generate/x.yaml"), Path("runs/data_full"))  # doctest: +SKIP
+    'runs/data_full is not built; run `shoptune data build configs/data_full.yaml --out runs/data_full` first'
+    """
+    state = "is not built" if not build.exists() else "is not a data build (no manifest.json)"
+    recipe = build_config_for(config, build)
+    command = f"shoptune data build {shown(recipe) if recipe else 'BUILD_CONFIG.yaml'} --out {shown(build)}"
+    return f"{shown(build)} {state}; run `{command}` first"
 
 
 def check_templates(cfg: GenerateConfig, where: str) -> None:

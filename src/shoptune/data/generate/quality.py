@@ -3,9 +3,13 @@
 - Exact duplicates: the same normalised text (case, spacing, punctuation ignored) as an earlier example.
 - Near duplicates: MinHash-LSH over word shingles (``datasketch``), confirmed by the MinHash Jaccard estimate, or
   the cosine of sentence embeddings (the bundled MiniLM by default). The earlier example is kept.
-- Contamination: the share of an example's word n-grams that occur in evaluation data (every built test split
-  of the named data builds, and the named files). N-grams found in more than ``max_df`` evaluation items are
-  boilerplate (a task's instruction template), not a leak, and are not counted.
+- Contamination, by entity: an example built from a seed (or shown ``others``) whose group keys (``p:...``,
+  ``q:...``) include a key of a dev or test split of any task of the named data builds (``contaminated_entity``).
+- Contamination, by text: the share of the word n-grams of an example's variable content (the fields a record
+  template fills from the seed or the model; a fixed instruction is left out, or it would dilute the share) that
+  occur in evaluation data (every built test split of the named data builds, and the named files). N-grams found
+  in more than ``max_df`` evaluation items are boilerplate (a task's instruction template), not a leak, and are
+  not counted.
 
 Example:
     >>> from shoptune.data.generate.config import DedupConfig
@@ -26,9 +30,10 @@ from typing import Any
 import numpy as np
 
 from shoptune.data.generate.assemble import normalise
-from shoptune.data.generate.config import DecontamConfig, DedupConfig
+from shoptune.data.generate.config import JINJA, DecontamConfig, DedupConfig, RecordConfig
 from shoptune.errors import ConfigError, DataError
 from shoptune.records import InstructionExample, PairExample, Record
+from shoptune.tasks.spec import SPLITS
 
 _WORDS = re.compile(r"\w+")
 
@@ -126,12 +131,65 @@ def record_text(record: Record) -> str:
     return "\n".join([record.instruction, record.input, *record.options, output])
 
 
+FIELDS = ("instruction", "input", "options", "output")
+
+
+def fixed_fields(record: RecordConfig) -> dict[str, list[str]]:
+    """The record fields whose template uses no variable, with their text: the same in every example (a task's
+    instruction, a fixed option such as "none of these"), so not content that could come from evaluation data.
+    A field left to the model's reply is variable.
+
+    >>> fixed_fields(RecordConfig(instruction="Which product fits?", input="Query: {{ response.q }}",
+    ...                           options=["{{ input }}", "None of these"]))
+    {'instruction': ['Which product fits?'], 'options': ['None of these']}
+    """
+    import jinja2.meta
+
+    def constant(template: str) -> bool:
+        return not jinja2.meta.find_undeclared_variables(JINJA.parse(template))
+
+    fixed: dict[str, list[str]] = {}
+    for name in ("instruction", "input", "output"):
+        template = getattr(record, name)
+        if template is not None and constant(template):
+            fixed[name] = [JINJA.from_string(template).render().strip()]
+    options = [JINJA.from_string(t).render().strip() for t in record.options or [] if constant(t)]
+    if options:
+        fixed["options"] = options
+    return fixed
+
+
+def variable_text(fields: dict[str, Any], fixed: dict[str, list[str]]) -> str:
+    """An example's text without its fixed fields (and fixed options): what the n-gram check compares.
+
+    >>> variable_text({"instruction": "Which?", "input": "Query: drill", "options": ["Drill", "None"],
+    ...                "output": "Drill"}, {"instruction": ["Which?"], "options": ["None"]})
+    'Query: drill\\nDrill\\nDrill'
+    """
+    parts: list[str] = []
+    for name in FIELDS:
+        value = fields[name]
+        if name == "options":
+            rest = list(fixed.get("options", []))
+            for option in value:
+                if option in rest:
+                    rest.remove(option)
+                else:
+                    parts.append(option)
+        elif name not in fixed:
+            parts.extend(value if isinstance(value, list) else [str(value)])
+    return "\n".join(parts)
+
+
 class Contamination:
-    """The n-gram index of the evaluation data; ``overlap(text)`` is the share of the text's n-grams found in it."""
+    """The evaluation data's entity keys and n-gram index: ``entity(keys)`` names the first key found in a dev or
+    test split, ``overlap(text)`` is the share of the text's n-grams found in the evaluation texts."""
 
     def __init__(self, cfg: DecontamConfig) -> None:
         self.cfg = cfg
         self.sources: dict[str, int] = {}
+        #: Every group key of the ``entity_splits`` of the builds -> the first ``build:task:split`` holding it.
+        self.entities: dict[str, str] = {}
         chunks = [ngram_hashes(text, cfg.ngram) for text in self._documents()]
         if chunks:
             grams, counts = np.unique(np.concatenate(chunks), return_counts=True)
@@ -145,19 +203,33 @@ class Contamination:
         from shoptune.data.build import read_manifest
         from shoptune.data.store import load_records, split_path
 
+        wanted = set(self.cfg.splits) | set(self.cfg.entity_splits)
         for build in self.cfg.builds:
             manifest = read_manifest(build)
             for task in manifest["tasks"]:
-                for split in self.cfg.splits:
+                for split in [s for s in SPLITS if s in wanted]:
                     if not split_path(build, task, split).is_file():
                         continue
                     records = load_records(build, task, split)
-                    self.sources[f"{build}:{task}:{split}"] = len(records)
-                    yield from map(record_text, records)
+                    if split in self.cfg.entity_splits:
+                        where = f"{build}:{task}:{split}"
+                        for record in records:
+                            for key in record.metadata.get("groups") or []:
+                                self.entities.setdefault(str(key), where)
+                    if split in self.cfg.splits:
+                        self.sources[f"{build}:{task}:{split}"] = len(records)
+                        yield from map(record_text, records)
         for file in self.cfg.files:
             texts = list(_file_texts(Path(file)))
             self.sources[file] = len(texts)
             yield from texts
+
+    def entity(self, keys: list[str]) -> str | None:
+        """``KEY in BUILD:TASK:SPLIT`` for the first of ``keys`` that an evaluation split holds; None if none does."""
+        for key in keys:
+            if key in self.entities:
+                return f"{key} in {self.entities[key]}"
+        return None
 
     def overlap(self, text: str) -> float:
         grams = ngram_hashes(text, self.cfg.ngram)

@@ -20,6 +20,7 @@ import yaml
 
 from shoptune import __version__
 from shoptune.data.generate.backends import USAGE_CLAMPED
+from shoptune.data.generate.quality import fixed_fields
 from shoptune.io import atomic_open, atomic_write_json, atomic_write_text
 
 if TYPE_CHECKING:
@@ -70,7 +71,9 @@ def example_row(cand: dict[str, Any], spec: TaskSpec, backend: Any, cfg: Generat
         # The seed's own keys first: an example follows its seed's split, so one made from a training seed never
         # lands beside that seed's query or product in another split.
         "groups": [*seed_groups, f"seed:{seed['id']}"],
-        "metadata": {"generation": provenance},
+        # The ids of the entities the example was built from (its seed's and the shown others' group keys): what
+        # entity-level decontamination checks, and what a later audit can check again.
+        "metadata": {"generation": provenance, "source_entities": list(cand.get("entities", []))},
     }
 
 
@@ -143,7 +146,11 @@ def write_outputs(
         "decontamination": None
         if contamination is None
         else {
+            "entity_splits": list(contamination.cfg.entity_splits),
+            "entity_keys": len(contamination.entities),
             "ngram": contamination.cfg.ngram,
+            "ngram_fields": "variable content: every field but "
+            + (", ".join(f"fixed {name}" for name in fixed) if (fixed := fixed_fields(cfg.record)) else "none"),
             "threshold": contamination.cfg.threshold,
             "evaluation_items": contamination.documents,
             "indexed_ngrams": len(contamination.index),
@@ -198,9 +205,14 @@ def report_markdown(report: dict[str, Any]) -> str:
         lines.append(f"| judge | {report['judge']['backend']}: {report['judge']['model']} |")
     if report["decontamination"]:
         dec = report["decontamination"]
+        if dec["entity_splits"]:
+            lines.append(
+                f"| entity decontamination | seed and option entities vs {dec['entity_keys']:,} keys of the "
+                f"{', '.join(dec['entity_splits'])} splits |"
+            )
         lines.append(
-            f"| decontamination | {dec['ngram']}-grams vs {dec['evaluation_items']:,} evaluation items, "
-            f"dropped above {dec['threshold']:.0%} overlap |"
+            f"| decontamination | {dec['ngram']}-grams of the {dec['ngram_fields']} vs {dec['evaluation_items']:,} "
+            f"evaluation items, dropped above {dec['threshold']:.0%} overlap |"
         )
     lines += ["", "## Dropped, by stage and cause", "", "| stage | cause | examples |", "|---|---|---|"]
     lines.append(markdown_counts(report["dropped"]) or "| - | - | 0 |")
@@ -244,7 +256,8 @@ def source_markdown(report: dict[str, Any], cfg: GenerateConfig, spec: TaskSpec,
         "- **Per example** (`metadata.generation`): backend, model, prompt hash, seed record id and task, request "
         "id, time"
         + (", judge grade" if cfg.filters.judge else "")
-        + (", evaluation n-gram overlap" if cfg.filters.decontam else ""),
+        + (", evaluation n-gram overlap" if cfg.filters.decontam else "")
+        + "; `metadata.source_entities`: the group keys of the seed and of the other records its prompt showed",
         "",
         "## Filters",
         "",
@@ -257,9 +270,15 @@ def source_markdown(report: dict[str, Any], cfg: GenerateConfig, spec: TaskSpec,
     lines += [f"- rule `{name}`: `{rule}`" for name, rule in cfg.filters.rules.items()]
     if cfg.filters.decontam:
         dec = cfg.filters.decontam
+        if dec.entity_splits and dec.builds:
+            lines.append(
+                f"- decontamination by entity: no seed or shown other record whose group keys (`metadata."
+                f"source_entities`) are in the {', '.join(dec.entity_splits)} splits of {', '.join(dec.builds)}"
+            )
         lines.append(
-            f"- decontamination: {dec.ngram}-gram overlap above {dec.threshold} with the {', '.join(dec.splits)} "
-            f"splits of {', '.join(dec.builds) or '-'} and files {', '.join(dec.files) or '-'}"
+            f"- decontamination: {dec.ngram}-gram overlap of the variable fields (not a fixed instruction) above "
+            f"{dec.threshold} with the {', '.join(dec.splits)} splits of {', '.join(dec.builds) or '-'} and files "
+            f"{', '.join(dec.files) or '-'}"
         )
     if cfg.filters.judge:
         lines.append(f"- judge: {report['judge']['model']}, grade >= {cfg.filters.judge.threshold}")

@@ -41,7 +41,16 @@ from shoptune.data.generate import source as _source  # noqa: F401  (registers t
 from shoptune.data.generate.assemble import Checks, Reject, assemble, parse_reply
 from shoptune.data.generate.backends import Budget, Request, make_backend
 from shoptune.data.generate.config import JINJA, GenerateConfig, task_spec
-from shoptune.data.generate.quality import Contamination, Deduplicator, Embedder, content_id, example_text, judge_score
+from shoptune.data.generate.quality import (
+    Contamination,
+    Deduplicator,
+    Embedder,
+    content_id,
+    example_text,
+    fixed_fields,
+    judge_score,
+    variable_text,
+)
 from shoptune.data.generate.report import write_outputs
 from shoptune.data.generate.seeds import load_seeds
 from shoptune.data.generate.store import ReplyStore
@@ -131,6 +140,15 @@ def check_record_templates(plan: Plan) -> None:
             raise ConfigError(plan.cfg.template_message(f"record.{name}", exc)) from None
 
 
+def source_entities(context: dict[str, Any]) -> list[str]:
+    """The ids of the source entities an example is built from: the group keys (``p:...``, ``q:...``) of its seed
+    and of the ``others`` its prompt showed, in that order, each once."""
+    keys: dict[str, None] = {}
+    for record in [context["seed"], *context["others"]]:
+        keys.update(dict.fromkeys(str(k) for k in (record.get("metadata") or {}).get("groups") or []))
+    return list(keys)
+
+
 # ============================================================================================ quality control
 @dataclass
 class Outcome:
@@ -156,9 +174,12 @@ class QualityControl:
             self.contamination = Contamination(cfg.filters.decontam)
             log(
                 f"decontamination index: {len(self.contamination.index):,} {cfg.filters.decontam.ngram}-grams "
-                f"of {self.contamination.documents:,} evaluation items ({time.monotonic() - started:.0f} s)"
+                f"of {self.contamination.documents:,} evaluation items, {len(self.contamination.entities):,} "
+                f"evaluation entity keys ({time.monotonic() - started:.0f} s)"
             )
         self.embedder = Embedder(cfg.filters.dedup.embedding_model) if cfg.filters.dedup.near == "embedding" else None
+        #: Record fields the same in every example (a fixed instruction): left out of the n-gram check.
+        self.fixed = fixed_fields(cfg.record)
 
     def candidates(self, issued: int, store: ReplyStore, out: Outcome) -> list[dict[str, Any]]:
         """Replies of requests 0..issued-1 parsed, assembled and through the cheap checks, in request order."""
@@ -183,7 +204,16 @@ class QualityControl:
             except Reject as exc:
                 out.drop(exc.stage, exc.cause, {**row, "detail": exc.detail})
                 continue
-            found.append({"index": i, "reply": reply, "context": ctx, "fields": fields, "row": row})
+            found.append(
+                {
+                    "index": i,
+                    "reply": reply,
+                    "context": ctx,
+                    "fields": fields,
+                    "row": row,
+                    "entities": source_entities(ctx),
+                }
+            )
         return found
 
     def run(self, issued: int, store: ReplyStore, budget: Budget, judge_backend: Any = None) -> Outcome:
@@ -198,9 +228,11 @@ class QualityControl:
         for cand in found:
             # Contamination first: a duplicate is only remembered (and later copies dropped) if it may be kept.
             if self.contamination is not None and decontam is not None:
-                share = self.contamination.overlap(
-                    example_text(cand["fields"], ("instruction", "input", "options", "output"))
-                )
+                hit = self.contamination.entity(cand["entities"])
+                if hit is not None:
+                    out.drop("contamination", "contaminated_entity", {**cand["row"], "detail": hit})
+                    continue
+                share = self.contamination.overlap(variable_text(cand["fields"], self.fixed))
                 cand["overlap"] = round(share, 3)
                 if share > decontam.threshold:
                     out.drop("contamination", "ngram_overlap", {**cand["row"], "detail": f"{share:.2f}"})
