@@ -6,8 +6,9 @@ The offers themselves are disjoint (see the task YAML), but a lookup needs no mo
 
 1. Product clusters of the training offers: the TailorMatch prompt files carry no cluster ids, so a cluster is a
    connected component of the training offers under the training ``Yes`` (match) pairs (union-find).
-2. Each test offer is mapped to its nearest training offer by TF-IDF cosine on the offer text (word 1-2-grams and
-   character 3-5-grams within word boundaries, sublinear tf; scikit-learn) and takes that offer's cluster.
+2. Each test offer is mapped to its nearest training offer by TF-IDF cosine on the offer text (the headline: word
+   unigrams; word 1-2-grams and character 3-5-grams are reported beside it; scikit-learn) and takes that offer's
+   cluster.
 3. A test pair is predicted ``exact`` (the task's label for ``Yes``) when both its offers map to the same cluster,
    else ``irrelevant`` (the task's label for ``No``; the task has no ``partial``).
 
@@ -18,7 +19,8 @@ are those of the file the full relevance model trains on. The training offers ar
 splits (the dev split is carved out of the training file).
 
 Also reported: how often both offers of a test match pair land in one training cluster (the share of the test's
-products the lookup finds in training: a lower bound on those seen, since a wrong nearest neighbour misses one),
+products the lookup finds in training: approximate, since a wrong nearest neighbour can miss a product or, more
+rarely, put two offers of different products in one cluster),
 exact-text overlap of test and training offers, and the nearest-neighbour similarities.
 
 Run:  .venv/bin/python benchmarks/wdc_nearest_neighbour.py [--config configs/data_relevance_all.yaml]
@@ -231,8 +233,8 @@ def markdown(r: dict[str, Any]) -> str:
         f"{r['test_offers']:,}",
         f"- test match pairs whose two offers map to one training cluster (word unigrams): "
         f"{seen['test_match_pairs_both_offers_in_one_train_cluster']} of {seen['test_match_pairs']} "
-        f"({seen['share_match_pairs_in_one_train_cluster']:.1%}; a lower bound on the test products found in "
-        "training, since a wrong nearest neighbour misses one)",
+        f"({seen['share_match_pairs_in_one_train_cluster']:.1%}; approximately the test products the lookup finds "
+        "in training: a wrong nearest neighbour can miss a product, or join two)",
         f"- nearest-neighbour cosine of the test offers: median {seen['test_offers_nn_cosine_median']:.3f}, "
         f"{seen['test_offers_nn_cosine_ge_0.5']:.1%} at 0.5 or more",
         "",

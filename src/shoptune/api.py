@@ -151,8 +151,9 @@ def build_data(
 
         check_task_names(overrides["tasks"], load_tasks(cfg.task_dirs))
     # Before any progress: a refusal is the only thing reported.
-    claim_output(out, "build", inputs=source_files(cfg, select_tasks(cfg)))
-    total = len(select_tasks(cfg))
+    specs = select_tasks(cfg)
+    claim_output(out, "build", inputs=source_files(cfg, specs))
+    total = len(specs)
     done: list[str] = []
 
     def started(name: str) -> None:

@@ -90,10 +90,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     try:
         yield tmp
         os.replace(tmp, path)
-        record_written(path)
+        _update_list(path, "files", add=True, drop=tmp)  # one marker update: the final name on, the temp name off
     finally:
-        tmp.unlink(missing_ok=True)
-        forget_written(tmp)
+        if tmp.exists() or tmp.is_symlink():
+            tmp.unlink()
+            forget_written(tmp)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
@@ -271,21 +272,25 @@ def forget_written(path: str | Path) -> None:
     _update_list(path, "files", add=False)
 
 
-def _update_list(path: str | Path, key: str, *, add: bool) -> None:
+def _update_list(path: str | Path, key: str, *, add: bool, drop: str | Path | None = None) -> None:
+    """Put ``path`` on (``add``) or take it off the ``key`` list of its marked folder; ``drop``, a sibling of
+    ``path``, comes off in the same update."""
     owner = _owner(Path(os.path.abspath(path)))
     if owner is None:
         return
     folder, rel = owner
+    gone = {f"{rel.rpartition('/')[0]}/{Path(drop).name}".lstrip("/")} if drop is not None else set()
     fd = os.open(folder, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)  # concurrent writers in one folder (parallel sweep arms) must not lose entries
         marker = read_marker(folder)
         if marker is None or not isinstance(marker.get("files"), list):
             return
-        listed = marker.get(key, [])
-        if (rel in listed) == add:
+        listed = set(marker.get(key, []))
+        updated = (listed | {rel} if add else listed - {rel}) - gone
+        if updated == listed:
             return
-        marker[key] = sorted({*listed, rel} if add else set(listed) - {rel})
+        marker[key] = sorted(updated)
         _write_marker_file(folder, marker)
     finally:
         os.close(fd)  # releases the lock

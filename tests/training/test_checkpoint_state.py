@@ -80,3 +80,32 @@ def test_the_layout_before_the_shared_one_is_checked_too(tmp_path):
 def test_check_state_accepts_both_recipes_states():
     check_state({**SFT_STATE, "step": 0})
     check_state({**RELEVANCE_STATE, "step": 10**12})
+
+
+def test_weights_of_another_shape_are_one_line(tmp_path):
+    import torch
+
+    from shoptune.errors import ShoptuneError
+    from shoptune.training.checkpoint import load_checkpoint, save_checkpoint
+
+    small = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.AdamW(small.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    path = save_checkpoint(tmp_path, 1, small, optimizer, scheduler, {"epoch": 0})
+    wide = torch.nn.Linear(2, 3)  # same parameter names, another LoRA rank say
+    wide_opt = torch.optim.AdamW(wide.parameters())
+    wide_sched = torch.optim.lr_scheduler.LambdaLR(wide_opt, lambda step: 1.0)
+    with pytest.raises(ShoptuneError, match="checkpoint does not match the model"):
+        load_checkpoint(path, wide, wide_opt, wide_sched)
+
+
+def test_a_state_resume_would_refuse_fails_at_save(tmp_path):
+    import torch
+
+    from shoptune.training.checkpoint import save_checkpoint
+
+    model = torch.nn.Linear(2, 2)
+    optimizer = torch.optim.AdamW(model.parameters())
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
+    with pytest.raises(ValueError, match="best_loss"):
+        save_checkpoint(tmp_path, 1, model, optimizer, scheduler, {"best_loss": 0.5})

@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import re
 import zlib
 from collections import defaultdict
@@ -85,10 +86,20 @@ def _crc(data: bytes) -> int:
     return zlib.crc32(data)
 
 
+@functools.cache
+def _permutations() -> tuple[Any, Any]:
+    """The MinHash permutations, drawn once: datasketch would draw them anew for every text (most of its cost)."""
+    from datasketch import MinHash
+
+    reference = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_crc)
+    return reference.permutations, reference.scheme
+
+
 def _minhash(text: str) -> Any:
     from datasketch import MinHash
 
-    m = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_crc)
+    permutations, scheme = _permutations()
+    m = MinHash(num_perm=NUM_PERM, seed=1, hashfunc=_crc, permutations=permutations, scheme=scheme)
     m.update_batch(_shingles(text))
     return m
 
@@ -110,7 +121,7 @@ def audit_splits(
         shipped = set(info.get("shipped_splits", [])) if info.get("split") == "shipped" else set()
         if pool not in texts_done:
             texts_done[pool] = _train_index(pool, tasks, near_duplicates)
-        exact_index, lsh, hashes = texts_done[pool]
+        exact_index, lsh, signatures = texts_done[pool]
         entry: dict[str, Any] = {
             "split": info.get("split", "grouped"),
             "source_pool": list(pool),
@@ -145,7 +156,7 @@ def audit_splits(
                 text = record_text(rec)
                 if text in exact_index:
                     exact += 1
-                elif lsh is not None and lsh.query(_minhash(text)):
+                elif lsh is not None and _near(_minhash(text), lsh, signatures):
                     near += 1
             entry["shared_with_own_train"][split] = own
             entry["shared_with_other_train"][split] = dict(sorted(others.items()))
@@ -166,15 +177,22 @@ def _train_index(
     pool: Sequence[str], tasks: Mapping[str, Mapping[str, Sequence[Record]]], near: bool
 ) -> tuple[set[str], Any, dict[str, Any]]:
     texts = {record_text(rec) for t in pool for rec in tasks[t].get("train", [])}
-    lsh = None
+    lsh, signatures = None, {}
     if near and texts:
         from datasketch import MinHashLSH
 
         lsh = MinHashLSH(threshold=NEAR_THRESHOLD, num_perm=NUM_PERM)
         with lsh.insertion_session() as session:
             for i, text in enumerate(sorted(texts)):
-                session.insert(str(i), _minhash(text))
-    return texts, lsh, {}
+                signatures[str(i)] = _minhash(text)
+                session.insert(str(i), signatures[str(i)])
+    return texts, lsh, signatures
+
+
+def _near(signature: Any, lsh: Any, signatures: Mapping[str, Any]) -> bool:
+    """LSH returns candidates, some below the threshold: a near duplicate is a candidate whose estimated Jaccard
+    similarity reaches it (as the generator's Deduplicator confirms its candidates)."""
+    return any(signature.jaccard(signatures[key]) >= NEAR_THRESHOLD for key in lsh.query(signature))
 
 
 def audit_build(directory: str | Path, *, near_duplicates: bool = True) -> dict[str, Any]:

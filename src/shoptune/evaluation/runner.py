@@ -32,7 +32,7 @@ from shoptune.evaluation.parsing import (
     parse_ranking,
     parse_retrieval,
 )
-from shoptune.evaluation.statistics import bootstrap_distribution
+from shoptune.evaluation.statistics import CONSTANT_SHARE, bootstrap_distribution
 from shoptune.io import atomic_write_text, open_folder, refuse_dir
 from shoptune.tasks.prompts import chat_prompt
 from shoptune.training.examples import end_of_answer
@@ -147,7 +147,7 @@ def score(
     for t_index, (task, preds) in enumerate(sorted(by_task.items())):
         summary, values, statistic = _task_score(preds)
         clusters = [p.item.meta.get("cluster") for p in preds]
-        clustered = None not in clusters and len(set(clusters)) < len(clusters)
+        clustered = None not in clusters and len(set(clusters)) < len(clusters)  # else an item bootstrap
         dist = bootstrap_distribution(
             values, statistic, n_resamples=n_resamples, seed=seed + t_index, clusters=clusters if clustered else None
         )
@@ -179,10 +179,6 @@ def score(
         "tasks": tasks,
     }
     return EvalResult(predictions, metrics)
-
-
-#: A model that gives one answer to this share of a task's items or more has learned nothing of the task.
-CONSTANT_SHARE = 0.9
 
 
 def trivial_baselines(preds: Sequence[Prediction]) -> dict[str, Any]:

@@ -28,6 +28,10 @@ import numpy as np
 
 Statistic = Callable[..., Any]
 
+#: A model that gives one answer to this share of a task's items or more has learned nothing of the task: its
+#: score is the score of that constant answer (flagged beside every score, LM eval and relevance alike).
+CONSTANT_SHARE = 0.9
+
 # Elements of the gathered (resamples, examples, *row) array held in memory at once (~64 MB of float64).
 _CHUNK_ELEMENTS = 8_000_000
 

@@ -270,8 +270,8 @@ def damaged_model_folder(path: str | Path) -> Iterator[None]:
     try:
         yield
     except (ValueError, TypeError, KeyError, RuntimeError, StrictDataclassError) as exc:
-        if isinstance(exc, ShoptuneError):
-            raise
+        if isinstance(exc, ShoptuneError | torch.OutOfMemoryError) or "not enough memory" in str(exc):
+            raise  # the folder is fine: the machine is short of memory
         detail = " ".join(str(exc).split())[:200]
         raise ShoptuneError(f"{path}: damaged model folder ({type(exc).__name__}: {detail})") from None
 

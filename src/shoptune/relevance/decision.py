@@ -317,7 +317,7 @@ def fit_decision(
     artifact = validate.path_arg(artifact, "artifact")
     if isinstance(pairs, (str, bytes)) or not isinstance(pairs, Sequence):
         raise ArgumentTypeError("pairs", f"must be a list of labelled pairs, not {type(pairs).__name__}", pairs)
-    rule = validate.choice(rule, "rule", ("bias", "argmax"))  # type: ignore[assignment]
+    rule = validate.choice(rule, "rule", validate.DecisionRuleChoice)  # type: ignore[assignment]
     temperature = validate.flag(temperature, "temperature")
     min_pairs = validate.positive_int(min_pairs, "min_pairs")
     meta = read_artifact_checked(artifact)

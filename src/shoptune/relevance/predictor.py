@@ -46,6 +46,7 @@ from shoptune.relevance.model import (
     load_model,
     read_artifact,
 )
+from shoptune.tasks.spec import TASK_NAME_PATTERN
 from shoptune.training.batching import length_grouped
 
 Progress = Callable[[int], None]
@@ -368,7 +369,7 @@ def read_artifact_checked(path: str | Path) -> dict[str, Any]:
 
 
 #: A task name as a task file may give it (:class:`shoptune.tasks.spec.TaskSpec`): no ".", no "/", no spaces.
-TASK_NAME = re.compile(r"^[a-z0-9][a-z0-9_\-]*$")
+TASK_NAME = re.compile(TASK_NAME_PATTERN)
 #: The token budgets a model artifact may ask for (``model.max_length`` of the recipe).
 MAX_LENGTH_RANGE = (8, 8192)
 #: At most this many private top layers per task (mhp); the backbone's depth bounds it further.

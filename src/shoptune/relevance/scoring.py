@@ -19,7 +19,7 @@ render them generically:
 Beside them, the baselines every score is read against (:func:`label_baselines`): ``majority`` (always the most
 frequent gold label: its ``answer``, ``accuracy`` and ``macro_f1``), ``model_mode`` / ``model_mode_rule`` (the
 model's most frequent argmax / served label, its ``share`` and the scores of always giving it) and ``constant`` /
-``constant_rule`` (that share is 90% or more, :data:`shoptune.evaluation.runner.CONSTANT_SHARE`).
+``constant_rule`` (that share is 90% or more, :data:`shoptune.evaluation.statistics.CONSTANT_SHARE`).
 
 Example:
     >>> m = pair_metrics(["exact", "partial", "exact"], ["exact", "exact", "exact"], n_resamples=50)
@@ -42,8 +42,7 @@ from shoptune.evaluation.metrics import (
     encode_label_pairs,
     per_label_f1,
 )
-from shoptune.evaluation.runner import CONSTANT_SHARE
-from shoptune.evaluation.statistics import bootstrap_distribution
+from shoptune.evaluation.statistics import CONSTANT_SHARE, bootstrap_distribution
 from shoptune.io import atomic_open, atomic_write_json, atomic_write_text
 from shoptune.records import LABELS
 from shoptune.relevance.calibration import calibration_rows, ece_statistic

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from shoptune.evaluation.statistics import CONSTANT_SHARE
 from shoptune.reports import figures
 from shoptune.reports.blocks import (
     Cell,
@@ -197,8 +198,7 @@ def relevance_eval_parts(folder: Path, metrics: dict[str, Any], anchor: str, suf
     tasks: dict[str, Any] = metrics.get("tasks") or {}
 
     def scores(blocks: list[Any]) -> None:
-        # Here, not at the top: the runner imports torch, which a report of stored files does not otherwise need.
-        from shoptune.evaluation.runner import CONSTANT_SHARE
+        # Here, not at the top: scoring imports torch, which a report of stored files does not otherwise need.
         from shoptune.relevance.scoring import constant_tasks
 
         entries = [(n, m) for n, m in tasks.items() if isinstance(m, dict)]

@@ -109,6 +109,7 @@ def save_checkpoint(
 
     ``state`` is the recipe's loop state (JSON); ``config`` the run config that a resume must not change.
     """
+    check_state({**state, "step": step})  # a field resume would refuse fails the first save, not the resume
     final = folder / f"step-{step:06d}"
     with staging_dir(final, kind="checkpoint") as tmp:
         save_file(trainable_state(model), str(tmp / WEIGHTS_FILE))
@@ -219,6 +220,7 @@ def load_checkpoint(
     checkpoint = read_checkpoint(path, config)
     params = {name: p for name, p in model.named_parameters() if p.requires_grad}
     mismatch = sorted(set(params) ^ set(checkpoint.weights))
+    mismatch = mismatch or sorted(n for n in params if params[n].shape != checkpoint.weights[n].shape)
     if mismatch:
         raise ShoptuneError(f"{path}: checkpoint does not match the model (e.g. {mismatch[0]})")
     with torch.no_grad():

@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -70,9 +71,15 @@ def parse_reply(text: str, cfg: ParseConfig) -> dict[str, Any]:
     return {k: (v or "").strip() for k, v in match.groupdict().items()}
 
 
+@functools.lru_cache(maxsize=256)
+def _template(text: str) -> jinja2.Template:
+    """A record template compiled once, not once per reply."""
+    return JINJA.from_string(text)
+
+
 def _render(template: str, context: dict[str, Any], field: str, record: RecordConfig) -> str:
     try:
-        return JINJA.from_string(template).render(**context).strip()
+        return _template(template).render(**context).strip()
     except jinja2.UndefinedError as exc:
         raise Reject("parse", "missing_field", f"record.{field}: {exc.message}") from None
     except _VALUE_ERRORS as exc:
