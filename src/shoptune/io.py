@@ -337,7 +337,7 @@ def _foreign(folder: Path, prefix: str, files: set[str], parts: frozenset[str]) 
     return found
 
 
-def claim_output(path: str | Path, kind: str, *, option: str | None = None, inputs: Iterable[str | Path] = ()) -> Path:
+def claim_output(path: str | Path, kind: str, *, option: str | None = None, inputs: Iterable[str | Path | None] = ()) -> Path:
     """Check, before any work, that shoptune may write the folder ``path`` as ``kind``; return it.
 
     Allowed: a path that does not exist, an empty folder, or a folder marked as ``kind`` that holds only files
@@ -382,17 +382,17 @@ def claim_output(path: str | Path, kind: str, *, option: str | None = None, inpu
     return path
 
 
-def _refuse_inputs(path: Path, inputs: Iterable[str | Path], option: str) -> None:
+def _refuse_inputs(path: Path, inputs: Iterable[str | Path | None], option: str) -> None:
     out = Path(os.path.realpath(path))
     for item in inputs:
-        if not Path(item).exists():
+        if item is None or not Path(item).exists():  # an unset option (data built into the run), or
             continue  # a model name, not a path
         inp = Path(os.path.realpath(item))
         if out == inp or inp in out.parents or out in inp.parents:
             raise OutputError(f"{option} {path}: is, holds or sits inside the input {item}; choose another path")
 
 
-def open_folder(path: str | Path, kind: str, *, option: str | None = None, inputs: Iterable[str | Path] = ()) -> Path:
+def open_folder(path: str | Path, kind: str, *, option: str | None = None, inputs: Iterable[str | Path | None] = ()) -> Path:
     """``claim_output``, then create the folder and mark it as ``kind`` if it is not yet: for outputs that grow
     file by file (runs, sweeps, generations) rather than being swapped in whole."""
     path = claim_output(path, kind, option=option, inputs=inputs)

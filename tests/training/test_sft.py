@@ -324,3 +324,15 @@ def test_heldout_test_entities_are_removed_from_every_training_task(setup):
     assert len(data.train["hd_query_product"]) == len(train)
     unseen = {k for r in load_records(leaky, "hd_query_ranking", "test") for k in r.metadata["groups"]}
     assert not any(unseen & set(r.metadata["groups"]) for recs in data.train.values() for r in recs)
+
+
+def test_a_run_that_builds_its_data_claims_its_folder(tmp_path):
+    """A config with ``data.build`` (no ``data.path``: the data is built into the run) passes the output check
+    and marks the run folder; the shipped `configs/sft_full.yaml` is such a config."""
+    from shoptune.io import read_marker
+    from shoptune.training.sft import start_run_folder
+
+    cfg = load_sft_config("configs/sft_full.yaml")
+    assert cfg.data.path is None and cfg.data.build
+    start_run_folder(cfg, tmp_path / "run", resume=False)
+    assert read_marker(tmp_path / "run")["kind"] == "sft-run"
