@@ -48,6 +48,8 @@ from shoptune.errors import ShoptuneError, argument_hint, argument_label
 
 #: The marker file in every folder shoptune creates as a whole; its presence is what lets shoptune replace it.
 MARKER = ".shoptune"
+#: A command's inputs: paths (or model names, or None for an unset option) its output must not overlap.
+Inputs = Iterable["str | Path | None"]
 _STALE = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-(?P<pid>\d+)$")
 _MARKER_TMP = re.compile(r"^\.\.shoptune\.tmp-\d+$")
 
@@ -337,7 +339,7 @@ def _foreign(folder: Path, prefix: str, files: set[str], parts: frozenset[str]) 
     return found
 
 
-def claim_output(path: str | Path, kind: str, *, option: str | None = None, inputs: Iterable[str | Path | None] = ()) -> Path:
+def claim_output(path: str | Path, kind: str, *, option: str | None = None, inputs: Inputs = ()) -> Path:
     """Check, before any work, that shoptune may write the folder ``path`` as ``kind``; return it.
 
     Allowed: a path that does not exist, an empty folder, or a folder marked as ``kind`` that holds only files
@@ -382,7 +384,7 @@ def claim_output(path: str | Path, kind: str, *, option: str | None = None, inpu
     return path
 
 
-def _refuse_inputs(path: Path, inputs: Iterable[str | Path | None], option: str) -> None:
+def _refuse_inputs(path: Path, inputs: Inputs, option: str) -> None:
     out = Path(os.path.realpath(path))
     for item in inputs:
         if item is None or not Path(item).exists():  # an unset option (data built into the run), or
@@ -392,7 +394,7 @@ def _refuse_inputs(path: Path, inputs: Iterable[str | Path | None], option: str)
             raise OutputError(f"{option} {path}: is, holds or sits inside the input {item}; choose another path")
 
 
-def open_folder(path: str | Path, kind: str, *, option: str | None = None, inputs: Iterable[str | Path | None] = ()) -> Path:
+def open_folder(path: str | Path, kind: str, *, option: str | None = None, inputs: Inputs = ()) -> Path:
     """``claim_output``, then create the folder and mark it as ``kind`` if it is not yet: for outputs that grow
     file by file (runs, sweeps, generations) rather than being swapped in whole."""
     path = claim_output(path, kind, option=option, inputs=inputs)
