@@ -3,6 +3,8 @@ frequent answer; a model that gives one answer to 90% or more of the items is fl
 
 from __future__ import annotations
 
+import pytest
+
 from shoptune.evaluation.items import EvalItem
 from shoptune.evaluation.parsing import Parsed
 from shoptune.evaluation.runner import score
@@ -38,3 +40,26 @@ def test_a_model_that_varies_is_not_flagged():
     answers = [(str(t), Parsed(value=t, ok=True)) for t in [0] * 6 + [1] * 3 + [2]]
     task = score(items, answers, n_resamples=20).metrics["tasks"]["t"]
     assert task["score"] == 1.0 and task["model_mode"]["share"] == 0.6 and task["constant"] is False
+
+
+def test_choice_tasks_scored_by_accuracy_get_macro_f1_beside_it(demo_data, tmp_path):
+    """Issue 21, point 6: a registered multiple-choice task whose YAML names accuracy alone (hd_relevance_mc) is
+    scored with macro-F1 too; a constant answer then shows as a low macro-F1 beside a fair-looking accuracy."""
+    from shoptune.data.build import BuildConfig, build
+    from shoptune.data.store import load_records
+    from shoptune.evaluation.items import items_from_records
+    from shoptune.tasks import load_tasks
+
+    build(BuildConfig(data_root=str(demo_data), tasks=["hd_relevance_mc"]), tmp_path / "data")
+    spec = load_tasks()["hd_relevance_mc"]
+    assert spec.metric == ["accuracy"]
+    items = items_from_records(spec, load_records(tmp_path / "data", "hd_relevance_mc", "test"))
+    assert all(item.metrics == ["accuracy", "macro_f1"] for item in items)
+    targets = [item.target for item in items]
+    mode = max(set(targets), key=targets.count)
+    answers = [(str(mode), Parsed(value=mode, ok=True))] * len(items)
+    task = score(items, answers, n_resamples=20).metrics["tasks"]["hd_relevance_mc"]
+    share = targets.count(mode) / len(targets)
+    assert task["score"] == share
+    # one class with F1 2s/(1+s), the others 0: macro-F1 over the gold labels seen
+    assert task["extra"]["macro_f1"] == pytest.approx(2 * share / (1 + share) / len(set(targets)))

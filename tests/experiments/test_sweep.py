@@ -97,6 +97,12 @@ def test_sweep_runs_caches_reports_and_compares(world):
     assert (out / "sequence_arms.png").stat().st_size > 1000
     md = (out / "comparisons.md").read_text()
     assert "Sequence arms" in md and "Slope per step" in md
+    # issue 21, point 6: the results table puts the majority answer's score beside the arms and counts, per seed,
+    # the tasks each model answered with one answer
+    results = (out / "results.md").read_text()
+    assert "| majority answer | " in results and "one-answer tasks" in results
+    arm_line = next(line for line in results.splitlines() if line.startswith("| behaviour |"))
+    assert arm_line.rstrip(" |").endswith(f"of {len(TASKS)}") and arm_line.count(",") >= 1  # two seeds
     # a second run reuses every cached eval and retrains nothing
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("arms/*/seed-*/eval/predictions.jsonl")}
     with pytest.raises(ShoptuneError, match="--resume"):

@@ -80,7 +80,8 @@ def test_sft_run_report(world, reports):
             assert capability in text
     comparison = json.loads((run / "eval" / "comparison.json").read_text())
     for task, row in comparison["tasks"].items():
-        assert f"{task} {row['metric']} {row['n']} {ci(row['base'], row['base_ci95'])}" in text
+        majority = f"{row['majority']:.3f}" if "majority" in row else "–"  # the majority answer beside the scores
+        assert f"{task} {row['metric']} {row['n']} {majority} {ci(row['base'], row['base_ci95'])}" in text
     for group, row in comparison["groups"].items():
         assert f"{group} {row['tasks']} {ci(row['base'], row['base_ci95'])}" in text
         assert signed(row) in text
@@ -207,6 +208,9 @@ def test_sweep_report(world, reports):
         s = by_group["all"]
         assert f"{arm} {ci(s['score'], s['ci95'])}" in text
         assert f"{arm} 1 done" in text  # the status table
+        counts = report["baselines"]["one_answer"][arm]  # the arm's one-answer tasks per seed, beside its score
+        assert f"{', '.join(map(str, counts))} of {report['baselines']['tasks']}" in text
+    assert f"majority answer {report['baselines']['majority']['all']['score']:.3f}" in text
     inter = report["interaction"]["all"]
     for r in inter["rows"]:
         cells = " ".join(

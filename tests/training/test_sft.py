@@ -209,6 +209,13 @@ def test_heldout_comparison_reports_both_groups(setup):
     assert report["subgroups"]["ranking"]["delta"] == report["groups"]["held-out"]["delta"]
     assert "held-out mean" in (out / "eval" / "comparison.md").read_text()
     assert "held-out: ranking" in (out / "eval" / "comparison.md").read_text()
+    # issue 21, point 6: each choice task's row carries the majority score, both models' most frequent answer
+    # (flagged at 90%) and macro-F1 beside accuracy, and the table shows them
+    mc = report["tasks"]["hd_relevance_mc"]
+    assert 0 < mc["majority"] <= 1 and 0 <= mc["tuned_macro_f1"] <= 1 and 0 <= mc["base_macro_f1"] <= 1
+    assert mc["tuned_mode"]["constant"] == (mc["tuned_mode"]["share"] >= 0.9)
+    table = (out / "eval" / "comparison.md").read_text()
+    assert "| majority |" in table and f"{mc['majority']:.3f}" in table and "one answer: " in table
     assert plot_base_vs_tuned(report, out / "eval" / "plot.png").stat().st_size > 1000
 
     # a second comparison reuses the base scores (checked row by row) and reports the same base numbers

@@ -96,6 +96,10 @@ def _item_from_instruction(spec: TaskSpec, ex: InstructionExample, kind: str, gr
         meta={"reference": render_target(ex, kind)},
     )
     if kind in ("multiple_choice", "classification") and ex.options and isinstance(ex.output, str):
+        if base["metrics"][:1] == ["accuracy"] and "macro_f1" not in base["metrics"]:
+            # Accuracy alone hides a model that gives one answer everywhere: macro-F1 over the answers sits beside
+            # it (over option positions for multiple choice, where a position bias is what it exposes).
+            base["metrics"] = [*base["metrics"], "macro_f1"]
         choices = [str(i) for i in range(len(ex.options))]
         target: Any = ex.options.index(ex.output) if kind == "multiple_choice" else ex.output
         return EvalItem(**base, target=target, choices=choices, labels=list(ex.options))

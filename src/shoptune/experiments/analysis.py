@@ -217,8 +217,11 @@ def write_analysis(plan: Plan, *, log: Log = print) -> dict[str, Any]:
     folders = {layout.eval(a, s): rows for (a, s), rows in runs.items()}
     check_items(folders | {layout.base_eval(m): rows for m, rows in base.items()}, plan.tasks)
     groups = task_groups(plan)
-    write_table(plan, runs, base, groups)
+    flags = {key: read_baselines(layout.eval(*key)) for key in runs}
+    base_flags = {m: read_baselines(layout.base_eval(m)) for m in models}
+    write_table(plan, runs, base, groups, (flags, base_flags))
     report: dict[str, Any] = {"groups": groups, "arms": {}, "sequences": {}, "interaction": None}
+    report["baselines"] = baseline_summary(plan, groups, flags, base_flags)
     for arm in plan.arms:
         model = plan.configs[(arm.name, seeds[0])].model
         report["arms"][arm.name] = {
@@ -251,8 +254,34 @@ def write_analysis(plan: Plan, *, log: Log = print) -> dict[str, Any]:
     return report
 
 
-def write_table(plan: Plan, runs: Runs, base: dict[str, dict[str, TaskRows]], groups: dict[str, list[str]]) -> None:
-    """results.parquet: a row per (arm or base) x seed x task; results.md: the aggregates per group."""
+Baselines = dict[Any, dict[str, dict[str, Any]]]
+
+
+def baseline_summary(
+    plan: Plan, groups: dict[str, list[str]], flags: Baselines, base_flags: Baselines
+) -> dict[str, Any]:
+    """What the arms' scores are read against: per group the majority answer's mean score, and per arm (and
+    zero-shot model) how many tasks each seed answered with one answer."""
+    majority = next(iter(base_flags.values()), {})
+    return {
+        "majority": {g: _majority(majority, tasks) for g, tasks in groups.items()},
+        "one_answer": {
+            a.name: [_constant_count(flags[(a.name, s)], plan.tasks) for s in plan.cfg.seeds] for a in plan.arms
+        },
+        "zero_shot_one_answer": {m: _constant_count(f, plan.tasks) for m, f in base_flags.items()},
+        "tasks": len(plan.tasks),
+    }
+
+
+def write_table(
+    plan: Plan,
+    runs: Runs,
+    base: dict[str, dict[str, TaskRows]],
+    groups: dict[str, list[str]],
+    baselines: tuple[Baselines, Baselines],
+) -> None:
+    """results.parquet: a row per (arm or base) x seed x task; results.md: the aggregates per group, beside the
+    majority answer's score and each model's count of one-answer tasks."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -270,27 +299,76 @@ def write_table(plan: Plan, runs: Runs, base: dict[str, dict[str, TaskRows]], gr
             rows.append(_row(f"base:{model}", None, task, data, plan, specs, {}))
     with atomic_path(plan.layout.root / "results.parquet") as tmp:
         pq.write_table(pa.Table.from_pylist(rows), str(tmp))
-    header = ["arm", *groups]
+    seeds = plan.cfg.seeds
+    flags, base_flags = baselines
+    header = ["arm", *groups, "one-answer tasks"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    majority = next(iter(base_flags.values()), {})
+    lines.append("| majority answer | " + " | ".join(_majority_cell(majority, m) for m in groups.values()) + " | |")
     for model, tasks in base.items():
         means = [float(np.mean([tasks[t].score for t in members])) for members in groups.values()]
-        lines.append(f"| zero-shot {model} | " + " | ".join(f"{m:.3f}" for m in means) + " |")
+        count = _constant_cell([base_flags[model]], plan.tasks)
+        lines.append(f"| zero-shot {model} | " + " | ".join(f"{m:.3f}" for m in means) + f" | {count} |")
     for arm in plan.arms:
         cells = []
         for members in groups.values():
-            s = arm_score(runs, arm.name, plan.cfg.seeds, members)
+            s = arm_score(runs, arm.name, seeds, members)
             sd = f" ±{s['seed_sd']:.3f}" if s["seed_sd"] is not None else ""
             cells.append(f"{s['score']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]{sd}")
-        lines.append(f"| {arm.name} | " + " | ".join(cells) + " |")
+        count = _constant_cell([flags[(arm.name, s)] for s in seeds], plan.tasks)
+        lines.append(f"| {arm.name} | " + " | ".join(cells) + f" | {count} |")
     sizes = ", ".join(f"{g}: {len(t)}" for g, t in groups.items())
     text = (
-        f"# Sweep results ({len(plan.arms)} arms x {len(plan.cfg.seeds)} seeds)\n\n"
+        f"# Sweep results ({len(plan.arms)} arms x {len(seeds)} seeds)\n\n"
         f"Mean task score per group (tasks per group: {sizes}); [item-level 95% CI] ±seed-to-seed SD. "
-        f"{plan.cfg.eval.limit} {plan.cfg.eval.split} items per task, the same items for every arm.\n\n"
+        f"{plan.cfg.eval.limit} {plan.cfg.eval.split} items per task, the same items for every arm. "
+        "Majority answer: the mean score of always giving each task's most frequent gold answer (over the tasks "
+        "that have one). One-answer tasks: per seed, how many tasks the model answered with one answer for 90% or "
+        "more of the items; there its score is that answer's rate, not something it learned.\n\n"
         + "\n".join(lines)
         + "\n"
     )
     atomic_write_text(plan.layout.root / "results.md", text)
+
+
+def read_baselines(eval_dir: Path) -> dict[str, dict[str, Any]]:
+    """Per task, the trivial baselines evaluation recorded in metrics.json (``majority``, ``model_mode``,
+    ``constant``); {} for an eval written before they were, or one whose metrics.json cannot be read."""
+    try:
+        tasks = json.loads((eval_dir / "metrics.json").read_text(encoding="utf-8")).get("tasks")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return {}
+    return {t: m for t, m in tasks.items() if isinstance(m, dict)} if isinstance(tasks, dict) else {}
+
+
+def _majority(baselines: dict[str, dict[str, Any]], tasks: Sequence[str]) -> dict[str, Any] | None:
+    """The mean majority-answer score over the tasks that have one, and how many do; None when none does."""
+    scores = [
+        b["score"]
+        for t in tasks
+        if isinstance(b := baselines.get(t, {}).get("majority"), dict) and isinstance(b.get("score"), int | float)
+    ]
+    return {"score": float(np.mean(scores)), "tasks": len(scores)} if scores else None
+
+
+def _majority_cell(baselines: dict[str, dict[str, Any]], tasks: Sequence[str]) -> str:
+    m = _majority(baselines, tasks)
+    if m is None:
+        return "–"
+    return f"{m['score']:.3f}" if m["tasks"] == len(tasks) else f"{m['score']:.3f} ({m['tasks']} of {len(tasks)} tasks)"
+
+
+def _constant_count(flags: dict[str, dict[str, Any]], tasks: Sequence[str]) -> int | None:
+    """Tasks answered with one answer (None where evaluation recorded no baselines)."""
+    return sum(bool(flags.get(t, {}).get("constant")) for t in tasks) if flags else None
+
+
+def _constant_cell(per_seed: Sequence[dict[str, dict[str, Any]]], tasks: Sequence[str]) -> str:
+    """'17, 20 of 20' (one count per seed), or '–' where evaluation recorded no baselines."""
+    counts = [_constant_count(flags, tasks) for flags in per_seed]
+    if None in counts:
+        return "–"
+    return ", ".join(map(str, counts)) + f" of {len(tasks)}"
 
 
 def _row(arm: str, seed: int | None, task: str, data: TaskRows, plan: Plan, specs: dict, levels: dict) -> dict:

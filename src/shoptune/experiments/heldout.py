@@ -147,6 +147,7 @@ def compare_base_and_tuned(
             "tuned_ci95": t["ci95"],
             "n": b["n"],
             **paired_delta(base, tuned, [task]),
+            **_baselines(b, t),
         }
     for group in (HELD_IN, HELD_OUT):
         members = [task for task in report["tasks"] if group_of(task) == group]
@@ -185,27 +186,75 @@ def subgroup_rows(
     return rows
 
 
+def _baselines(base: dict[str, Any], tuned: dict[str, Any]) -> dict[str, Any]:
+    """What a choice task's two scores are read against: the majority answer's score, each model's own most
+    frequent answer (its share; ``constant`` at 90% or more) and macro-F1 beside accuracy. Empty otherwise."""
+    out: dict[str, Any] = {}
+    if base.get("majority"):
+        out["majority"] = base["majority"]["score"]
+    for name, m in (("base", base), ("tuned", tuned)):
+        if m.get("model_mode"):
+            out[f"{name}_mode"] = {**m["model_mode"], "constant": bool(m.get("constant"))}
+        if "macro_f1" in (m.get("extra") or {}):
+            out[f"{name}_macro_f1"] = m["extra"]["macro_f1"]
+    return out
+
+
 def comparison_markdown(report: dict[str, Any]) -> str:
     def ci(v: list[float]) -> str:
         return f"[{v[0]:.3f}, {v[1]:.3f}]"
 
+    def opt(value: float | None) -> str:
+        return "–" if value is None else f"{value:.3f}"
+
+    def answers(mode: dict[str, Any] | None) -> str:
+        if not mode:
+            return "–"
+        return f"{mode['share']:.0%}" + (" ⚠ one answer" if mode["constant"] else "")
+
     lines = [
-        "| task | group | metric | n | zero-shot (95% CI) | tuned (95% CI) | Δ (paired 95% CI) |",
-        "|---|---|---|---|---|---|---|",
+        "| task | group | metric | n | majority | zero-shot (95% CI) | tuned (95% CI) | Δ (paired 95% CI) "
+        "| macro-F1 zero-shot → tuned | most frequent answer's share: zero-shot / tuned |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for task, r in report["tasks"].items():
+        f1 = "–"
+        if "base_macro_f1" in r and "tuned_macro_f1" in r:
+            f1 = f"{r['base_macro_f1']:.3f} → {r['tuned_macro_f1']:.3f}"
         lines.append(
-            f"| {task} | {r['group']} | {r['metric']} | {r['n']} | {r['base']:.3f} {ci(r['base_ci95'])} | "
-            f"{r['tuned']:.3f} {ci(r['tuned_ci95'])} | {r['delta']:+.3f} {ci(r['ci95'])} |"
+            f"| {task} | {r['group']} | {r['metric']} | {r['n']} | {opt(r.get('majority'))} | "
+            f"{r['base']:.3f} {ci(r['base_ci95'])} | {r['tuned']:.3f} {ci(r['tuned_ci95'])} | "
+            f"{r['delta']:+.3f} {ci(r['ci95'])} | {f1} | "
+            f"{answers(r.get('base_mode'))} / {answers(r.get('tuned_mode'))} |"
         )
     for group, r in report["groups"].items():
         lines.append(
-            f"| **{group} mean** | {group} | task mean | {r['tasks']} tasks | {r['base']:.3f} {ci(r['base_ci95'])} | "
-            f"{r['tuned']:.3f} {ci(r['tuned_ci95'])} | {r['delta']:+.3f} {ci(r['ci95'])} |"
+            f"| **{group} mean** | {group} | task mean | {r['tasks']} tasks | {_mean_majority(report, group)} | "
+            f"{r['base']:.3f} {ci(r['base_ci95'])} | {r['tuned']:.3f} {ci(r['tuned_ci95'])} | "
+            f"{r['delta']:+.3f} {ci(r['ci95'])} | | {_constant_count(report, group)} |"
         )
     for name, r in report.get("subgroups", {}).items():
         lines.append(
-            f"| **{HELD_OUT}: {name}** | {HELD_OUT} | task mean | {r['tasks']} tasks | {r['base']:.3f} | "
-            f"{r['tuned']:.3f} | {r['delta']:+.3f} {ci(r['ci95'])} |"
+            f"| **{HELD_OUT}: {name}** | {HELD_OUT} | task mean | {r['tasks']} tasks | | {r['base']:.3f} | "
+            f"{r['tuned']:.3f} | {r['delta']:+.3f} {ci(r['ci95'])} | | |"
         )
-    return "\n".join(lines) + "\n"
+    notes = (
+        "\nmajority: the score of always giving the most frequent gold answer. The last column is each model's most "
+        "frequent answer's share of the items; ⚠ one answer at 90% or more, where the score is that answer's rate, "
+        "not something learned. A group's majority is the mean over its tasks that have one.\n"
+    )
+    return "\n".join(lines) + "\n" + notes
+
+
+def _mean_majority(report: dict[str, Any], group: str) -> str:
+    values = [r["majority"] for r in report["tasks"].values() if r["group"] == group and "majority" in r]
+    return f"{float(np.mean(values)):.3f}" if values else "–"
+
+
+def _constant_count(report: dict[str, Any], group: str) -> str:
+    """'one answer: zero-shot 8 / tuned 2 of 14 tasks'."""
+    rows = [r for r in report["tasks"].values() if r["group"] == group]
+    if not any("base_mode" in r for r in rows):
+        return ""
+    count = {n: sum(bool((r.get(f"{n}_mode") or {}).get("constant")) for r in rows) for n in ("base", "tuned")}
+    return f"one answer: {count['base']} / {count['tuned']} of {len(rows)} tasks"

@@ -247,7 +247,18 @@ def heldout_blocks(report: dict[str, Any]) -> list[Any]:
         )
     if rows:
         blocks.append(Table(header, rows, caption="Mean task score per group; Δ is paired over the same items."))
-    task_header = ["task", "metric", "n", "zero-shot [95% CI]", "tuned [95% CI]", "Δ [paired 95% CI]", "p"]
+    task_header = [
+        "task",
+        "metric",
+        "n",
+        "majority",
+        "zero-shot [95% CI]",
+        "tuned [95% CI]",
+        "Δ [paired 95% CI]",
+        "p",
+        "macro-F1 zero-shot → tuned",
+        "most frequent answer: zero-shot / tuned",
+    ]
     for group in ("held-in", "held-out"):
         members = [t for t, r in tasks.items() if r.get("group") == group]
         if not members:
@@ -257,14 +268,25 @@ def heldout_blocks(report: dict[str, Any]) -> list[Any]:
                 t,
                 tasks[t].get("metric", "?"),
                 num(tasks[t].get("n")),
+                num(tasks[t].get("majority")) if finite(tasks[t].get("majority")) else Cell("–", "num"),
                 with_ci(tasks[t].get("base"), tasks[t].get("base_ci95")),
                 with_ci(tasks[t].get("tuned"), tasks[t].get("tuned_ci95")),
                 delta(tasks[t]),
                 pval(tasks[t].get("p_value")),
+                _f1_cell(tasks[t]),
+                Cell(f"{_share(tasks[t].get('base_mode'))} / {_share(tasks[t].get('tuned_mode'))}", "num"),
             ]
             for t in members
         ]
-        blocks.append(Table(task_header, task_rows, caption=f"{group.capitalize()} tasks ({len(members)})."))
+        blocks.append(
+            Table(
+                task_header,
+                task_rows,
+                caption=f"{group.capitalize()} tasks ({len(members)}). Majority: the score of always giving the most "
+                "frequent gold answer. The last column is each model's most frequent answer's share of the items "
+                "(⚠ at 90% or more: the score is that answer's rate).",
+            )
+        )
     forest_rows = [
         (t, r["delta"], r["ci95"][0], r["ci95"][1], r.get("group", "?"))
         for t, r in sorted(tasks.items(), key=lambda kv: (kv[1].get("group") != "held-in", -kv[1].get("delta", 0)))
@@ -283,6 +305,17 @@ def heldout_blocks(report: dict[str, Any]) -> list[Any]:
     if not blocks:
         blocks.append(Note("comparison.json holds no tasks."))
     return blocks
+
+
+def _f1_cell(task: dict[str, Any]) -> Cell:
+    base, tuned = task.get("base_macro_f1"), task.get("tuned_macro_f1")
+    return Cell(f"{base:.3f} → {tuned:.3f}" if finite(base) and finite(tuned) else "–", "num")
+
+
+def _share(mode: Any) -> str:
+    if not isinstance(mode, dict) or not finite(mode.get("share")):
+        return "–"
+    return f"{mode['share']:.0%}" + (" ⚠" if mode.get("constant") else "")
 
 
 # ---------------------------------------------------------------------------------------------- eval

@@ -133,30 +133,39 @@ def sweep_results(path: Path, report: dict[str, Any]) -> list[Any]:
     focus = [g for g in FOCUS if g in groups]
     others = [g for g in groups if g not in focus]
     blocks: list[Any] = []
-    header = ["arm", *(f"{g} [95% CI] ±seed SD" for g in focus)]
+    baselines = report.get("baselines") if isinstance(report.get("baselines"), dict) else {}
+    one_answer = baselines.get("one_answer") if isinstance(baselines.get("one_answer"), dict) else {}
+    header = ["arm", *(f"{g} [95% CI] ±seed SD" for g in focus), "one-answer tasks per seed"]
     # The zero-shot base model of each arm (one row unless the arms tune different models, e.g. a capacity sweep).
     bases: dict[tuple[Any, ...], list[str]] = {}
     for arm, by_group in arms.items():
         bases.setdefault(tuple(by_group.get(g, {}).get("base") for g in focus), []).append(arm)
     rows: list[list[Any]] = []
+    majority = baselines.get("majority") if isinstance(baselines.get("majority"), dict) else {}
+    if majority:
+        rows.append(["majority answer", *(num((majority.get(g) or {}).get("score")) for g in focus), ""])
+    zero_shot = baselines.get("zero_shot_one_answer") if isinstance(baselines.get("zero_shot_one_answer"), dict) else {}
     for values, members in bases.items():
         label = "zero-shot" if len(bases) == 1 else f"zero-shot (base of {', '.join(members)})"
-        rows.append([label, *(num(v) for v in values)])
+        counts = list(zero_shot.values())[:1] if len(bases) == 1 else []
+        rows.append([label, *(num(v) for v in values), _counts(counts, baselines.get("tasks"))])
     for arm, by_group in arms.items():
         cells = []
         for g in focus:
             s = by_group.get(g, {})
             sd = f" ±{s['seed_sd']:.3f}" if finite(s.get("seed_sd")) else ""
             cells.append(Cell(with_ci(s.get("score"), s.get("ci95")).text + sd, "num"))
-        rows.append([arm, *cells])
+        rows.append([arm, *cells, _counts(one_answer.get(arm), baselines.get("tasks"))])
     sizes = ", ".join(f"{g}: {len(t)}" for g, t in (report.get("groups") or {}).items())
     blocks.append(
         Table(
             header,
             rows,
             caption=f"Mean task score per group (tasks per group: {sizes}); item-level "
-            "95% CI, ± the seed-to-seed SD; seeds averaged.",
-            row_classes=["total"] * len(bases) + [""] * len(arms),
+            "95% CI, ± the seed-to-seed SD; seeds averaged. Majority answer: the mean score of always giving each "
+            "task's most frequent gold answer. One-answer tasks: per seed, the tasks a model answered with one "
+            "answer for 90% or more of the items (⚠ there its score is that answer's rate).",
+            row_classes=["total"] * (len(bases) + bool(majority)) + [""] * len(arms),
         )
     )
     if others:
@@ -177,6 +186,15 @@ def sweep_results(path: Path, report: dict[str, Any]) -> list[Any]:
             )
         )
     return blocks
+
+
+def _counts(counts: Any, tasks: Any) -> Cell:
+    """'⚠ 20, 18 of 20' (one count per seed); '–' when the sweep recorded none."""
+    if not isinstance(counts, list) or not counts or not all(isinstance(c, int) for c in counts):
+        return Cell("–", "num")
+    total = f" of {tasks}" if isinstance(tasks, int) else ""
+    flag = "⚠ " if any(counts) else ""
+    return Cell(flag + ", ".join(map(str, counts)) + total, "num")
 
 
 def per_task_table(path: Path) -> list[Any]:
