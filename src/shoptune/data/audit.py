@@ -25,9 +25,11 @@ import zlib
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from shoptune.records import InstructionExample, PairExample, Record
+
+T = TypeVar("T")
 
 EVAL_SPLITS = ("dev", "test")
 NEAR_THRESHOLD = 0.9
@@ -62,15 +64,26 @@ def source_of(name: str, infos: Mapping[str, Mapping[str, Any]]) -> tuple[str, f
     return str(info.get("adapter", f"#{name}")), frozenset(info.get("files") or [f"#{name}"])
 
 
+def group_by_source(entries: Iterable[tuple[T, str, Iterable[str]]]) -> list[list[T]]:
+    """Source pools: entries ``(item, adapter, files)`` joined when they share the adapter and at least one file,
+    transitively; each pool keeps the order given. The one rule the build splits by and the audit checks by.
+
+    >>> group_by_source([("a", "csv", ["x"]), ("b", "csv", ["y"]), ("c", "csv", ["x", "y"]), ("d", "json", ["x"])])
+    [['a', 'b', 'c'], ['d']]
+    """
+    pools: list[tuple[str, set[str], list[T]]] = []
+    for item, adapter, files in entries:
+        files = set(files)
+        joined = [p for p in pools if p[0] == adapter and p[1] & files]
+        merged = (adapter, files.union(*(p[1] for p in joined)), [t for p in joined for t in p[2]] + [item])
+        pools = [p for p in pools if p not in joined] + [merged]
+    return [p[2] for p in pools]
+
+
 def pools_of(infos: Mapping[str, Mapping[str, Any]]) -> dict[str, list[str]]:
     """Each task -> the tasks of its source pool (the same adapter reading at least one common file)."""
-    pools: list[tuple[str, set[str], list[str]]] = []
-    for name in infos:
-        adapter, files = source_of(name, infos)
-        joined = [p for p in pools if p[0] == adapter and p[1] & files]
-        merged = (adapter, set(files).union(*(p[1] for p in joined)), [t for p in joined for t in p[2]] + [name])
-        pools = [p for p in pools if p not in joined] + [merged]
-    return {name: sorted(p[2]) for p in pools for name in p[2]}
+    pools = group_by_source((name, *source_of(name, infos)) for name in infos)
+    return {name: sorted(pool) for pool in pools for name in pool}
 
 
 def _shingles(text: str) -> list[bytes]:

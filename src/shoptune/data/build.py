@@ -28,7 +28,7 @@ from pydantic import Field, ValidationError, field_validator
 
 from shoptune import __version__
 from shoptune.config import StrictModel, deep_merge, format_validation_error, load_config, resolve_path
-from shoptune.data.audit import audit_splits
+from shoptune.data.audit import audit_splits, group_by_source
 from shoptune.data.errorlog import ErrorLog, OnError
 from shoptune.data.readers import Row
 from shoptune.data.sources import get_source
@@ -301,17 +301,7 @@ def split_pool(
 
 def source_pools(specs: list[TaskSpec]) -> list[list[TaskSpec]]:
     """Tasks grouped by source: the same adapter reading at least one common file (in the order given)."""
-    pools: list[list[TaskSpec]] = []
-    for spec in specs:
-        files = set(spec.source.all_paths())
-        joined = [p for p in pools if p[0].source.adapter == spec.source.adapter and files & _files(p)]
-        merged = [t for p in joined for t in p] + [spec]
-        pools = [p for p in pools if p not in joined] + [merged]
-    return pools
-
-
-def _files(pool: list[TaskSpec]) -> set[str]:
-    return {f for t in pool for f in t.source.all_paths()}
+    return group_by_source((spec, spec.source.adapter, spec.source.all_paths()) for spec in specs)
 
 
 def finish_task(
