@@ -193,6 +193,28 @@ _LEGACY_KINDS = {"data-build": "build", "relevance-ensemble": "ensemble"}
 MARKER_FORMAT = 2
 
 
+def read_json(path: Path, *, expect: type | None = None) -> Any:
+    """A JSON file, or one line naming it: missing, unreadable, damaged or (with ``expect=dict``) of another type.
+    The one reader of the JSON files shoptune writes (metrics, summaries, sweep and report inputs)."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ShoptuneError(f"{path}: missing") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ShoptuneError(f"{path}: damaged, not valid JSON ({reason})") from None
+    except OSError as exc:
+        raise ShoptuneError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    if expect is not None and not isinstance(data, expect):
+        raise ShoptuneError(
+            f"{path}: damaged, expected a JSON {_JSON_NAMES.get(expect, expect.__name__)}, got {type(data).__name__}"
+        )
+    return data
+
+
+_JSON_NAMES = {dict: "object", list: "array"}
+
+
 def read_marker(folder: Path) -> dict[str, Any] | None:
     """The marker of ``folder`` ({"kind", "files", ...}), or None when it has none or it cannot be read."""
     path = folder / MARKER

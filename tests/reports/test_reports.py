@@ -248,7 +248,7 @@ def test_sweep_in_progress_and_damaged_files(world, tmp_path):
     assert "No comparisons.json yet" in text and "0 of 4 runs done; 4 pending" in text
     (folder / "comparisons.json").write_text('{"groups": {"all": [')  # cut off
     _, text = report_of(folder, tmp_path / "damaged.html")
-    assert "Could not show comparisons.json" in text and "damaged JSON" in text
+    assert "Could not show comparisons.json" in text and "damaged, not valid JSON" in text
 
 
 def test_demo_is_one_page_with_a_section_per_folder(reports):

@@ -41,7 +41,7 @@ from pydantic import Field, model_validator
 from shoptune import validate
 from shoptune.config import StrictModel, read_yaml, refuse_changed_config, set_dotted, validate_config
 from shoptune.errors import ConfigError, DataError, ShoptuneError, python_api
-from shoptune.io import OutputError, atomic_write_json, claim_output, open_folder, safe_component
+from shoptune.io import OutputError, atomic_write_json, claim_output, open_folder, read_json, safe_component
 
 Log = Callable[[str], None]
 SWEEP_FILE = "sweep.json"
@@ -560,29 +560,13 @@ def cached_eval(out: Path, key: str, model: str | None = None) -> bool:
     if not stamp.is_file() or not (out / "predictions.jsonl").is_file():
         return False
     try:
-        done = read_json_object(stamp)
+        done = read_json(stamp, expect=dict)
     except ShoptuneError:
         return False  # scored again, and the stamp written anew
     return done.get("items") == key and (model is None or done.get("model") == model)
 
 
 # ============================================================================================ reading back
-def read_json_object(path: Path) -> dict[str, Any]:
-    """A JSON object shoptune wrote (sweep.json, metrics.json, summary.json), or one line naming the file."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ShoptuneError(f"{path}: missing") from None
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ShoptuneError(f"{path}: damaged, not valid JSON ({reason})") from None
-    except OSError as exc:
-        raise ShoptuneError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-    if not isinstance(data, dict):
-        raise ShoptuneError(f"{path}: damaged, expected a JSON object, got {type(data).__name__}")
-    return data
-
-
 def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -592,7 +576,7 @@ def _saved(out: Path) -> dict[str, Any]:
     saved = out / SWEEP_FILE
     if not saved.is_file():
         raise ShoptuneError(f"{out}: not a sweep folder (no {SWEEP_FILE})")
-    data = read_json_object(saved)
+    data = read_json(saved, expect=dict)
     for name in ("key", "config"):
         if not isinstance(data.get(name), dict):
             raise DataError(saved, 0, name, "missing or not a mapping: the file is damaged")
@@ -629,13 +613,13 @@ _STEP = re.compile(r"^step-(\d+)$")
 def _state(run_dir: Path, eval_dir: Path) -> dict[str, Any]:
     if (eval_dir / "eval.json").is_file():
         path = eval_dir / "metrics.json"
-        overall = read_json_object(path).get("overall", float("nan"))
+        overall = read_json(path, expect=dict).get("overall", float("nan"))
         if not _number(overall):
             raise DataError(path, 0, "overall", f"not a number ({overall!r}): the file is damaged")
         return {"state": "done", "detail": f"overall {overall:.4f}"}
     if is_trained(run_dir):
         path = run_dir / "summary.json"
-        steps = read_json_object(path).get("steps")
+        steps = read_json(path, expect=dict).get("steps")
         if not _number(steps):
             raise DataError(path, 0, "steps", f"missing or not a number ({steps!r}): the file is damaged")
         return {"state": "trained", "detail": f"{steps} steps; eval pending"}

@@ -57,9 +57,9 @@ class Tracker:
 
 def _metrics(path: Path) -> dict[str, float]:
     """overall, task.T and group.G of an eval's metrics.json; a damaged file is one line naming it."""
-    from shoptune.experiments.sweep import read_json_object
+    from shoptune.io import read_json
 
-    metrics = read_json_object(path)
+    metrics = read_json(path, expect=dict)
     tasks, groups = metrics.get("tasks"), metrics.get("groups")
     if not isinstance(tasks, dict) or not all(isinstance(v, dict) and _number(v.get("score")) for v in tasks.values()):
         raise DataError(path, 0, "tasks", "missing, or a task without a numeric score: the file is damaged")
@@ -73,9 +73,9 @@ def _metrics(path: Path) -> dict[str, float]:
 
 def _train(path: Path) -> dict[str, float]:
     """steps, train_tokens, train_seconds and tokens_per_s of a run's summary.json."""
-    from shoptune.experiments.sweep import read_json_object
+    from shoptune.io import read_json
 
-    summary = read_json_object(path)
+    summary = read_json(path, expect=dict)
     out = {}
     for key in ("steps", "train_tokens", "train_seconds", "tokens_per_s"):
         if not _number(summary.get(key)):

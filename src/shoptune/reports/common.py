@@ -41,16 +41,6 @@ def display_name(path: Path) -> str:
     return "/".join(name)
 
 
-def read_json(path: Path) -> Any:
-    """A JSON file, or a one-line ShoptuneError naming it."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ShoptuneError(f"{path}: missing") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ShoptuneError(f"{path}: damaged JSON ({exc})") from None
-
-
 def read_jsonl(path: Path) -> list[dict[str, Any]]:
     """The rows of a JSON-lines file. A last line cut off (a writer still appending) is left out; a bad line
     before it is a one-line ShoptuneError naming the file and line."""

@@ -20,9 +20,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from shoptune import validate
 from shoptune.errors import ShoptuneError, argument_label, python_api
-from shoptune.io import OutputError, atomic_write_text, claim_file, mark_file
+from shoptune.io import OutputError, atomic_write_text, claim_file, mark_file, read_json
 from shoptune.reports.blocks import KeyValues, Note, Section, Table, Text, fmt, slug
-from shoptune.reports.common import attempt, display_name, flatten, generic_cell, read_json
+from shoptune.reports.common import attempt, display_name, flatten, generic_cell
 from shoptune.reports.kinds import KINDS, build_section, detect, not_recognised
 from shoptune.reports.provenance import duration, environment, manifest_blocks, now
 

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from shoptune.evaluation.statistics import CONSTANT_SHARE
+from shoptune.io import read_json
 from shoptune.reports import figures
 from shoptune.reports.blocks import (
     Cell,
@@ -41,7 +42,6 @@ from shoptune.reports.common import (
     flatten,
     generic_cell,
     make_part,
-    read_json,
     read_jsonl,
 )
 from shoptune.reports.provenance import duration, mtime, provenance_blocks

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from shoptune.errors import ShoptuneError
+from shoptune.io import read_json
 from shoptune.reports import figures
 from shoptune.reports.blocks import (
     Cell,
@@ -30,7 +31,7 @@ from shoptune.reports.blocks import (
     pval,
     with_ci,
 )
-from shoptune.reports.common import HELDOUT_FILE, attempt, display_name, finite, make_part, read_json, read_jsonl
+from shoptune.reports.common import HELDOUT_FILE, attempt, display_name, finite, make_part, read_jsonl
 from shoptune.reports.provenance import duration, mtime, provenance_blocks
 
 

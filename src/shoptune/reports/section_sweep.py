@@ -14,9 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from shoptune.io import read_json
 from shoptune.reports import figures
 from shoptune.reports.blocks import Cell, Figure, KeyValues, Note, Part, Section, Table, delta, fmt, num, with_ci
-from shoptune.reports.common import attempt, display_name, finite, make_part, read_json
+from shoptune.reports.common import attempt, display_name, finite, make_part
 from shoptune.reports.provenance import duration, mtime, provenance_blocks
 
 FOCUS = ("all", "held-in", "held-out")
