@@ -26,6 +26,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from enum import Enum, StrEnum
@@ -261,3 +262,15 @@ def _short(value: Any) -> str:
 
 def _listed(choices: Iterable[str]) -> str:
     return ", ".join(repr(c) for c in choices)
+
+
+def is_number(value: Any, *, finite: bool = False) -> bool:
+    """A JSON number: an int or float but not a bool (``True`` is an int in Python); with ``finite``, not NaN or
+    infinite either. What every reader of a file shoptune wrote checks a numeric field with.
+
+    >>> is_number(1), is_number(2.5), is_number(True), is_number("1"), is_number(float("nan"), finite=True)
+    (True, True, False, False, False)
+    """
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    return not finite or math.isfinite(value)

@@ -42,6 +42,7 @@ from shoptune import validate
 from shoptune.config import StrictModel, read_yaml, refuse_changed_config, set_dotted, validate_config
 from shoptune.errors import ConfigError, DataError, ShoptuneError, python_api
 from shoptune.io import OutputError, atomic_write_json, claim_output, open_folder, read_json, safe_component
+from shoptune.validate import is_number
 
 Log = Callable[[str], None]
 SWEEP_FILE = "sweep.json"
@@ -567,10 +568,6 @@ def cached_eval(out: Path, key: str, model: str | None = None) -> bool:
 
 
 # ============================================================================================ reading back
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
 def _saved(out: Path) -> dict[str, Any]:
     """The sweep.json of a sweep folder: {"key", "config"}, or one line naming it."""
     saved = out / SWEEP_FILE
@@ -614,13 +611,13 @@ def _state(run_dir: Path, eval_dir: Path) -> dict[str, Any]:
     if (eval_dir / "eval.json").is_file():
         path = eval_dir / "metrics.json"
         overall = read_json(path, expect=dict).get("overall", float("nan"))
-        if not _number(overall):
+        if not is_number(overall):
             raise DataError(path, 0, "overall", f"not a number ({overall!r}): the file is damaged")
         return {"state": "done", "detail": f"overall {overall:.4f}"}
     if is_trained(run_dir):
         path = run_dir / "summary.json"
         steps = read_json(path, expect=dict).get("steps")
-        if not _number(steps):
+        if not is_number(steps):
             raise DataError(path, 0, "steps", f"missing or not a number ({steps!r}): the file is damaged")
         return {"state": "trained", "detail": f"{steps} steps; eval pending"}
     folder = run_dir / "checkpoints"

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from shoptune.errors import ConfigError, DataError
+from shoptune.validate import is_number
 
 if TYPE_CHECKING:
     from shoptune.experiments.sweep import Arm, Tracking
@@ -61,11 +62,12 @@ def _metrics(path: Path) -> dict[str, float]:
 
     metrics = read_json(path, expect=dict)
     tasks, groups = metrics.get("tasks"), metrics.get("groups")
-    if not isinstance(tasks, dict) or not all(isinstance(v, dict) and _number(v.get("score")) for v in tasks.values()):
+    scored = isinstance(tasks, dict) and all(isinstance(v, dict) and is_number(v.get("score")) for v in tasks.values())
+    if not scored:
         raise DataError(path, 0, "tasks", "missing, or a task without a numeric score: the file is damaged")
-    if not isinstance(groups, dict) or not all(_number(v) for v in groups.values()):
+    if not isinstance(groups, dict) or not all(is_number(v) for v in groups.values()):
         raise DataError(path, 0, "groups", "missing, or a group score that is not a number: the file is damaged")
-    if not _number(metrics.get("overall")):
+    if not is_number(metrics.get("overall")):
         raise DataError(path, 0, "overall", "missing or not a number: the file is damaged")
     scores = {f"task.{t}": float(v["score"]) for t, v in tasks.items()}
     return {"overall": float(metrics["overall"]), **scores, **{f"group.{g}": float(v) for g, v in groups.items()}}
@@ -78,14 +80,10 @@ def _train(path: Path) -> dict[str, float]:
     summary = read_json(path, expect=dict)
     out = {}
     for key in ("steps", "train_tokens", "train_seconds", "tokens_per_s"):
-        if not _number(summary.get(key)):
+        if not is_number(summary.get(key)):
             raise DataError(path, 0, key, "missing or not a number: the file is damaged")
         out[key] = float(summary[key])
     return out
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def _flat(sft: Any) -> dict[str, Any]:

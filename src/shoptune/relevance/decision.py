@@ -30,7 +30,6 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,6 +47,7 @@ from shoptune.relevance.calibration import (
     fit_temperature,
     log_probs,
 )
+from shoptune.validate import is_number
 
 #: The metrics a rule can maximise (and evaluation reports), as vectorised statistics of (gold, predicted) codes.
 METRICS: dict[str, Callable[..., np.ndarray]] = {
@@ -226,24 +226,21 @@ class DecisionRules:
             if rule not in ("bias", "argmax"):
                 raise bad(f"{key}.rule", f"expected 'bias' or 'argmax', got {rule!r:.60}")
             t = entry.get("temperature", 1.0)
-            if not _number(t) or t <= 0:
+            if not is_number(t, finite=True) or t <= 0:
                 raise bad(f"{key}.temperature", f"expected a positive number, got {t!r:.60}")
             bias = entry.get("bias", {})
-            if not isinstance(bias, dict) or set(bias) - set(LABELS) or not all(map(_number, bias.values())):
+            numbers = isinstance(bias, dict) and all(is_number(v, finite=True) for v in bias.values())
+            if not numbers or set(bias) - set(LABELS):
                 raise bad(f"{key}.bias", f"expected an object of {'/'.join(LABELS)} -> number, got {bias!r:.60}")
             fit = entry.get("fit", {})
             rules[task] = TaskRule(
                 rule=rule,
                 temperature=float(t),
                 bias={label: float(bias.get(label, 0.0)) for label in LABELS},
-                n=int(entry.get("n", 0)) if _number(entry.get("n", 0)) else 0,
+                n=int(entry.get("n", 0)) if is_number(entry.get("n", 0), finite=True) else 0,
                 fit=fit if isinstance(fit, dict) else {},
             )
         return cls(rules, str(data.get("metric", "macro_f1")), str(data.get("fitted_on", "")))
-
-
-def _number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def fit_rules(

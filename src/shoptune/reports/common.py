@@ -9,7 +9,6 @@ Example:
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any
 
 from shoptune.errors import ShoptuneError
 from shoptune.reports.blocks import Cell, Note, Part, ci, fmt, is_interval, num, slug
+from shoptune.validate import is_number
 
 #: The held-in/held-out comparison `experiments heldout` writes (in RUN/eval/ or its --out).
 HELDOUT_FILE = "comparison.json"
@@ -80,7 +80,8 @@ def make_part(title: str, anchor_base: str, build: Callable[[list[Any]], None], 
 
 
 def finite(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    """A finite number (the cells' test for a value they can print)."""
+    return is_number(value, finite=True)
 
 
 def flatten(value: Any, prefix: str = "") -> dict[str, Any]:

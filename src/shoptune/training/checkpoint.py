@@ -38,6 +38,7 @@ from safetensors.torch import load_file, save_file
 from shoptune.config import refuse_changed_config
 from shoptune.errors import ShoptuneError
 from shoptune.io import atomic_write_json, remove_if_owned, staging_dir
+from shoptune.validate import is_number
 
 STATE_FILE = "state.json"
 WEIGHTS_FILE = "trainable.safetensors"
@@ -199,14 +200,10 @@ def check_state(state: Any) -> None:
         shown = repr(value)[:40]
         if kind == "count" and not (isinstance(value, int) and not isinstance(value, bool) and value >= 0):
             raise ValueError(f"field {name!r} in {STATE_FILE} is {shown}, not a whole number >= 0")
-        if kind == "seconds" and not (_is_number(value) and math.isfinite(value) and value >= 0):
+        if kind == "seconds" and not (is_number(value) and math.isfinite(value) and value >= 0):
             raise ValueError(f"field {name!r} in {STATE_FILE} is {shown}, not a number of seconds >= 0")
-        if kind == "numbers" and not (isinstance(value, list) and all(_is_number(v) for v in value)):
+        if kind == "numbers" and not (isinstance(value, list) and all(is_number(v) for v in value)):
             raise ValueError(f"field {name!r} in {STATE_FILE} is {shown}, not a list of numbers")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def load_checkpoint(
