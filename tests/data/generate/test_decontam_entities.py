@@ -239,3 +239,24 @@ def test_an_unbuilt_build_without_a_config_of_its_name_still_gives_the_command(l
         r"--out runs/my_eval` first",
     ):
         load_generate_config(write_config(tmp_path / "gen.yaml", cfg))
+
+
+def test_the_cli_fails_when_no_example_is_kept(llm, tmp_path, eval_build, cli_generate):
+    """A generation whose every record is dropped (here: all built from test products) writes its report and
+    fails (exit 2, as every error) with one line naming the folder and the commonest cause, instead of success."""
+    cfg = make_config(
+        llm.url,
+        tmp_path / "unused.jsonl",
+        prompt={"user": QUERY_PROMPT},
+        record=QUERY_RECORD,
+        filters={"language": None, "dedup": {"fields": ["input"]}, "decontam": {"builds": [str(eval_build)]}},
+        target=6,
+        max_requests=6,
+    )
+    cfg["seeds"] = {"task": TASK, "data": str(eval_build), "split": "test", "limit": 6, "others": 2}
+    config = write_config(tmp_path / "all_test.yaml", cfg)
+    code, _, err = cli_generate("data", "generate", str(config), "--out", str(tmp_path / "gen"))
+    assert code == 2, err
+    last = err.splitlines()[-1]  # after the progress log, one error line
+    assert last.startswith(f"error: {tmp_path / 'gen'}: no examples kept (dropped: 6 contaminated_entity)")
+    assert (tmp_path / "gen" / "report.md").is_file()
