@@ -164,6 +164,15 @@ def test_comparisons_write_markdown_json_and_plot(gold, tmp_path) -> None:
     assert result["low_resource_tasks"] == ["small"]
     assert result["tasks"]["small"]["macro_f1"]["delta"] > 0 and (tmp_path / "multitask.png").stat().st_size > 1000
     assert "small (low-resource)" in (tmp_path / "multitask.md").read_text()
+    # issue 21, point 6: each task's row has the majority label's scores and both models' most frequent label
+    small = result["tasks"]["small"]
+    gold_small = [g for _, g, _ in (r for r in multi.rows.values() if r[0] == "small")]
+    top = max(gold_small.count(label) for label in set(gold_small))
+    assert gold_small.count(small["majority"]["answer"]) == top
+    assert small["majority"]["accuracy"] == pytest.approx(top / len(gold_small))
+    assert set(small["mode"]) == {"a", "b"} and all(0 < m["share"] <= 1 for m in small["mode"].values())
+    table = (tmp_path / "multitask.md").read_text()
+    assert "majority F1 / acc" in table and "one label: " in table
 
     ens = cmp.compare_ensemble(_run("ens", {}, gold, 0.85, 7), [enc_prefix, dec_prefix], tmp_path)
     assert ens["best_member"] == "enc-prefix" and json.loads((tmp_path / "ensemble.json").read_text())["tests"]

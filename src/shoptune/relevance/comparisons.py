@@ -31,7 +31,7 @@ from shoptune.evaluation.metrics import encode_label_pairs
 from shoptune.evaluation.statistics import bootstrap_test, contrast_distribution, mcnemar
 from shoptune.io import atomic_path, atomic_write_json, atomic_write_text, open_folder
 from shoptune.records import LABELS
-from shoptune.relevance.scoring import STATISTICS, read_predictions
+from shoptune.relevance.scoring import STATISTICS, label_baselines, read_predictions
 
 N_RESAMPLES = 1000
 
@@ -163,6 +163,12 @@ def compare_pair(a: RunResult, b: RunResult, *, tasks: Sequence[str] | None = No
         pooled_a += ca
         pooled_b += cb
         entry["mcnemar"] = mcnemar(ca, cb)
+        # what both models' scores are read against: the majority label, and each model's own most frequent label
+        a_base, b_base = label_baselines(pa, gold), label_baselines(pb, gold)
+        entry["majority"] = a_base["majority"]
+        entry["mode"] = {
+            side: {**m["model_mode"], "constant": m["constant"]} for side, m in (("a", a_base), ("b", b_base))
+        }
         out["tasks"][task] = entry
     if not out["tasks"]:
         raise ShoptuneError(f"{a.name} and {b.name} share no predicted pairs (different data or splits?)")
@@ -172,7 +178,9 @@ def compare_pair(a: RunResult, b: RunResult, *, tasks: Sequence[str] | None = No
         b_mean = float(np.mean([e[metric]["b"] for e in out["tasks"].values()]))
         test = bootstrap_test(float(np.mean(observed[metric])), np.mean(dists[metric], axis=0))
         mean[metric] = {"a": a_mean, "b": b_mean, **test}
+        mean[metric]["majority"] = float(np.mean([e["majority"][metric] for e in out["tasks"].values()]))
     mean["mcnemar_pooled"] = mcnemar(pooled_a, pooled_b)
+    mean["one_label_tasks"] = {side: sum(e["mode"][side]["constant"] for e in out["tasks"].values()) for side in "ab"}
     out["mean_over_tasks"] = mean
     return out
 
@@ -189,6 +197,11 @@ def _p(p: float) -> str:
 def _delta(entry: dict[str, Any]) -> str:
     lo, hi = entry["ci95"]
     return f"{entry['delta']:+.4f} [{lo:+.3f}, {hi:+.3f}]"
+
+
+def _mode(mode: dict[str, Any]) -> str:
+    """'irrelevant 93% ⚠' (the flag: one label for 90% or more of the pairs, a constant predictor)."""
+    return f"{mode['answer']} {mode['share']:.0%}" + (" ⚠" if mode["constant"] else "")
 
 
 def _md_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
@@ -359,6 +372,7 @@ def compare_multitask(
         "task",
         "train pairs",
         "n test",
+        "majority F1 / acc",
         "single F1",
         "multi F1",
         "ΔF1 [CI]",
@@ -367,6 +381,7 @@ def compare_multitask(
         "multi acc",
         "Δacc",
         "p (McNemar)",
+        "most frequent label: single / multi",
     ]
     rows = []
     for task, e in sorted(result["tasks"].items(), key=lambda kv: (sizes.get(kv[0], 0), kv[0])):
@@ -377,6 +392,7 @@ def compare_multitask(
                 task + flag,
                 sizes.get(task, "?"),
                 e["n"],
+                f"{e['majority']['macro_f1']:.3f} / {e['majority']['accuracy']:.3f}",
                 _f(f1["a"]),
                 _f(f1["b"]),
                 _delta(f1),
@@ -385,6 +401,7 @@ def compare_multitask(
                 _f(acc["b"]),
                 f"{acc['delta']:+.4f}",
                 _p(e["mcnemar"]["p_value"]),
+                f"{_mode(e['mode']['a'])} / {_mode(e['mode']['b'])}",
             ]
         )
     m = result["mean_over_tasks"]
@@ -393,6 +410,7 @@ def compare_multitask(
             "**mean over tasks**",
             "",
             "",
+            f"{m['macro_f1']['majority']:.3f} / {m['accuracy']['majority']:.3f}",
             _f(m["macro_f1"]["a"]),
             _f(m["macro_f1"]["b"]),
             _delta(m["macro_f1"]),
@@ -401,6 +419,7 @@ def compare_multitask(
             _f(m["accuracy"]["b"]),
             f"{m['accuracy']['delta']:+.4f}",
             _p(m["mcnemar_pooled"]["p_value"]),
+            f"one label: {m['one_label_tasks']['a']} / {m['one_label_tasks']['b']} tasks",
         ]
     )
     low = [t for t in result["tasks"] if sizes.get(t, low_resource) < low_resource]
@@ -409,7 +428,9 @@ def compare_multitask(
     md = (
         f"Δ = multi-task ({multi.name}) minus single-task ({single.name}); paired bootstrap over the test pairs "
         f"(mean: stratified by task); McNemar exact test on per-pair correctness. Low-resource: fewer than "
-        f"{low_resource} training pairs.\n\n" + _md_table(header, rows)
+        f"{low_resource} training pairs. Majority: the scores of always giving the most frequent gold label; the last "
+        "column is each model's most frequent label and its share of the pairs (⚠ at 90% or more: a constant "
+        "predictor, whose score says nothing of the task).\n\n" + _md_table(header, rows)
     )
     if plot:
         result["plot"] = str(_plot_deltas(result, sizes, open_folder(out, "compare") / "multitask.png"))
