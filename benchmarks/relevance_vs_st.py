@@ -51,7 +51,7 @@ from shoptune.data.readers import read_json
 from shoptune.data.store import split_path
 from shoptune.errors import ShoptuneError
 from shoptune.evaluation.statistics import bootstrap_test, contrast_distribution
-from shoptune.io import MARKER, atomic_write_json, atomic_write_text, claim_output, write_marker
+from shoptune.io import atomic_write_json, atomic_write_text, open_folder
 from shoptune.records import LABELS
 from shoptune.relevance.comparisons import RunResult, compare_pair
 from shoptune.relevance.config import DecisionSpec
@@ -445,10 +445,7 @@ def main() -> None:
     missing = [t for t in tasks if t not in known]
     if missing:
         raise SystemExit(f"--tasks: ours does not serve {', '.join(missing)}")
-    claim_output(args.work, option="--work")
-    args.work.mkdir(parents=True, exist_ok=True)
-    if not (args.work / MARKER).exists():
-        write_marker(args.work, "relevance-vs-st-work")
+    open_folder(args.work, "benchmark", option="--work")  # resumes its own work folder; refuses a user's
     info = artifact_info(ours["artifact"])
     max_length = int(info.get("max_length") or 128)  # per-task and ensemble manifests do not say: the default
     model_path = resolve_model(BASE_MODEL).path

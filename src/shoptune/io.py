@@ -170,6 +170,7 @@ KINDS = frozenset(
         "demo",
         "compare",
         "heldout-eval",
+        "benchmark",  # a benchmark's resumable work folder (benchmarks/*.py --work)
         # parts inside the folders above, each marked on its own
         "checkpoint",
         "sft-adapter",
