@@ -22,7 +22,7 @@ from shoptune.data.errorlog import ErrorLog
 from shoptune.data.readers import Row
 from shoptune.data.sources import get_source
 from shoptune.data.sources.base import Source, ViewContext
-from shoptune.data.splits import grouped_split
+from shoptune.data.splits import pooled_split
 from shoptune.errors import DataError
 from shoptune.records import Record
 
@@ -105,7 +105,8 @@ def assert_skips(source: str | Source, path: Path, kept: int, *messages: str) ->
 
 def assert_splits_fill(records: list[Record], ratios: tuple[float, float, float], label: object = "") -> None:
     """The grouped split of the demo's records (seed 13) leaves at least 30 / 5 / 5 in train / dev / test."""
-    sizes = {k: len(v) for k, v in grouped_split(records, seed=13, ratios=ratios).splits.items()}
+    splits = pooled_split({"t": records}, seed=13, ratios=ratios).splits["t"]
+    sizes = {k: len(v) for k, v in splits.items()}
     assert sizes["train"] >= 30 and sizes["dev"] >= 5 and sizes["test"] >= 5, (label, sizes)
 
 

@@ -2,7 +2,7 @@
 
 from shoptune.data.errorlog import ErrorLog
 from shoptune.data.sources.google_taxonomy import GoogleTaxonomy
-from shoptune.data.splits import grouped_split
+from shoptune.data.splits import pooled_split
 
 from .helpers import assert_skips, assert_splits_fill, bad_input_test, context, every_view, write
 
@@ -72,7 +72,9 @@ def test_type_similarity_never_puts_a_category_in_two_splits(tmp_path):
     rows = src.read(_write(tmp_path, GOOD), ErrorLog())
     pairs = list(src.records(rows, "type_similarity", context(unit_nodes=3)))
     split_of = {}
-    for name, records in grouped_split(pairs, seed=1, ratios=(0.5, 0.25, 0.25), group="first").splits.items():
+    # the task's unit key alone (its first group) keeps a category on one side, before any pooling
+    first = [p.model_copy(update={"metadata": {**p.metadata, "groups": p.metadata["groups"][:1]}}) for p in pairs]
+    for name, records in pooled_split({"t": first}, seed=1, ratios=(0.5, 0.25, 0.25)).splits["t"].items():
         for p in records:
             for category in (p.left, p.right):
                 assert split_of.setdefault(category, name) == name, category

@@ -1,6 +1,6 @@
 from collections import defaultdict
 
-from shoptune.data.splits import bucket, cap, grouped_split
+from shoptune.data.splits import bucket, cap, pooled_split
 from shoptune.records import PairExample
 
 
@@ -19,9 +19,9 @@ def _pairs(n_queries=200, per_query=3):
     ]
 
 
-def _homes(result):
+def _homes(splits):
     homes = defaultdict(set)
-    for split, recs in result.splits.items():
+    for split, recs in splits.items():
         for r in recs:
             for g in r.metadata["groups"]:
                 homes[g].add(split)
@@ -36,29 +36,27 @@ def test_bucket_is_deterministic_and_seeded():
     ]
 
 
-def test_purge_keeps_every_key_on_one_side():
-    recs = _pairs()
-    result = grouped_split(recs, seed=3, ratios=(0.6, 0.2, 0.2), group="purge")
-    assert all(len(s) == 1 for s in _homes(result).values())
-    kept = sum(len(v) for v in result.splits.values())
-    assert kept + result.dropped_for_leakage == len(recs) and all(result.splits.values())
+def _split(recs, seed, ratios, **options):
+    result = pooled_split({"t": recs}, seed=seed, ratios=ratios, **options)
+    return result.splits["t"], result.dropped_for_leakage["t"]
 
 
-def test_all_merges_components_and_first_ignores_secondary_keys():
+def test_every_key_sits_on_one_side_and_few_records_are_dropped():
     recs = _pairs()
-    merged = grouped_split(recs, seed=3, ratios=(0.6, 0.2, 0.2), group="all")
-    assert all(len(s) == 1 for s in _homes(merged).values())
-    first = grouped_split(recs, seed=3, ratios=(0.6, 0.2, 0.2), group="first")
-    assert sum(len(v) for v in first.splits.values()) == len(recs)
-    assert all(len(s) == 1 for g, s in _homes(first).items() if g.startswith("q:"))
+    splits, dropped = _split(recs, 3, (0.6, 0.2, 0.2))
+    assert all(len(s) == 1 for s in _homes(splits).values())
+    assert sum(len(v) for v in splits.values()) + dropped == len(recs) and all(splits.values())
+    # without a bound on component size nothing is dropped (the connected graph may then sit in one split)
+    whole, none_dropped = _split(recs, 3, (0.6, 0.2, 0.2), max_component=None)
+    assert none_dropped == 0 and all(len(s) == 1 for s in _homes(whole).values())
 
 
 def test_split_is_independent_of_row_order():
     recs = _pairs()
-    a = grouped_split(recs, seed=5, ratios=(0.8, 0.1, 0.1))
-    b = grouped_split(list(reversed(recs)), seed=5, ratios=(0.8, 0.1, 0.1))
-    assert {s: {r.left + r.right for r in v} for s, v in a.splits.items()} == {
-        s: {r.left + r.right for r in v} for s, v in b.splits.items()
+    a, _ = _split(recs, 5, (0.8, 0.1, 0.1))
+    b, _ = _split(list(reversed(recs)), 5, (0.8, 0.1, 0.1))
+    assert {s: {r.left + r.right for r in v} for s, v in a.items()} == {
+        s: {r.left + r.right for r in v} for s, v in b.items()
     }
 
 
