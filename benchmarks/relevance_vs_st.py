@@ -290,8 +290,9 @@ def view_table(view: dict[str, Any], ndcg: dict[str, dict[str, Any]], train: dic
     comparison = view["comparison"]
     lines = [
         "| task | ST train pairs | test pairs | acc ST | acc ours | Δacc [95% CI] | McNemar ST-only / ours-only, p | "
-        "F1 ST | F1 ours | ΔF1 [95% CI] | p | NDCG@10 ST / ours (random) | ΔNDCG [95% CI] |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "F1 ST | F1 ours | ΔF1 [95% CI] | p | NDCG@10 ST / ours (random) | ΔNDCG [95% CI] | majority acc / F1 | "
+        "most frequent label: ST / ours |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for task, e in comparison["tasks"].items():
         acc, f1, mc = e["accuracy"], e["macro_f1"], e["mcnemar"]
@@ -305,7 +306,7 @@ def view_table(view: dict[str, Any], ndcg: dict[str, dict[str, Any]], train: dic
         lines.append(
             f"| {task} | {train.get(task, '-')} | {e['n']} | {_f(acc['a'])} | {_f(acc['b'])} | {_delta(acc)} | "
             f"{mc['a_only']} / {mc['b_only']}, {_p(mc['p_value'])} | {_f(f1['a'])} | {_f(f1['b'])} | {_delta(f1)} | "
-            f"{_p(f1['p_value'])} | {ndcg_cell} | {ndcg_delta} |"
+            f"{_p(f1['p_value'])} | {ndcg_cell} | {ndcg_delta} | {_majority(e)} | {_modes(e)} |"
         )
     mean = comparison["mean_over_tasks"]
     mc = mean["mcnemar_pooled"]
@@ -313,7 +314,8 @@ def view_table(view: dict[str, Any], ndcg: dict[str, dict[str, Any]], train: dic
         f"| **mean over {mean['tasks']} tasks** | | | {_f(mean['accuracy']['a'])} | {_f(mean['accuracy']['b'])} | "
         f"{_delta(mean['accuracy'])} | {mc['a_only']} / {mc['b_only']}, {_p(mc['p_value'])} (pooled) | "
         f"{_f(mean['macro_f1']['a'])} | {_f(mean['macro_f1']['b'])} | **{_delta(mean['macro_f1'])}** | "
-        f"{_p(mean['macro_f1']['p_value'])} | | |"
+        f"{_p(mean['macro_f1']['p_value'])} | | | {_f(mean['accuracy'].get('majority'))} / "
+        f"{_f(mean['macro_f1'].get('majority'))} | one label: {_one_label(mean)} |"
     )
     t = view["targets"]
     lo, hi = t["mean_delta_f1_ci95"]
@@ -326,6 +328,27 @@ def view_table(view: dict[str, Any], ndcg: dict[str, dict[str, Any]], train: dic
         f"with the CI above 0): **{'met' if t['mean_delta_met'] else 'NOT met'}**",
     ]
     return lines
+
+
+def _majority(entry: dict[str, Any]) -> str:
+    """The scores of always giving the task's most frequent gold label (what both models are read against)."""
+    m = entry.get("majority")
+    return f"{_f(m['accuracy'])} / {_f(m['macro_f1'])}" if m else "-"
+
+
+def _modes(entry: dict[str, Any]) -> str:
+    """Each model's most frequent label and its share; ⚠ at 90% or more of the pairs (a constant predictor)."""
+    modes = entry.get("mode") or {}
+
+    def one(m: dict[str, Any] | None) -> str:
+        return "-" if not m else f"{m['answer']} {m['share']:.0%}" + (" ⚠" if m["constant"] else "")
+
+    return f"{one(modes.get('a'))} / {one(modes.get('b'))}"
+
+
+def _one_label(mean: dict[str, Any]) -> str:
+    counts = mean.get("one_label_tasks")
+    return f"{counts['a']} / {counts['b']} tasks" if counts else "-"
 
 
 def markdown(result: dict[str, Any]) -> str:
