@@ -37,12 +37,11 @@ Bars = Callable[[], AbstractContextManager[Callable[[str, int], Callable[[int], 
 #: What a run of this size can and cannot show; shown in the report above the numbers.
 NOTES = (
     "The demo is sized for a few minutes of a 2-core CPU: a few hundred training examples, tens of test items "
-    "per task. It can show that multi-task training helps a low-resource pair task, and that a short LoRA "
-    "fine-tune moves SmolLM2, which zero-shot gives nearly the same answer to every question, to task-specific "
-    "answers on the tasks it was tuned on, each with a paired CI. It cannot show how large the effects are at "
-    "full size (the CIs are wide, and the demo data is a small subset of each source), and a held-out difference "
-    "is noise unless its CI excludes 0. The studies' comparisons are `shoptune experiment run` and "
-    "`shoptune relevance compare`."
+    "per task. It shows the whole pipeline working end to end, each score beside the score of always giving the "
+    "majority answer and beside the labels each model actually gave. At this size it cannot show that "
+    "multi-task training or fine-tuning helps: the models mostly give one or two labels, the CIs are wide, and a "
+    "difference is noise unless its CI excludes 0 and both models give more than one answer. The studies' "
+    "comparisons, at sizes that can show an effect, are `shoptune experiment run` and `shoptune relevance compare`."
 )
 
 
@@ -165,9 +164,30 @@ def _relevance(cfg: Any, low_resource: str, out: Path, log: Log) -> dict[str, An
     multi, single = load_run(out / "multi", name="multi-task"), load_run(out / "single", name="single-task")
     result = compare_multitask(multi, single, out / "compare")
     entry = result["tasks"][low_resource]
-    f1 = entry["macro_f1"]
-    log(f"{low_resource}: macro-F1 single-task {f1['a']:.3f} -> multi-task {f1['b']:.3f}")
-    return {"low_resource": low_resource, "macro_f1": f1, "accuracy": entry["accuracy"]}
+    f1, majority = entry["macro_f1"], entry["majority"]
+    labels = {name: _label_counts(run, low_resource) for name, run in (("single", single), ("multi", multi))}
+    log(
+        f"{low_resource}: macro-F1 single-task {f1['a']:.3f} -> multi-task {f1['b']:.3f} "
+        f"(always '{majority['answer']}': {majority['macro_f1']:.3f}); labels given: single {labels['single']}, "
+        f"multi {labels['multi']}"
+    )
+    return {
+        "low_resource": low_resource,
+        "macro_f1": f1,
+        "accuracy": entry["accuracy"],
+        # what the effect is read against: the majority label, and which labels each model actually gave
+        "majority": majority,
+        "labels_predicted": labels,
+        "one_label": {name: entry["mode"][side]["constant"] for name, side in (("single", "a"), ("multi", "b"))},
+    }
+
+
+def _label_counts(run: Any, task: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for row_task, _, predicted in run.rows.values():
+        if row_task == task:
+            counts[predicted] = counts.get(predicted, 0) + 1
+    return dict(sorted(counts.items(), key=lambda kv: -kv[1]))
 
 
 def _train_sft(sft_cfg: Any, run_dir: Path, log: Log, bars: Bars | None) -> dict[str, Any]:
@@ -206,7 +226,23 @@ def _evaluate_sft(run_dir: Path, spec: Any, bf16: bool, log: Log, bars: Bars | N
             progress=add,
         )
     keys = ("base", "tuned", "delta", "ci95", "p_value", "tasks")
-    return {group: {k: entry[k] for k in keys if k in entry} for group, entry in report["groups"].items()}
+    summary: dict[str, Any] = {g: {k: e[k] for k in keys if k in e} for g, e in report["groups"].items()}
+    # per task, what each score is read against: the majority answer, and how often the tuned model gives its
+    # most frequent answer (one answer for 90% or more: it has learned nothing of the task, whatever its score)
+    summary["tasks"] = {
+        task: {
+            "group": row["group"],
+            "base": row["base"],
+            "tuned": row["tuned"],
+            "majority": row.get("majority"),
+            "tuned_mode_share": (row.get("tuned_mode") or {}).get("share"),
+            "tuned_one_answer": (row.get("tuned_mode") or {}).get("constant"),
+        }
+        for task, row in report["tasks"].items()
+    }
+    varied = sum(not t["tuned_one_answer"] for t in summary["tasks"].values())
+    log(f"the tuned model gives more than one answer on {varied} of {len(summary['tasks'])} tasks")
+    return summary
 
 
 def _report(out: Path) -> Path:
