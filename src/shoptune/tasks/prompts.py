@@ -141,28 +141,24 @@ def _joined(items: Any, separator: Any) -> tuple[list[Any], int]:
 
 
 # Checks before a filter runs, for those whose arguments say how much they build.
-def _check_center(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    width = _arg(args, kwargs, 0, "width", 80)
-    if _int_like(width):
-        _too_large("center", width)
+FilterCheck = Callable[[Any, tuple[Any, ...], dict[str, Any]], None]
+
+
+def _check_size_argument(name: str, argument: str, default: int) -> FilterCheck:
+    """A check for a filter whose first argument is the size it builds (center's width, batch's linecount...)."""
+
+    def check(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+        size = _arg(args, kwargs, 0, argument, default)
+        if _int_like(size):
+            _too_large(name, size)
+
+    return check
 
 
 def _check_indent(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
     width = _arg(args, kwargs, 0, "width", 4)
     each = len(width) if isinstance(width, str) else width if _int_like(width) else 0
     _too_large("indent", _size(str(value)) + each * (str(value).count("\n") + 1))
-
-
-def _check_batch(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    linecount = _arg(args, kwargs, 0, "linecount", 0)
-    if _int_like(linecount):
-        _too_large("batch", linecount)
-
-
-def _check_slice(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-    slices = _arg(args, kwargs, 0, "slices", 0)
-    if _int_like(slices):
-        _too_large("slice", slices)
 
 
 def _check_tojson(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
@@ -186,11 +182,11 @@ def _check_format(value: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> 
     _too_large("format", len(str(value)) + _printf_widths(str(value), args or tuple(kwargs.values())))
 
 
-_FILTER_CHECKS: dict[str, Callable[[Any, tuple[Any, ...], dict[str, Any]], None]] = {
-    "center": _check_center,
+_FILTER_CHECKS: dict[str, FilterCheck] = {
+    "center": _check_size_argument("center", "width", 80),
     "indent": _check_indent,
-    "batch": _check_batch,
-    "slice": _check_slice,
+    "batch": _check_size_argument("batch", "linecount", 0),
+    "slice": _check_size_argument("slice", "slices", 0),
     "tojson": _check_tojson,
     "wordwrap": _check_wordwrap,
     "replace": _check_replace,

@@ -18,6 +18,7 @@ import yaml
 
 from data.generate._cli_entry import ensure_registered
 from data.generate.fake_openai import FakeLLM
+from shoptune.tasks.spec import TaskSpec
 
 ECHO_PROMPT = (
     "Write one shopping example.\n"
@@ -90,6 +91,19 @@ def make_config(url: str, seeds: Path, **overrides: Any) -> dict[str, Any]:
     }
     cfg.update(overrides)
     return cfg
+
+
+def task_spec(kind: str = "multiple_choice") -> TaskSpec:
+    """A minimal task of ``kind`` scored by accuracy (what the filters check generated examples against)."""
+    return TaskSpec.model_validate(
+        {
+            "name": "t",
+            "capability": "c",
+            "kind": kind,
+            "metric": "accuracy",
+            "source": {"adapter": "a", "path": "p", "view": "v"},
+        }
+    )
 
 
 def write_config(path: Path, cfg: dict[str, Any]) -> Path:

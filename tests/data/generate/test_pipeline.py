@@ -8,7 +8,7 @@ import random
 
 import pytest
 
-from data.generate.conftest import PRODUCTS, make_config, seed_row, write_config, write_seeds
+from data.generate.conftest import PRODUCTS, make_config, seed_row, task_spec, write_config, write_seeds
 from shoptune.data.build import BuildConfig, build, read_manifest
 from shoptune.data.generate.assemble import Checks, Reject, assemble, extract_json_object, parse_reply
 from shoptune.data.generate.config import FiltersConfig, ParseConfig, RecordConfig, load_generate_config
@@ -17,7 +17,6 @@ from shoptune.data.generate.runner import run_generation
 from shoptune.data.store import load_records
 from shoptune.errors import ConfigError, ShoptuneError
 from shoptune.io import OutputError
-from shoptune.tasks import TaskSpec
 
 
 def _run(tmp_path, llm, seeds, name="out", resume=False, **over):
@@ -79,23 +78,11 @@ def test_replies_parse_into_the_record_schema_or_name_the_cause():
     }
 
 
-def _spec(kind: str) -> TaskSpec:
-    return TaskSpec.model_validate(
-        {
-            "name": "t",
-            "capability": "c",
-            "kind": kind,
-            "metric": "accuracy",
-            "source": {"adapter": "a", "path": "p", "view": "v"},
-        }
-    )
-
-
 def test_cheap_checks_length_language_consistency_and_rules():
     filters = FiltersConfig.model_validate(
         {"length": {"input": [5, 60]}, "rules": {"short_query": "words(input) | length <= 8"}}
     )
-    checks = Checks(filters, _spec("multiple_choice"))
+    checks = Checks(filters, task_spec("multiple_choice"))
     good = {
         "instruction": "Which product fits the shopper?",
         "input": "Shopper: a warm coat for winter",
@@ -122,7 +109,7 @@ def test_cheap_checks_length_language_consistency_and_rules():
         with pytest.raises(Reject) as err:
             checks.run({**good, **change}, {})
         assert (err.value.stage, err.value.cause) == (stage, cause), change
-    span = Checks(FiltersConfig(), _spec("extraction"))
+    span = Checks(FiltersConfig(), task_spec("extraction"))
     span.run(
         {"instruction": "Extract the brand.", "input": "Acme red running shoes", "options": [], "output": "Acme"}, {}
     )

@@ -10,11 +10,10 @@ import pytest
 
 from conftest import one_error_line, run_cli
 from data.generate._cli_entry import ensure_registered
-from data.generate.conftest import make_config, write_config
+from data.generate.conftest import make_config, task_spec, write_config
 from shoptune.data.generate.assemble import Checks, Reject, assemble
 from shoptune.data.generate.config import FiltersConfig, RecordConfig, load_generate_config
 from shoptune.errors import ConfigError
-from shoptune.tasks import TaskSpec
 
 HUGE = "{{ 'x' * 10**10 }}"
 
@@ -76,15 +75,7 @@ def test_a_record_template_failing_on_one_reply_rejects_that_reply():
 
 
 def test_a_rule_failing_on_one_example_rejects_it():
-    spec = TaskSpec.model_validate(
-        {
-            "name": "t",
-            "capability": "c",
-            "kind": "multiple_choice",
-            "metric": "accuracy",
-            "source": {"adapter": "a", "path": "p", "view": "v"},
-        }
-    )
+    spec = task_spec()
     example = {"instruction": "Which fits?", "input": "a warm coat", "options": ["Coat", "Hose"], "output": "Coat"}
     checks = Checks(FiltersConfig.model_validate({"language": None, "rules": {"r": "input + 1 > 0"}}), spec)
     with pytest.raises(Reject) as err:

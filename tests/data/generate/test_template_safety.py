@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import pytest
 
-from data.generate.conftest import make_config, write_config
+from data.generate.conftest import make_config, task_spec, write_config
 from shoptune.data.generate.assemble import Checks
 from shoptune.data.generate.config import FiltersConfig, load_generate_config
 from shoptune.errors import ConfigError
-from shoptune.tasks import TaskSpec
 
 TEMPLATE = "{{ cycler.__init__.__globals__.os.system('touch PWNED') }}"
 EXPRESSION = "cycler.__init__.__globals__.os.system('touch PWNED') == 0"
@@ -69,15 +68,7 @@ def test_a_hidden_payload_runs_no_code_and_sends_nothing(llm, tmp_path, seeds, c
 
 def test_a_hidden_payload_in_a_rule_runs_no_code(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    spec = TaskSpec.model_validate(
-        {
-            "name": "t",
-            "capability": "c",
-            "kind": "multiple_choice",
-            "metric": "accuracy",
-            "source": {"adapter": "a", "path": "p", "view": "v"},
-        }
-    )
+    spec = task_spec()
     checks = Checks(FiltersConfig.model_validate({"language": None, "rules": {"ok": HIDDEN_EXPRESSION}}), spec)
     example = {"instruction": "Which fits?", "input": "a warm coat", "options": ["Coat", "Hose"], "output": "Coat"}
     with pytest.raises(ConfigError, match=r"^filters\.rules\.ok: unsafe expression \(access to attribute"):
