@@ -448,6 +448,56 @@ def compare_heldout(
     )
 
 
+def _sweep_config(
+    config: str | Path | SweepConfig,
+    overrides: Mapping[str, Any] | Sequence[str] | None,
+    preset: str | None,
+    data: str | Path | None,
+) -> SweepConfig:
+    """A sweep YAML path (with a preset and dotted overrides) or a SweepConfig, checked; ``data`` replaces its
+    data build."""
+    from shoptune.experiments.sweep import SweepConfig, load_sweep
+
+    changes, build = validate.config_overrides(overrides), validate.optional(validate.path_arg, data, "data")
+    preset = validate.optional(validate.text, preset, "preset")
+    if isinstance(config, SweepConfig):
+        validate.no_overrides(changes)
+        if preset is not None:
+            raise ArgumentError("preset", "applies to a sweep YAML path, not to a SweepConfig")
+        cfg = config
+    else:
+        cfg = load_sweep(validate.path_arg(config, "config"), changes, preset=preset)
+    if build is not None:
+        cfg.data = str(build.resolve())
+    return cfg
+
+
+@python_api
+def plan_experiment(
+    config: str | Path | SweepConfig,
+    *,
+    overrides: Mapping[str, Any] | Sequence[str] | None = None,
+    preset: str | None = None,
+    data: str | Path | None = None,
+    priors: str | Path | None = None,
+    out: str | Path | None = None,
+) -> dict[str, Any]:
+    """What a sweep will cost and the smallest effect each primary contrast can detect, before it runs: runs,
+    items, expected wall time, and per primary contrast the MDE at 80% power and the seeds or items its
+    ``expected_effect`` needs. ``priors``: an earlier sweep folder whose measured seed and item SDs replace the
+    file's; ``out``: the sweep folder, whose finished runs replace the assumed throughput.
+
+    >>> plan = plan_experiment("configs/experiments/rank_diversity.yaml")  # doctest: +SKIP
+    >>> plan["primary"][0]["mde"]  # doctest: +SKIP
+    """
+    from shoptune.experiments.planning import plan_design
+
+    cfg = _sweep_config(config, overrides, preset, data)
+    priors = validate.optional(validate.path_arg, priors, "priors")
+    out = validate.optional(validate.path_arg, out, "out")
+    return plan_design(cfg, priors=priors, out=out)
+
+
 @python_api
 def run_sweep(
     config: str | Path | SweepConfig,
@@ -455,30 +505,31 @@ def run_sweep(
     *,
     resume: bool = False,
     overrides: Mapping[str, Any] | Sequence[str] | None = None,
+    preset: str | None = None,
     data: str | Path | None = None,
     threads: int | None = None,
     log: Log = print,
     progress: AddBar | None = None,
 ) -> dict[str, Any]:
-    """Train every arm x seed of a sweep (a YAML path with dotted ``overrides``, or a SweepConfig), score each on one
-    fixed item set, and write results and comparisons into ``out``; ``data`` reuses an existing data build for
-    every arm, ``threads`` sets torch's thread count. Returns the analysis."""
-    from shoptune.experiments.sweep import SweepConfig, load_sweep
+    """Train every arm x seed of a sweep (a YAML path with a ``preset`` and dotted ``overrides``, or a SweepConfig),
+    score each on one fixed item set, and write results and comparisons into ``out``; ``data`` reuses an existing
+    data build for every arm, ``threads`` sets torch's thread count. The plan (:func:`plan_experiment`) is logged
+    first, with a warning for each primary contrast this design cannot detect. Returns the analysis."""
+    from shoptune.experiments.planning import plan_design, plan_markdown, warning_lines
+    from shoptune.experiments.sweep import check_start
     from shoptune.experiments.sweep import run_sweep as run
 
     out, resume = validate.path_arg(out, "out"), validate.flag(resume, "resume")
-    changes, build = validate.config_overrides(overrides), validate.optional(validate.path_arg, data, "data")
     threads = validate.optional(validate.positive_int, threads, "threads")
     log, progress = validate.function(log, "log"), validate.optional(validate.function, progress, "progress")
-    if isinstance(config, SweepConfig):
-        validate.no_overrides(changes)
-        cfg = config
-    else:
-        cfg = load_sweep(validate.path_arg(config, "config"), changes)
-    if build is not None:
-        cfg.data = str(build.resolve())
+    cfg = _sweep_config(config, overrides, preset, data)
+    check_start(cfg, out, resume)  # a bad --out is one line before the plan is worked out and printed
+    design = plan_design(cfg, out=out if (out / "arms").is_dir() else None)
+    log(plan_markdown(design).rstrip())
+    for line in warning_lines(design):
+        log(line)
     if threads:
         import torch
 
         torch.set_num_threads(threads)
-    return run(cfg, out, resume=resume, log=log, progress=progress)
+    return run(cfg, out, resume=resume, log=log, progress=progress, design=design)

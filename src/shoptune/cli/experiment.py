@@ -1,4 +1,4 @@
-"""`shoptune experiments heldout | run | analyze | status` (also as `shoptune experiment ...`)."""
+"""`shoptune experiments heldout | plan | run | analyze | status` (also as `shoptune experiment ...`)."""
 
 from __future__ import annotations
 
@@ -52,12 +52,47 @@ def experiments_heldout(
     console.print(f"wrote {folder / 'comparison.json'} ({len(report['tasks'])} tasks)")
 
 
+PresetOpt = Annotated[
+    str | None, typer.Option("--preset", help="One of the sweep file's presets (say, gpu: the studies' own scale).")
+]
+
+
+@experiments_app.command("plan")
+def experiment_plan(
+    sweep: Annotated[Path, typer.Argument(help="Sweep YAML (see configs/experiments/).")],
+    set_: SetOpt = None,
+    preset: PresetOpt = None,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="The data build the sweep would use (for pool and split sizes).")
+    ] = None,
+    priors: Annotated[
+        Path | None,
+        typer.Option("--from", help="An earlier sweep folder: use the seed SD and item SD its contrasts measured."),
+    ] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="The sweep folder: its finished runs give the measured throughput.")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Also write the plan as JSON here.")] = None,
+) -> None:
+    """Before running a sweep: its expected wall time, and the smallest effect each primary contrast can detect."""
+    from shoptune.api import plan_experiment
+    from shoptune.experiments.planning import plan_markdown
+    from shoptune.io import atomic_write_json
+
+    plan = plan_experiment(sweep, overrides=set_, preset=preset, data=data, priors=priors, out=out)
+    console.print(plan_markdown(plan), markup=False, highlight=False)
+    if json_out is not None:
+        atomic_write_json(json_out, plan)
+        console.print(f"wrote {json_out}")
+
+
 @experiments_app.command("run")
 def experiment_run(
     sweep: Annotated[Path, typer.Argument(help="Sweep YAML (see configs/experiments/).")],
     out: Annotated[Path, typer.Option("--out", help="Sweep folder (arms, evals, results, comparisons).")],
     resume: Annotated[bool, typer.Option("--resume", help="Continue a sweep: done arms are skipped.")] = False,
     set_: SetOpt = None,
+    preset: PresetOpt = None,
     threads: Annotated[
         int | None, typer.Option("--threads", help="torch threads, at least 1 (default: torch's).")
     ] = None,
@@ -69,7 +104,17 @@ def experiment_run(
     from shoptune.api import run_sweep
 
     with model_bars() as bars:
-        run_sweep(sweep, out, resume=resume, overrides=set_, data=data, threads=threads, log=log, progress=bars)
+        run_sweep(
+            sweep,
+            out,
+            resume=resume,
+            overrides=set_,
+            preset=preset,
+            data=data,
+            threads=threads,
+            log=log,
+            progress=bars,
+        )
     console.print((out / "results.md").read_text(encoding="utf-8"))
     console.print(f"wrote {out / 'results.md'}, {out / 'results.parquet'} and {out / 'comparisons.md'}")
 

@@ -285,6 +285,7 @@ def prediction_rows(result: EvalResult) -> list[dict[str, Any]]:
                 "metric": headline,
                 "score": example_score(p.rows[headline]),
                 "row": jsonable(p.rows[headline]),
+                "cluster": p.item.meta.get("cluster"),  # items of one query or product: resampled together
             }
         )
     return rows

@@ -1,10 +1,11 @@
 """A sweep's results: the table (a row per arm x seed x task), aggregates, and paired comparisons of arms.
 
 Every number comes from :mod:`shoptune.evaluation.statistics`: a group score is the mean of its tasks' scores
-(each task's own metric), intervals resample items within tasks, and a contrast between arms (a step of an
-ablation, the slope of a sequence, a rank x diversity interaction) applies the same resampled items to every
-arm and seed. Seeds are averaged; their spread is shown beside the item-level interval, and a contrast whose
-size is within the seed-to-seed spread (or whose interval holds 0) is not called a finding.
+(each task's own metric), and every interval is a hierarchical bootstrap over seeds and then items within tasks
+(:func:`~shoptune.evaluation.statistics.seed_item_contrast`), with the same resampled items for every arm. The
+sweep's primary contrasts (named in its YAML before it runs) lead, Holm-corrected, each with the MDE of the
+design it ran at; every other comparison is exploratory and Benjamini–Hochberg-corrected. With fewer than 3
+seeds no seed-level inference is made and nothing is called a finding.
 
 Example:
     >>> summary = write_analysis(plan_sweep(load_sweep("sweep.yaml"), Path("runs/sweep")))  # doctest: +SKIP
@@ -15,16 +16,27 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from shoptune.errors import DataError, ShoptuneError
-from shoptune.evaluation.statistics import TaskRows, paired_runs_contrast, task_rows
+from shoptune.evaluation.statistics import TaskRows, benjamini_hochberg, holm, seed_item_contrast, task_rows
 from shoptune.io import atomic_path, atomic_write_json, atomic_write_text, safe_component
 
-if TYPE_CHECKING:
-    from shoptune.experiments.sweep import Plan
+
+class Plan(Protocol):
+    """What the analysis reads of a sweep's plan (:class:`shoptune.experiments.sweep.Plan`; a protocol here so
+    that the analysis never imports the sweep runner, which imports it)."""
+
+    cfg: Any
+    layout: Any
+    arms: list[Any]
+    configs: dict[tuple[str, int], Any]
+    data_dir: Path
+    tasks: list[str]
+    groups: dict[str, str]
+
 
 Log = Callable[[str], None]
 Runs = dict[tuple[str, int], dict[str, TaskRows]]
@@ -110,44 +122,47 @@ def task_groups(plan: Plan) -> dict[str, list[str]]:
     from shoptune.tasks import load_tasks
 
     specs = task_specs(read_manifest(plan.data_dir), load_tasks())
-    base_holdout = next(iter(plan.configs.values())).data.holdout_groups()
-    groups: dict[str, list[str]] = {"all": list(plan.tasks)}
-    groups["held-in"] = [t for t in plan.tasks if plan.groups[t] == "held-in"]
-    groups["held-out"] = [t for t in plan.tasks if plan.groups[t] == "held-out"]
-    for name, members in base_holdout.items():
-        groups[f"held-out: {name}"] = [t for t in members if t in plan.tasks]
-    for cap in sorted({specs[t].capability for t in groups["held-in"]}):
-        groups[f"held-in: {cap}"] = [t for t in groups["held-in"] if specs[t].capability == cap]
-    return {name: tasks for name, tasks in groups.items() if tasks}
+    holdout = next(iter(plan.configs.values())).data.holdout_groups()
+    return group_members(plan.tasks, plan.groups, holdout, lambda t: specs[t].capability if t in specs else None)
+
+
+def group_members(
+    tasks: Sequence[str],
+    groups: dict[str, str],
+    holdout: dict[str, list[str]],
+    capability_of: Callable[[str], str | None],
+) -> dict[str, list[str]]:
+    """The tasks of each group: all, held-in, held-out, each named held-out group, each held-in capability (a
+    group with no task is left out)."""
+    members: dict[str, list[str]] = {"all": list(tasks)}
+    members["held-in"] = [t for t in tasks if groups[t] == "held-in"]
+    members["held-out"] = [t for t in tasks if groups[t] == "held-out"]
+    for name, listed in holdout.items():
+        members[f"held-out: {name}"] = [t for t in listed if t in tasks]
+    capabilities = {t: capability_of(t) for t in members["held-in"]}
+    for cap in sorted({c for c in capabilities.values() if c}):
+        members[f"held-in: {cap}"] = [t for t in members["held-in"] if capabilities[t] == cap]
+    return {name: listed for name, listed in members.items() if listed}
 
 
 # ============================================================================================ contrasts
 def contrast(
     runs: Runs, weights: dict[str, float], seeds: Sequence[int], tasks: Sequence[str], seed: int = 0
 ) -> dict[str, Any]:
-    """``sum_arm w_arm * score(arm)`` (seeds averaged) with its paired item-level CI and the seed spread.
+    """``sum_arm w_arm * score(arm)`` (seeds averaged) with an interval that holds seed and item variance.
 
-    ``seed_sd`` is the standard deviation over seeds of the per-seed contrast (seed s of every arm together);
-    ``finding`` says whether the interval excludes 0 and the contrast is larger than that spread. With one seed
-    the spread is unknown, and nothing is called a finding.
+    :func:`~shoptune.evaluation.statistics.seed_item_contrast` (a hierarchical bootstrap over seeds, then items
+    within tasks); with fewer than 3 seeds the interval is over items only and ``seed_inference`` is False.
+    Whether a contrast is a finding is decided once all of a sweep's contrasts are known (:func:`correct`).
     """
-    keys = [(arm, s) for arm in weights for s in seeds]
-    result = paired_runs_contrast(
-        [runs[k] for k in keys],
-        [weights[arm] / len(seeds) for arm, _ in keys],
+    arms = list(weights)
+    return seed_item_contrast(
+        [[runs[(arm, s)] for s in seeds] for arm in arms],
+        [weights[arm] for arm in arms],
         tasks,
         n_resamples=N_RESAMPLES,
         seed=seed,
     )
-    per_seed = [
-        sum(w * float(np.mean([runs[(arm, s)][t].score for t in tasks])) for arm, w in weights.items()) for s in seeds
-    ]
-    sd = float(np.std(per_seed, ddof=1)) if len(seeds) > 1 else None
-    lo, hi = result["ci95"]
-    result["per_seed"] = per_seed
-    result["seed_sd"] = sd
-    result["finding"] = bool((lo > 0 or hi < 0) and sd is not None and abs(result["delta"]) > sd)
-    return result
 
 
 def arm_score(runs: Runs, arm: str, seeds: Sequence[int], tasks: Sequence[str]) -> dict[str, Any]:
@@ -192,23 +207,133 @@ def interaction_report(
     cells = {f"{r}|{c}": arm_score(runs, grid[(r, c)], seeds, tasks) for r in rows for c in cols}
     lo_c, hi_c = cols[0], cols[-1]
     gains = {r: contrast(runs, {grid[(r, hi_c)]: 1.0, grid[(r, lo_c)]: -1.0}, seeds, tasks) for r in rows}
-    weights = {grid[(rows[-1], hi_c)]: 1.0, grid[(rows[-1], lo_c)]: -1.0}
-    weights[grid[(rows[0], hi_c)]] = weights.get(grid[(rows[0], hi_c)], 0.0) - 1.0
-    weights[grid[(rows[0], lo_c)]] = weights.get(grid[(rows[0], lo_c)], 0.0) + 1.0
     return {
         "rows": rows,
         "cols": cols,
         "cells": cells,
         "gains": gains,
-        "interaction": contrast(runs, weights, seeds, tasks),
+        "interaction": contrast(runs, interaction_weights(grid, rows, cols), seeds, tasks),
     }
+
+
+def interaction_weights(grid: dict[tuple[str, str], str], rows: list[str], cols: list[str]) -> dict[str, float]:
+    """Arm weights of (last row: last col - first col) - (first row: last col - first col)."""
+    lo_c, hi_c = cols[0], cols[-1]
+    weights = {grid[(rows[-1], hi_c)]: 1.0, grid[(rows[-1], lo_c)]: -1.0}
+    weights[grid[(rows[0], hi_c)]] = weights.get(grid[(rows[0], hi_c)], 0.0) - 1.0
+    weights[grid[(rows[0], lo_c)]] = weights.get(grid[(rows[0], lo_c)], 0.0) + 1.0
+    return weights
+
+
+def grid_axes(
+    cfg: Any, arms: Sequence[Any]
+) -> tuple[dict[str, str], dict[tuple[str, str], str], list[str], list[str]] | None:
+    """The grid's interaction axes, cell -> arm, and the row and column levels in order, from the expanded ``arms``
+    (each with its ``levels``); None without a two-factor grid."""
+    factors = list(cfg.grid or {})
+    axes = cfg.compare.interaction or ({"rows": factors[0], "cols": factors[1]} if len(factors) == 2 else None)
+    if not axes:
+        return None
+    rows = list(dict.fromkeys(a.levels[axes["rows"]] for a in arms))
+    cols = list(dict.fromkeys(a.levels[axes["cols"]] for a in arms))
+    grid = {(a.levels[axes["rows"]], a.levels[axes["cols"]]): a.name for a in arms}
+    return dict(axes), grid, rows, cols
+
+
+# ============================================================================================ primary and the rest
+def primary_report(plan: Plan, runs: Runs, groups: dict[str, list[str]]) -> list[dict[str, Any]]:
+    """Each primary contrast the sweep names: its estimate, seed-aware CI, Holm-adjusted p, the MDE of the design
+    it ran at, and a one-sentence conclusion."""
+    from shoptune.evaluation.power import minimum_detectable_effect
+
+    cfg, seeds = plan.cfg, list(plan.cfg.seeds)
+    arms = {a.name for a in plan.arms}
+    out = []
+    for k, spec in enumerate(cfg.primary):
+        tasks = groups.get(spec.group)
+        if spec.interaction:
+            shape = grid_axes(cfg, plan.arms) if cfg.grid else None
+            weights = interaction_weights(*shape[1:]) if shape else {}
+        else:
+            weights = dict(spec.weights)
+        entry: dict[str, Any] = spec.model_dump() | {"weights": weights}
+        missing = sorted(a for a in weights if a not in arms)
+        if not tasks or not weights or missing:
+            reason = f"arms not finished: {', '.join(missing)}" if missing else f"no task in group {spec.group!r}"
+            out.append(entry | {"result": None, "conclusion": f"Not computed: {reason}."})
+            continue
+        result = contrast(runs, weights, seeds, tasks, seed=1000 + k)
+        mde = (
+            minimum_detectable_effect(
+                seed_sd=result["seed_sd"], item_sd=result["item_sd"], seeds=len(seeds), items=result["items"]
+            )
+            if result["seed_sd"] is not None
+            else float("inf")
+        )
+        out.append(entry | {"result": result, "mde": mde})
+    adjusted = holm([e["result"]["p_value"] for e in out if e["result"]])
+    for entry in (e for e in out if e["result"]):
+        result = entry["result"]
+        result["p_adjusted"], result["correction"] = adjusted.pop(0), "Holm"
+        result["finding"] = bool(result["seed_inference"] and result["p_adjusted"] < 0.05)
+        entry["conclusion"] = conclusion(entry)
+    return out
+
+
+def conclusion(entry: dict[str, Any]) -> str:
+    """One sentence on what a primary contrast's numbers mean."""
+    r, mde = entry["result"], entry.get("mde", float("inf"))
+    lo, hi = r["ci95"]
+    what = entry.get("question") or entry["name"]
+    if not r["seed_inference"]:
+        return (
+            f"{what} Not answerable: {r['seeds']} seed(s) give no seed-level inference (3 or more are needed); "
+            f"the item-level interval [{lo:+.3f}, {hi:+.3f}] leaves out seed variance."
+        )
+    if r["finding"]:
+        direction = "higher" if r["delta"] > 0 else "lower"
+        return (
+            f"{what} Yes: the contrast is {r['delta']:+.3f} [{lo:+.3f}, {hi:+.3f}] ({direction}; Holm p = "
+            f"{r['p_adjusted']:.3g}) over {r['seeds']} seeds and {r['items']} items."
+        )
+    expected = entry.get("expected_effect")
+    verdict = (
+        f"; the expected {expected:.3f} is below it, so this design could not have seen it"
+        if expected is not None and mde > expected
+        else ""
+    )
+    return (
+        f"{what} No effect larger than {mde:.3f} (this design's MDE at 80% power{verdict}): "
+        f"{r['delta']:+.3f} [{lo:+.3f}, {hi:+.3f}], Holm p = {r['p_adjusted']:.3g}."
+    )
+
+
+def exploratory_contrasts(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every contrast of the sequences and the grid (the ones not named primary), in report order."""
+    found = []
+    for by_group in report["sequences"].values():
+        for seq in by_group.values():
+            for row in seq["contrasts"]:
+                found += [row["vs_previous"], row["vs_first"]]
+            if seq["slope"]:
+                found.append(seq["slope"])
+    for group, inter in (report.get("interaction") or {}).items():
+        if group != "axes":
+            found += [*inter["gains"].values(), inter["interaction"]]
+    return found
+
+
+def correct_exploratory(report: dict[str, Any]) -> None:
+    """Benjamini–Hochberg over all exploratory contrasts; a finding needs seed-level inference and q < 0.05."""
+    found = exploratory_contrasts(report)
+    for result, q in zip(found, benjamini_hochberg([r["p_value"] for r in found]), strict=True):
+        result["p_adjusted"], result["correction"] = q, "BH"
+        result["finding"] = bool(result["seed_inference"] and q < 0.05)
 
 
 # ============================================================================================ writing
 def write_analysis(plan: Plan, *, log: Log = print) -> dict[str, Any]:
     """results.parquet / results.md, comparisons.json / comparisons.md and the plots, from the evals on disk."""
-    from shoptune.experiments.sweep import expand_arms
-
     cfg, layout = plan.cfg, plan.layout
     seeds = list(cfg.seeds)
     runs: Runs = {(a.name, s): read_rows(layout.eval(a.name, s)) for a in plan.arms for s in seeds}
@@ -234,19 +359,16 @@ def write_analysis(plan: Plan, *, log: Log = print) -> dict[str, Any]:
         report["sequences"][name] = {g: sequence_report(runs, steps, seeds, tasks) for g, tasks in focus.items()}
         zero_shot = {g: report["arms"][steps[0]][g]["base"] for g in focus}
         plot = layout.root / safe_component(f"sequence_{name}.png", "sequence")
-        plot_sequence(report["sequences"][name], plot, name, zero_shot)
-    if cfg.grid:
-        factors = list(cfg.grid)
-        axes = cfg.compare.interaction or ({"rows": factors[0], "cols": factors[1]} if len(factors) == 2 else None)
-        if axes:
-            arms = expand_arms(cfg)
-            rows = list(dict.fromkeys(a.levels[axes["rows"]] for a in arms))
-            cols = list(dict.fromkeys(a.levels[axes["cols"]] for a in arms))
-            grid = {(a.levels[axes["rows"]], a.levels[axes["cols"]]): a.name for a in arms}
-            report["interaction"] = {
-                g: interaction_report(runs, grid, rows, cols, seeds, tasks) for g, tasks in focus.items()
-            } | {"axes": axes}
-            plot_grid(report["interaction"], layout.root / "grid.png", axes)
+        plot_sequence(report["sequences"][name], plot, name, zero_shot, majority_scores(report, focus))
+    shape = grid_axes(cfg, plan.arms) if cfg.grid else None
+    if shape:
+        axes, grid, rows, cols = shape
+        report["interaction"] = {
+            g: interaction_report(runs, grid, rows, cols, seeds, tasks) for g, tasks in focus.items()
+        } | {"axes": axes}
+        plot_grid(report["interaction"], layout.root / "grid.png", axes)
+    report["primary"] = primary_report(plan, runs, groups)
+    correct_exploratory(report)
     atomic_write_json(layout.root / "comparisons.json", report)
     text = comparisons_markdown(report, seeds)
     atomic_write_text(layout.root / "comparisons.md", text)
@@ -320,8 +442,13 @@ def write_table(
     sizes = ", ".join(f"{g}: {len(t)}" for g, t in groups.items())
     text = (
         f"# Sweep results ({len(plan.arms)} arms x {len(seeds)} seeds)\n\n"
-        f"Mean task score per group (tasks per group: {sizes}); [item-level 95% CI] ±seed-to-seed SD. "
-        f"{plan.cfg.eval.limit} {plan.cfg.eval.split} items per task, the same items for every arm. "
+        f"Mean task score per group (tasks per group: {sizes}); [95% CI] ±seed-to-seed SD. "
+        + (
+            "The intervals hold seed and item variance (hierarchical bootstrap). "
+            if len(seeds) >= 3
+            else "Fewer than 3 seeds: the intervals are over items only; seed variance is not in them. "
+        )
+        + f"{plan.cfg.eval.limit} {plan.cfg.eval.split} items per task, the same items for every arm. "
         "Majority answer: the mean score of always giving each task's most frequent gold answer (over the tasks "
         "that have one). One-answer tasks: per seed, how many tasks the model answered with one answer for 90% or "
         "more of the items; there its score is that answer's rate, not something it learned.\n\n"
@@ -390,21 +517,69 @@ def _fmt(result: dict[str, Any] | None) -> str:
         return "-"
     lo, hi = result["ci95"]
     sd = f"; seed SD {result['seed_sd']:.3f}" if result.get("seed_sd") is not None else ""
+    if not result.get("seed_inference", False):
+        return f"{result['delta']:+.3f} [{lo:+.3f}, {hi:+.3f}] items only{sd}"
+    p = f"; {result['correction']} p {result['p_adjusted']:.3g}" if "p_adjusted" in result else ""
     mark = " **finding**" if result.get("finding") else ""
-    return f"{result['delta']:+.3f} [{lo:+.3f}, {hi:+.3f}]{sd}{mark}"
+    return f"{result['delta']:+.3f} [{lo:+.3f}, {hi:+.3f}]{sd}{p}{mark}"
+
+
+def answer_markdown(report: dict[str, Any], seeds: Sequence[int]) -> list[str]:
+    """The answer first: each primary contrast, its CI, its MDE and its one-sentence conclusion."""
+    primary = report.get("primary") or []
+    if not primary:
+        return [
+            "## Answer",
+            "",
+            "This sweep names no primary contrast, so every comparison below is exploratory; name the question "
+            "under `primary:` in the sweep file before running it.",
+        ]
+    out = [
+        "## Answer (primary contrasts, Holm-corrected)",
+        "",
+        "| contrast | group | Δ [95% CI] | Holm p | MDE (80%) | expected | seeds × items |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for entry in primary:
+        r = entry["result"]
+        if r is None:
+            out.append(f"| {entry['name']} | {entry['group']} | – | – | – | – | – |")
+            continue
+        lo, hi = r["ci95"]
+        mde = entry.get("mde", float("inf"))
+        expected = entry.get("expected_effect")
+        p = f"{r['p_adjusted']:.3g}" if r["seed_inference"] else "– (< 3 seeds)"
+        out.append(
+            f"| {entry['name']} | {entry['group']} | {r['delta']:+.3f} [{lo:+.3f}, {hi:+.3f}] | {p} | "
+            f"{'–' if mde == float('inf') else f'{mde:.3f}'} | {'–' if expected is None else f'{expected:.3f}'} | "
+            f"{r['seeds']} × {r['items']} |"
+        )
+    out.append("")
+    out += [f"- **{entry['name']}**: {entry['conclusion']}" for entry in primary]
+    return out
 
 
 def comparisons_markdown(report: dict[str, Any], seeds: Sequence[int]) -> str:
     out = [
         "# Comparisons",
         "",
-        f"Paired over the same items; seeds {list(seeds)} averaged. Δ [item-level 95% CI]; seed SD is the spread "
-        "of the per-seed Δ. **finding**: the CI excludes 0 and |Δ| exceeds the seed SD"
-        + (" (one seed: no spread, so nothing is called a finding)." if len(seeds) < 2 else "."),
+        *answer_markdown(report, seeds),
+        "",
+        "## Exploratory comparisons",
+        "",
+        f"Paired over the same items; seeds {list(seeds)}. Δ [95% CI] from a hierarchical bootstrap (seeds, then "
+        "items within tasks; t interval with Welch–Satterthwaite df); seed SD is the spread of the per-seed Δ. "
+        "p is Benjamini–Hochberg-adjusted over all the comparisons below; **finding**: adjusted p < 0.05. "
+        + (
+            "With fewer than 3 seeds the intervals are over items only (no seed-level inference) and nothing is "
+            "called a finding."
+            if len(seeds) < 3
+            else "These were not named before the sweep ran: read them as leads for the next sweep, not answers."
+        ),
     ]
     for name, by_group in report["sequences"].items():
         for group, seq in by_group.items():
-            out += ["", f"## Sequence {name} ({group} tasks)", ""]
+            out += ["", f"### Sequence {name} ({group} tasks)", ""]
             out += ["| step | score [95% CI] | Δ vs previous | Δ vs first |", "|---|---|---|---|"]
             contrasts = {row["arm"]: row for row in seq["contrasts"]}
             for point in seq["curve"]:
@@ -419,7 +594,7 @@ def comparisons_markdown(report: dict[str, Any], seeds: Sequence[int]) -> str:
         for group, inter in report["interaction"].items():
             if group == "axes":
                 continue
-            out += ["", f"## Grid {axes['rows']} x {axes['cols']} ({group} tasks)", ""]
+            out += ["", f"### Grid {axes['rows']} x {axes['cols']} ({group} tasks)", ""]
             out += [
                 "| "
                 + axes["rows"]
@@ -439,10 +614,23 @@ def comparisons_markdown(report: dict[str, Any], seeds: Sequence[int]) -> str:
 
 
 # ============================================================================================ plots
+def majority_scores(report: dict[str, Any], groups: dict[str, list[str]]) -> dict[str, float]:
+    """Per group, the majority answer's mean score, where every task of the group has one."""
+    majority = report.get("baselines", {}).get("majority", {})
+    return {
+        g: m["score"] for g, tasks in groups.items() if (m := majority.get(g)) is not None and m["tasks"] == len(tasks)
+    }
+
+
 def plot_sequence(
-    seq_by_group: dict[str, Any], path: Path, name: str, zero_shot: dict[str, float] | None = None
+    seq_by_group: dict[str, Any],
+    path: Path,
+    name: str,
+    zero_shot: dict[str, float] | None = None,
+    majority: dict[str, float] | None = None,
 ) -> Path:
-    """The curve of each group's score over the steps, with its item-level 95% band (dashed: zero-shot)."""
+    """The curve of each group's score over the steps, with its 95% band (dashed: zero-shot; dotted: always the
+    majority answer, the constant predictor a score must beat)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -458,10 +646,12 @@ def plot_sequence(
         ax.fill_between(x, lo, hi, alpha=0.2, color=line.get_color())
         if zero_shot and group in zero_shot:
             ax.axhline(zero_shot[group], color=line.get_color(), linestyle="--", linewidth=1)
+        if majority and group in majority:
+            ax.axhline(majority[group], color=line.get_color(), linestyle=":", linewidth=1)
     steps = next(iter(seq_by_group.values()))["steps"]
     ax.set_xticks(range(len(steps)), steps, rotation=20, ha="right")
     ax.set_ylabel("mean task score")
-    ax.set_title(f"{name}: score per step (95% CI band; dashed: zero-shot)")
+    ax.set_title(f"{name}: score per step (95% CI band; dashed: zero-shot; dotted: majority answer)", fontsize=9)
     ax.legend()
     fig.tight_layout()
     with atomic_path(path) as tmp:

@@ -31,6 +31,7 @@ import itertools
 import json
 import math
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -46,7 +47,9 @@ from shoptune.validate import is_number
 
 Log = Callable[[str], None]
 SWEEP_FILE = "sweep.json"
+PLAN_FILE = "plan.json"
 ALL = "all"
+GROUP_NAME = re.compile(r"^(all|held-in|held-out|held-(in|out): .+)$")
 
 
 class SweepEval(StrictModel):
@@ -83,6 +86,61 @@ class Tracking(StrictModel):
     uri: str | None = None
 
 
+class PrimaryContrast(StrictModel):
+    """A contrast named before the sweep runs: the question the sweep is for. Primary contrasts are reported first,
+    Holm-corrected among themselves; every other comparison is exploratory (Benjamini–Hochberg)."""
+
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+    #: One sentence: what the contrast answers ("Does spreading a fixed budget over 4 capabilities help?").
+    question: str = ""
+    #: arm -> weight, e.g. {f4: 1, c1: -1}; or leave empty and set `interaction`.
+    weights: dict[str, float] = Field(default_factory=dict)
+    #: The grid's interaction (compare.interaction): gain of the last column over the first, last row minus first.
+    interaction: bool = False
+    #: The task group it is measured on: all, held-in, held-out, "held-out: NAME" or "held-in: CAPABILITY".
+    group: str = "held-out"
+    #: The smallest effect worth detecting (mean task-score units): the plan says whether the design can see it.
+    expected_effect: float | None = Field(None, gt=0, le=1)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> PrimaryContrast:
+        if bool(self.weights) == self.interaction:
+            raise ValueError("give either 'weights' (arm: weight) or 'interaction: true'")
+        if self.weights and abs(sum(self.weights.values())) > 1e-9:
+            raise ValueError("weights must sum to 0 (a contrast compares arms; {a: 1, b: -1})")
+        return self
+
+
+class VarianceSpec(StrictModel):
+    """What the plan's MDE assumes until a sweep measures its own (see `shoptune experiment plan --from`)."""
+
+    #: SD over seeds of a per-seed contrast of two arms (mean task score).
+    seed_sd: float = Field(0.09, ge=0)
+    #: SD of one item's paired difference between two arms; the item part of the SE is item_sd / sqrt(items).
+    item_sd: float = Field(0.40, gt=0)
+    source: str = (
+        "the older CPU sweeps (benchmarks/results/sweeps, 2 seeds, 6-8 items per task): seed SD of a contrast "
+        "0.065-0.12, item SE ~0.03 at 160 items"
+    )
+
+
+class ThroughputSpec(StrictModel):
+    """What the plan's wall time assumes until runs in the sweep folder measure it."""
+
+    #: SFT training tokens per second (SmolLM2-135M LoRA on one thread of the 2-core CPU: 112 measured).
+    train_tokens_per_s: float = Field(112.0, gt=0)
+    #: Tokens per training example after data.max_length (the cap-72 SFT run: 131).
+    tokens_per_example: float = Field(131.0, gt=0)
+    #: Scored choice items per second (160 items in ~3.5 min on one thread: 0.76).
+    score_items_per_s: float = Field(0.76, gt=0)
+    source: str = "measured on the 2-core CPU, one torch thread (runs/sft_cap72, the older sweeps)"
+
+
+class PlanSpec(StrictModel):
+    variance: VarianceSpec = Field(default_factory=VarianceSpec)
+    throughput: ThroughputSpec = Field(default_factory=ThroughputSpec)
+
+
 class SweepConfig(StrictModel):
     #: The base SFT config (path relative to this file).
     base: str
@@ -98,6 +156,12 @@ class SweepConfig(StrictModel):
     #: factor -> levels: a list of values of one config key, or {level name: overrides}.
     grid: dict[str, list[Any] | dict[str, dict[str, Any]]] = Field(default_factory=dict)
     compare: Compare = Field(default_factory=Compare)
+    #: The question(s) the sweep is for, named before it runs (reported first, Holm-corrected).
+    primary: list[PrimaryContrast] = Field(default_factory=list)
+    #: What `experiment plan` assumes for the MDE and the wall time.
+    plan: PlanSpec = Field(default_factory=PlanSpec)
+    #: Named sets of overrides of this file's keys (`--preset gpu`), e.g. the studies' own scale for a GPU.
+    presets: dict[str, dict[str, Any]] = Field(default_factory=dict)
     tracking: Tracking = Field(default_factory=Tracking)
 
     @model_validator(mode="after")
@@ -110,6 +174,10 @@ class SweepConfig(StrictModel):
         twice = sorted({n for n in names if names.count(n) > 1})
         if twice:
             raise ValueError(f"arms: names used twice: {', '.join(twice)}")
+        primaries = [p.name for p in self.primary]
+        twice = sorted({n for n in primaries if primaries.count(n) > 1})
+        if twice:
+            raise ValueError(f"primary: names used twice: {', '.join(twice)}")
         return self
 
 
@@ -123,15 +191,18 @@ class Arm:
 
 
 # ============================================================================================ loading
-def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> SweepConfig:
+def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None, preset: str | None = None) -> SweepConfig:
     """Read and validate a sweep YAML; ``base`` resolves against the sweep file's folder.
 
     ``overrides`` are dotted keys of the sweep file itself, e.g. ``{"set.budget.total": 2400}`` or
-    ``{"eval.limit": 100}`` (what ``--set`` gives on the command line).
+    ``{"eval.limit": 100}`` (what ``--set`` gives on the command line). ``preset`` applies one of the file's
+    ``presets`` first (the same kind of dotted keys); ``overrides`` then win over it.
     """
     from shoptune.config import resolve_path
 
     path = Path(path)
+    if preset is not None:
+        overrides = {**_preset(path, preset), **(overrides or {})}
     # `set` holds flat dotted SFT keys ("budget.total": 96): `--set set.budget.total=960` replaces that one key
     # rather than nesting {"budget": {"total": ...}} beside it.
     nested = {k: v for k, v in (overrides or {}).items() if not k.startswith("set.")}
@@ -149,6 +220,18 @@ def load_sweep(path: str | Path, overrides: dict[str, Any] | None = None) -> Swe
     if not Path(cfg.base).is_file():
         raise ConfigError(f"{path}: key 'base': no such SFT config {cfg.base}")
     return cfg
+
+
+def _preset(path: Path, name: str) -> dict[str, Any]:
+    """The dotted overrides of the sweep file's preset ``name``, or one line naming the presets it has."""
+    presets = read_yaml(path).get("presets") or {}
+    if not isinstance(presets, dict) or name not in presets:
+        known = ", ".join(sorted(presets)) if isinstance(presets, dict) and presets else "none"
+        raise ConfigError(f"{path}: --preset {name!r}: no such preset (this file has: {known})")
+    chosen = presets[name]
+    if not isinstance(chosen, dict) or not all(isinstance(k, str) for k in chosen):
+        raise ConfigError(f"{path}: key 'presets.{name}': expected a mapping of dotted sweep keys to values")
+    return {k: v for k, v in chosen.items()}
 
 
 def check_sweep(cfg: SweepConfig, source: str | Path, overrides: dict[str, Any] | None = None) -> None:
@@ -215,6 +298,17 @@ def check_sweep(cfg: SweepConfig, source: str | Path, overrides: dict[str, Any] 
                 fail(f"compare.interaction.{axis}", f"{factor!r} is not a grid factor")
         if cfg.compare.interaction["rows"] == cfg.compare.interaction["cols"]:
             fail("compare.interaction", "rows and cols are the same factor; give one grid factor each")
+    for i, primary in enumerate(cfg.primary):
+        unknown = [a for a in primary.weights if a not in arms]
+        if unknown:
+            fail(f"primary[{i}].weights", f"unknown arms {', '.join(unknown)}")
+        if primary.interaction and not (cfg.compare.interaction or len(cfg.grid) == 2):
+            fail(f"primary[{i}].interaction", "needs a grid of two factors (compare.interaction)")
+        if not GROUP_NAME.match(primary.group):
+            fail(
+                f"primary[{i}].group",
+                f"{primary.group!r}: expected all, held-in, held-out, 'held-out: NAME' or 'held-in: CAPABILITY'",
+            )
 
 
 def _source(source: str | Path, overrides: dict[str, Any] | None, key: str) -> str:
@@ -364,14 +458,20 @@ def _inputs(cfg: SweepConfig) -> list[str]:
     return [str(p) for p in (cfg.base, cfg.data) if p]
 
 
-def start_sweep(cfg: SweepConfig, out: Path, resume: bool) -> SweepLayout:
-    """Check --out before any work (a new folder, or this sweep with --resume), then record the sweep."""
+def check_start(cfg: SweepConfig, out: Path, resume: bool) -> None:
+    """Whether --out can take this sweep (a new folder, or this very sweep with --resume); reads, never writes."""
     claim_output(out, "sweep", inputs=_inputs(cfg))
     saved = out / SWEEP_FILE
     if saved.is_file() and not resume:
         raise ShoptuneError(f"{out}: already holds a sweep; pass --resume to continue it or choose another --out")
     if saved.is_file():
         refuse_changed_config(out, _saved(out)["key"], sweep_key(cfg))
+
+
+def start_sweep(cfg: SweepConfig, out: Path, resume: bool) -> SweepLayout:
+    """Check --out before any work (a new folder, or this sweep with --resume), then record the sweep."""
+    check_start(cfg, out, resume)
+    saved = out / SWEEP_FILE
     open_folder(out, "sweep", inputs=_inputs(cfg))
     atomic_write_json(saved, {"key": sweep_key(cfg), "config": cfg.model_dump(mode="json")})
     return SweepLayout(out)
@@ -473,14 +573,20 @@ def run_sweep(
     resume: bool = False,
     log: Log = print,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
+    design: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Train and score every arm x seed (skipping what is done), then write the results and comparisons."""
+    """Train and score every arm x seed (skipping what is done), then write the results and comparisons.
+
+    ``design`` (what `experiment plan` predicted: wall time, MDEs) is kept as DIR/plan.json at the first start, so
+    the finished sweep can be read against its prediction."""
     from shoptune.evaluation.collect import collect_items
     from shoptune.experiments.analysis import write_analysis
     from shoptune.experiments.tracking import Tracker
     from shoptune.training.sft import run_sft
 
     plan = plan_sweep(cfg, out, resume=resume, log=log)
+    if design is not None and not (plan.layout.root / PLAN_FILE).is_file():
+        atomic_write_json(plan.layout.root / PLAN_FILE, design | {"started": time.strftime("%Y-%m-%dT%H:%M:%S")})
     items = collect_items(
         plan.tasks, data=plan.data_dir, split=cfg.eval.split, limit=cfg.eval.limit, group_of=plan.groups.get
     )
@@ -544,10 +650,14 @@ def score_run(
     advance = progress(name, len(items)) if progress else None
     length = {"max_length": cfg.eval.max_length} if cfg.eval.max_length else {}
     scorer = LMScorer(lm, tokenizer, batch_size=cfg.eval.batch_size, bf16=cfg.eval.bf16, **length)
+    start = time.perf_counter()
     result = evaluate(items, scorer, progress=advance)
+    seconds = time.perf_counter() - start
     write_results(result, out, extra={"model": model, "adapter": str(adapter) if adapter else None})
-    # Written last: an eval killed half-way has no eval.json and is scored again.
-    atomic_write_json(out / "eval.json", {"items": key, "model": model, "adapter": str(adapter) if adapter else None})
+    # Written last: an eval killed half-way has no eval.json and is scored again. The scoring time is what the
+    # plan of a resumed or later sweep reads as this machine's throughput.
+    stamp = {"items": key, "model": model, "adapter": str(adapter) if adapter else None}
+    atomic_write_json(out / "eval.json", stamp | {"scored": len(items), "seconds": round(seconds, 2)})
     return True
 
 

@@ -144,7 +144,12 @@ def delta(entry: dict[str, Any] | None, digits: int = 3) -> Cell:
     if entry.get("finding"):
         text += " ★"
         cls += " finding"
-    return Cell(text, cls, "finding: the CI excludes 0 and |Δ| exceeds the seed SD" if entry.get("finding") else "")
+    if entry.get("seed_inference") is False:
+        text += " (items only)"
+    tip = (
+        f"finding: {entry.get('correction', 'adjusted')} p < 0.05 with 3 or more seeds" if entry.get("finding") else ""
+    )
+    return Cell(text, cls, tip)
 
 
 def pval(value: Any) -> Cell:

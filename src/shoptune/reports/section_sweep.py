@@ -16,7 +16,7 @@ import numpy as np
 
 from shoptune.io import read_json
 from shoptune.reports import figures
-from shoptune.reports.blocks import Cell, Figure, KeyValues, Note, Part, Section, Table, delta, fmt, num, with_ci
+from shoptune.reports.blocks import Cell, Figure, KeyValues, Note, Part, Section, Table, delta, fmt, num, pval, with_ci
 from shoptune.reports.common import attempt, display_name, finite, make_part
 from shoptune.reports.provenance import duration, mtime, provenance_blocks
 
@@ -78,6 +78,8 @@ def sweep_section(path: Path, anchor: str) -> Section:
             )
         )
 
+    if report is not None:
+        section.parts.append(make_part("Answer", anchor, lambda b: b.extend(answer_blocks(report))))
     section.parts.append(make_part("Overview", anchor, overview))
     if report is None:
         waiting = Note(
@@ -115,6 +117,45 @@ def sweep_section(path: Path, anchor: str) -> Section:
     config = {"sweep": cfg, "base config": base_config}
     section.provenance += provenance_blocks(path, config=("sweep.json", config), data_dir=data_dir, recorded=recorded)
     return section
+
+
+def answer_blocks(report: dict[str, Any]) -> list[Any]:
+    """The sweep's answer first: each primary contrast (named before it ran), its seed-aware CI, Holm-adjusted p,
+    the MDE of its design, and what it means in one sentence."""
+    primary = report.get("primary") or []
+    if not primary:
+        return [
+            Note(
+                "This sweep named no primary contrast before it ran, so every comparison below is exploratory "
+                "(Benjamini–Hochberg-corrected): read them as leads for a sweep that names its question.",
+                "warn",
+            )
+        ]
+    rows = []
+    for entry in primary:
+        r = entry.get("result") or {}
+        mde = entry.get("mde")
+        rows.append(
+            [
+                entry.get("name", "?"),
+                entry.get("group", "?"),
+                delta(r) if r else "–",
+                pval(r.get("p_adjusted")) if r.get("seed_inference") else "–",
+                Cell(fmt(mde) if finite(mde) else "–", "num"),
+                Cell(fmt(entry.get("expected_effect")), "num"),
+                f"{r.get('seeds', '?')} × {r.get('items', '?')}" if r else "–",
+            ]
+        )
+    blocks: list[Any] = [
+        Table(
+            ["primary contrast", "group", "Δ [95% CI]", "Holm p", "MDE (80%)", "expected", "seeds × items"],
+            rows,
+            caption="Intervals hold seed and item variance (hierarchical bootstrap); MDE: the smallest effect "
+            "this design detects 80% of the time.",
+        )
+    ]
+    blocks += [Note(str(entry.get("conclusion", "")), "info") for entry in primary]
+    return blocks
 
 
 def _sweep_wall_time(path: Path) -> tuple[float | None, int]:
@@ -233,7 +274,11 @@ def sequence_blocks(name: str, by_group: dict[str, Any], report: dict[str, Any])
     zero_shot = {g: v for g, v in zero_shot.items() if finite(v)}
     svg = figures.sequence_curves(by_group, zero_shot, f"{name}: score per step")
     blocks: list[Any] = [
-        Figure(svg, "Mean task score per step with its item-level 95% band; dashed: the zero-shot base model.")
+        Figure(
+            svg,
+            "Mean task score per step with its 95% band (seeds and items with 3 or more seeds, else items only); "
+            "dashed: the zero-shot base model.",
+        )
     ]
     forest_rows = []
     for group, seq in by_group.items():
@@ -266,8 +311,8 @@ def sequence_blocks(name: str, by_group: dict[str, Any], report: dict[str, Any])
             Figure(
                 svg,
                 "Each step against the first, per group (paired over the same items); filled = the "
-                "CI excludes 0. ★ in the tables marks a finding: the CI excludes 0 and |Δ| exceeds "
-                "the seed SD.",
+                "CI excludes 0. ★ in the tables marks a finding: Benjamini–Hochberg-adjusted p < 0.05 over all "
+                "exploratory comparisons, with 3 or more seeds.",
             )
         )
     return blocks

@@ -265,6 +265,8 @@ def run_sft(
         "trainable_parameters": trainable,
         "total_parameters": total_params,
         "train_tokens": state["tokens"],
+        # examples drawn over all epochs (what a sweep plan multiplies by tokens per example)
+        "examples": sum(sum(epoch["tasks"].values()) for epoch in mixtures.values()),
         "train_seconds": state["seconds"],
         "tokens_per_s": state["tokens"] / max(state["seconds"], 1e-9),
         "tasks": sorted(encoder.sizes),
