@@ -263,6 +263,9 @@ def test_demo_is_one_page_with_a_section_per_folder(reports):
     ]
     assert DEMO_NOTES in text and "wall time: total 2.5 min" in text and "demo machine: cpus 2" in text
     assert "sft_eval.held-in.delta 0.1250" in text  # the rest of demo.json, folded away
+    # issue 22, point 7: the page opens with the answer, each half's contrast with its CI and what it means
+    assert text.index("Answer first") < text.index(DEMO_NOTES)
+    assert "SFT, tuned vs zero-shot (held-in" in text
     anchors = re.findall(r'href="#([^"]+)"', html)
     ids = re.findall(r'\bid="([^"]+)"', html)
     assert len(ids) == len(set(ids)), "ids are unique on the page (SVG ids are prefixed per figure)"

@@ -130,6 +130,7 @@ def demo_intro(path: Path) -> list[Any]:
         data = read_json(file)
         if not isinstance(data, dict):
             raise ShoptuneError(f"{file}: expected a JSON object")
+        blocks += demo_answer(data)
         notes = data.get("notes")
         for line in [notes] if isinstance(notes, str) else (notes or []):
             blocks.append(Text(str(line)))
@@ -146,6 +147,57 @@ def demo_intro(path: Path) -> list[Any]:
                 Table(["key", "value"], rows, folded=f"Everything else {DEMO_FILE} records ({len(rows)} values)")
             )
     return blocks
+
+
+#: z_{0.975} + z_{0.8}: an item-level MDE at 80% power is this many standard errors.
+_MDE_Z = 1.959964 + 0.841621
+
+
+def demo_answer(data: dict[str, Any]) -> list[Any]:
+    """The demo's answer first: each half's contrast with its CI, the majority baseline, the item-level MDE (one
+    training seed: no seed-level inference) and what that means, in one sentence each."""
+    lines: list[str] = []
+    rel = data.get("relevance")
+    if isinstance(rel, dict) and isinstance(rel.get("macro_f1"), dict):
+        d, majority = rel["macro_f1"], rel.get("majority") or {}
+        lines.append(
+            f"Relevance, multi-task vs single-task on {rel.get('low_resource', '?')}: macro-F1 "
+            f"{fmt(d.get('a'))} → {fmt(d.get('b'))}, Δ {_delta_text(d)}; always answering the majority label scores "
+            f"{fmt(majority.get('macro_f1'))}. {_verdict(d, rel.get('one_label'))}"
+        )
+    sft = data.get("sft_eval")
+    if isinstance(sft, dict):
+        for group in ("held-in", "held-out"):
+            d = sft.get(group)
+            if isinstance(d, dict) and "delta" in d:
+                rows = [r for r in (sft.get("tasks") or {}).values() if isinstance(r, dict) and r.get("group") == group]
+                constant = {"tuned": bool(rows) and all(r.get("tuned_one_answer") for r in rows)}
+                lines.append(
+                    f"SFT, tuned vs zero-shot ({group}, {d.get('tasks', '?')} tasks): {fmt(d.get('base'))} → "
+                    f"{fmt(d.get('tuned'))}, Δ {_delta_text(d)}. {_verdict(d, constant)}"
+                )
+    if not lines:
+        return []
+    return [Text("Answer first (one training seed each, so every interval is over items only):"), *map(Text, lines)]
+
+
+def _delta_text(d: dict[str, Any]) -> str:
+    ci = d.get("ci95") or [None, None]
+    return f"{fmt(d.get('delta'))} [{fmt(ci[0])}, {fmt(ci[1])}]"
+
+
+def _verdict(d: dict[str, Any], one_label: Any) -> str:
+    """What a demo contrast means: a one-label model learned nothing; else the CI against the item-level MDE."""
+    if isinstance(one_label, dict) and any(one_label.values()):
+        who = ", ".join(k for k, v in one_label.items() if v)
+        return f"Not an effect of training: the {who} model gives one answer (90% or more of the items) on every task."
+    ci = d.get("ci95")
+    if not (isinstance(ci, list) and len(ci) == 2 and all(isinstance(v, int | float) for v in ci)):
+        return ""
+    mde = _MDE_Z * (ci[1] - ci[0]) / 3.92
+    if ci[0] > 0 or ci[1] < 0:
+        return f"The interval excludes 0 (item-level; this size detects only effects of about {mde:.2f} or more)."
+    return f"No effect larger than {mde:.2f} (item-level MDE at 80% power at this size)."
 
 
 def _compact(value: Any) -> str:
