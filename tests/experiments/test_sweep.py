@@ -102,7 +102,11 @@ def test_sweep_runs_caches_reports_and_compares(world):
     results = (out / "results.md").read_text()
     assert "| majority answer | " in results and "one-answer tasks" in results
     arm_line = next(line for line in results.splitlines() if line.startswith("| behaviour |"))
-    assert arm_line.rstrip(" |").endswith(f"of {len(TASKS)}") and arm_line.count(",") >= 1  # two seeds
+    assert f"of {len(TASKS)} |" in arm_line and arm_line.count(",") >= 1  # two seeds
+    # issue 22: how far each arm's answers moved from the zero-shot model's
+    moved = report["baselines"]["answers_moved"]["behaviour"]
+    assert 0.0 <= moved["share"] <= 1.0 and 0 <= moved["tasks_moved"] <= len(TASKS)
+    assert "answers ≠ zero-shot" in results and arm_line.rstrip(" |").endswith(f"of {len(TASKS)} tasks)")
     # a second run reuses every cached eval and retrains nothing
     stamps = {p: p.stat().st_mtime_ns for p in out.glob("arms/*/seed-*/eval/predictions.jsonl")}
     with pytest.raises(ShoptuneError, match="--resume"):

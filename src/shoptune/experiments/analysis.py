@@ -346,7 +346,7 @@ def write_analysis(plan: Plan, *, log: Log = print) -> dict[str, Any]:
     base_flags = {m: read_baselines(layout.base_eval(m)) for m in models}
     write_table(plan, runs, base, groups, (flags, base_flags))
     report: dict[str, Any] = {"groups": groups, "arms": {}, "sequences": {}, "interaction": None}
-    report["baselines"] = baseline_summary(plan, groups, flags, base_flags)
+    report["baselines"] = baseline_summary(plan, groups, flags, base_flags) | {"answers_moved": answers_moved(plan)}
     for arm in plan.arms:
         model = plan.configs[(arm.name, seeds[0])].model
         report["arms"][arm.name] = {
@@ -423,14 +423,15 @@ def write_table(
         pq.write_table(pa.Table.from_pylist(rows), str(tmp))
     seeds = plan.cfg.seeds
     flags, base_flags = baselines
-    header = ["arm", *groups, "one-answer tasks"]
+    header = ["arm", *groups, "one-answer tasks", "answers ≠ zero-shot"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     majority = next(iter(base_flags.values()), {})
-    lines.append("| majority answer | " + " | ".join(_majority_cell(majority, m) for m in groups.values()) + " | |")
+    lines.append("| majority answer | " + " | ".join(_majority_cell(majority, m) for m in groups.values()) + " | | |")
     for model, tasks in base.items():
         means = [float(np.mean([tasks[t].score for t in members])) for members in groups.values()]
         count = _constant_cell([base_flags[model]], plan.tasks)
-        lines.append(f"| zero-shot {model} | " + " | ".join(f"{m:.3f}" for m in means) + f" | {count} |")
+        lines.append(f"| zero-shot {model} | " + " | ".join(f"{m:.3f}" for m in means) + f" | {count} | |")
+    moved = answers_moved(plan)
     for arm in plan.arms:
         cells = []
         for members in groups.values():
@@ -438,7 +439,9 @@ def write_table(
             sd = f" ±{s['seed_sd']:.3f}" if s["seed_sd"] is not None else ""
             cells.append(f"{s['score']:.3f} [{s['ci95'][0]:.3f}, {s['ci95'][1]:.3f}]{sd}")
         count = _constant_cell([flags[(arm.name, s)] for s in seeds], plan.tasks)
-        lines.append(f"| {arm.name} | " + " | ".join(cells) + f" | {count} |")
+        m = moved[arm.name]
+        shift = f"{m['share']:.0%} ({m['tasks_moved']:.1f} of {len(plan.tasks)} tasks)" if m else "–"
+        lines.append(f"| {arm.name} | " + " | ".join(cells) + f" | {count} | {shift} |")
     sizes = ", ".join(f"{g}: {len(t)}" for g, t in groups.items())
     text = (
         f"# Sweep results ({len(plan.arms)} arms x {len(seeds)} seeds)\n\n"
@@ -451,11 +454,56 @@ def write_table(
         + f"{plan.cfg.eval.limit} {plan.cfg.eval.split} items per task, the same items for every arm. "
         "Majority answer: the mean score of always giving each task's most frequent gold answer (over the tasks "
         "that have one). One-answer tasks: per seed, how many tasks the model answered with one answer for 90% or "
-        "more of the items; there its score is that answer's rate, not something it learned.\n\n"
+        "more of the items; there its score is that answer's rate, not something it learned. Answers ≠ zero-shot: "
+        "the share of items whose answer differs from the zero-shot model's, and on how many tasks (mean over seeds) "
+        f"{MOVED:.0%} or more of the answers changed; an arm that changes few answers cannot differ from another.\n\n"
         + "\n".join(lines)
         + "\n"
     )
     atomic_write_text(plan.layout.root / "results.md", text)
+
+
+#: A task "moved" when at least this share of its answers differ from the zero-shot model's.
+MOVED = 0.1
+
+
+def answers_moved(plan: Plan) -> dict[str, dict[str, float] | None]:
+    """Per arm (mean over seeds): the share of items answered differently from the zero-shot model, and the number
+    of tasks on which at least :data:`MOVED` of the answers changed. The issue behind it: arms that change no
+    answer score exactly what zero-shot scores, and cannot differ from each other."""
+    out: dict[str, dict[str, float] | None] = {}
+    for arm in plan.arms:
+        shares, counts = [], []
+        for seed in plan.cfg.seeds:
+            model = plan.configs[(arm.name, seed)].model
+            tuned, base = read_answers(plan.layout.eval(arm.name, seed)), read_answers(plan.layout.base_eval(model))
+            per_task = [
+                float(np.mean([a != b for a, b in zip(tuned[t], base[t], strict=True)]))
+                for t in plan.tasks
+                if t in tuned and t in base and len(tuned[t]) == len(base[t]) and tuned[t]
+            ]
+            if per_task:
+                shares.append(float(np.mean(per_task)))
+                counts.append(sum(v >= MOVED for v in per_task))
+        out[arm.name] = {"share": float(np.mean(shares)), "tasks_moved": float(np.mean(counts))} if shares else None
+    return out
+
+
+def read_answers(eval_dir: Path) -> dict[str, list[Any]]:
+    """Each task's parsed answers from predictions.jsonl, in item order ({} where the file cannot be read)."""
+    answers: dict[str, list[Any]] = {}
+    try:
+        lines = (eval_dir / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return {}
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            return {}
+        if isinstance(row, dict) and isinstance(row.get("task"), str):
+            answers.setdefault(row["task"], []).append(json.dumps(row.get("parsed"), sort_keys=True))
+    return answers
 
 
 def read_baselines(eval_dir: Path) -> dict[str, dict[str, Any]]:
