@@ -115,6 +115,8 @@ def test_compare_heldout_and_run_sweep_check_their_numbers(tmp_path) -> None:
     _raises(ValueError, lambda: shoptune.compare_heldout(tmp_path, batch_size=0), "batch_size")
     _raises(ValueError, lambda: shoptune.compare_heldout(tmp_path, only="both"), "only")
     _raises(ValueError, lambda: shoptune.run_sweep(tmp_path / "s.yaml", tmp_path / "o", threads=0), "threads")
+    _raises(TypeError, lambda: shoptune.plan_experiment(tmp_path / "s.yaml", preset=3), "preset")
+    _raises(TypeError, lambda: shoptune.plan_experiment(tmp_path / "s.yaml", priors=3), "priors")
     assert sorted(p.name for p in tmp_path.iterdir()) == []
 
 

@@ -492,10 +492,9 @@ def plan_experiment(
     """
     from shoptune.experiments.planning import plan_design
 
-    cfg = _sweep_config(config, overrides, preset, data)
     priors = validate.optional(validate.path_arg, priors, "priors")
     out = validate.optional(validate.path_arg, out, "out")
-    return plan_design(cfg, priors=priors, out=out)
+    return plan_design(_sweep_config(config, overrides, preset, data), priors=priors, out=out)
 
 
 @python_api

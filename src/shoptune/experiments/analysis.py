@@ -259,7 +259,10 @@ def primary_report(plan: Plan, runs: Runs, groups: dict[str, list[str]]) -> list
         entry: dict[str, Any] = spec.model_dump() | {"weights": weights}
         missing = sorted(a for a in weights if a not in arms)
         if not tasks or not weights or missing:
-            reason = f"arms not finished: {', '.join(missing)}" if missing else f"no task in group {spec.group!r}"
+            if missing or not weights:
+                reason = f"arms not finished: {', '.join(missing)}" if missing else "the grid is not finished"
+            else:
+                reason = f"no task in group {spec.group!r}"
             out.append(entry | {"result": None, "conclusion": f"Not computed: {reason}."})
             continue
         result = contrast(runs, weights, seeds, tasks, seed=1000 + k)
