@@ -77,6 +77,16 @@ def test_bad_sweeps_are_one_line_naming_the_key(world):
         arm_config(cfg, expand_arms(cfg)[0], 1, world / "data")
 
 
+def test_an_atomic_arm_on_a_build_without_atomic_tasks_stops_before_any_training(world):
+    """Found by the issue-22 rerun: the plain arm trained 4 seeds before the atomic arm failed on a build made
+    without --atomic. Now the sweep stops first, with one line saying how to build the data."""
+    body = {"seeds": [1], "arms": [{"name": "plain", "set": {}}, {"name": "atomic", "set": {"data.atomic": True}}]}
+    out = world / "run-atomic"
+    with pytest.raises(ConfigError, match=r"arm 'atomic': data.atomic: .* no atomic tasks.*--atomic"):
+        run_sweep(load_sweep(_sweep(world, "atomic", body)), out, log=lambda m: None)
+    assert not (out / "arms").exists()
+
+
 def test_sweep_runs_caches_reports_and_compares(world):
     out = world / "run-arms"
     cfg = load_sweep(_sweep(world, "arms", ARMS))

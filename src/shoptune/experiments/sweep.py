@@ -554,13 +554,23 @@ def plan_sweep(cfg: SweepConfig, out: Path, *, resume: bool = False, log: Log = 
 def _check_tasks(data_dir: Path, configs: dict[tuple[str, int], Any], tasks: list[str]) -> None:
     """Every arm's tasks and every evaluation task must be in the data build."""
     from shoptune.data.build import read_manifest
+    from shoptune.training.sft import atomic_tasks
 
-    built = read_manifest(data_dir)["tasks"]
+    manifest = read_manifest(data_dir)
+    built = manifest["tasks"]
     for (arm, _), sft in configs.items():
         wanted = [*(sft.data.tasks if sft.data.tasks != ALL else []), *sft.data.holdout_tasks()]
         missing = [t for t in wanted if t not in built]
         if missing:
             raise ConfigError(f"arm {arm!r}: tasks not in the data build {data_dir}: {', '.join(missing)}")
+        if sft.data.atomic:  # before any arm trains: an atomic arm must find its atomic tasks in the build
+            training = [
+                t for t in (sft.data.tasks if sft.data.tasks != ALL else built) if t not in sft.data.holdout_tasks()
+            ]
+            try:
+                atomic_tasks(manifest, training, sft.data, data_dir)
+            except ConfigError as exc:
+                raise ConfigError(f"arm {arm!r}: {exc}") from None
     missing = [t for t in tasks if t not in built]
     if missing:
         raise ConfigError(f"eval: tasks not in the data build {data_dir}: {', '.join(missing)}")

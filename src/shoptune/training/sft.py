@@ -54,6 +54,26 @@ class TrainData:
 
 
 # ------------------------------------------------------------------------------------------ data
+def atomic_tasks(manifest: dict[str, Any], names: list[str], data: Any, data_dir: Path) -> list[str]:
+    """The atomic tasks derived from the training tasks ``names`` that join the mixture (``data.atomic_exclude``
+    left out; those of held-out tasks never join). A build without atomic tasks, or an exclusion that names none
+    of them, is one ConfigError saying what to do (a sweep checks this before it trains any arm)."""
+    derived = [t for t, info in manifest["tasks"].items() if "derived_from" in info]
+    if not derived:
+        raise ConfigError(
+            f"data.atomic: the data build {data_dir} has no atomic tasks; build it with "
+            "`shoptune data build CONFIG --out DIR --atomic` (or atomic: true in the build config)"
+        )
+    atomic = [t for t in derived if manifest["tasks"][t]["derived_from"] in names]
+    stray = [t for t in data.atomic_exclude if t not in atomic]
+    if stray:
+        raise ConfigError(f"data.atomic_exclude: not an atomic task of the training tasks: {', '.join(stray)}")
+    atomic = [t for t in atomic if t not in data.atomic_exclude]
+    if not atomic:
+        raise ConfigError(f"data.atomic: no atomic task of the training tasks in the build {data_dir}")
+    return atomic
+
+
 def prepare_data(cfg: SFTConfig, out: Path, log: Log) -> TrainData:
     """The training tasks' train splits (held-out tasks removed), building the data first if asked."""
     if cfg.data.path:
@@ -74,14 +94,7 @@ def prepare_data(cfg: SFTConfig, out: Path, log: Log) -> TrainData:
     names = [t for t in wanted if t not in holdout]
     derived: dict[str, int] = {}
     if cfg.data.atomic:
-        # Atomic tasks derived from a training task join the mixture; those of held-out tasks never do.
-        atomic = [t for t, info in manifest["tasks"].items() if info.get("derived_from") in names]
-        stray = [t for t in cfg.data.atomic_exclude if t not in atomic]
-        if stray:
-            raise ConfigError(f"data.atomic_exclude: not an atomic task of the training tasks: {', '.join(stray)}")
-        atomic = [t for t in atomic if t not in cfg.data.atomic_exclude]
-        if not atomic:
-            raise ConfigError(f"data.atomic: the build {data_dir} has no atomic tasks (build it with atomic: true)")
+        atomic = atomic_tasks(manifest, names, cfg.data, data_dir)
         derived = {t: manifest["tasks"][t]["counts"]["train"] for t in atomic}
         names += atomic
     train = {t: load_records(data_dir, t, "train") for t in names}
