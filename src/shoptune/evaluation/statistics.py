@@ -101,16 +101,23 @@ def _cluster_distribution(
 ) -> np.ndarray:
     if len(clusters) != data.shape[0]:
         raise ValueError(f"{len(clusters)} cluster ids for {data.shape[0]} examples")
+    out = np.empty(n_resamples, dtype=np.float64)
+    for r, picked in enumerate(_cluster_resamples(clusters, n_resamples, rng)):
+        sample = data[picked]
+        out[r] = float(np.asarray(statistic(sample[None], axis=1)).reshape(-1)[0]) if vectorized else statistic(sample)
+    return out
+
+
+def _cluster_resamples(clusters: Sequence[Any], n_resamples: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """Item indices of ``n_resamples`` resamples of whole clusters (as many clusters as there are, with
+    replacement); resamples differ in length when clusters do."""
     members: dict[Any, list[int]] = {}
     for index, key in enumerate(clusters):
         members.setdefault(key, []).append(index)
     groups = [np.asarray(m) for m in members.values()]
-    out = np.empty(n_resamples, dtype=np.float64)
-    for r in range(n_resamples):
-        picked = np.concatenate([groups[g] for g in rng.integers(0, len(groups), size=len(groups))])
-        sample = data[picked]
-        out[r] = float(np.asarray(statistic(sample[None], axis=1)).reshape(-1)[0]) if vectorized else statistic(sample)
-    return out
+    return [
+        np.concatenate([groups[g] for g in rng.integers(0, len(groups), size=len(groups))]) for _ in range(n_resamples)
+    ]
 
 
 def bootstrap_ci(
@@ -220,6 +227,8 @@ class TaskRows:
     targets: list[Any] = field(default_factory=list)
     #: One id per item (a query, a product) where items share one; resampled together. None: independent items.
     clusters: list[Any] | None = None
+    #: The model's parsed answer to each item (what "answers moved from zero-shot" compares).
+    answers: list[Any] = field(default_factory=list)
 
     @property
     def score(self) -> float:
@@ -244,11 +253,12 @@ def task_rows(predictions: Sequence[dict[str, Any]]) -> dict[str, TaskRows]:
         names = {get_metric(r["metric"]).name for r in rows}
         targets = [r.get("target") for r in rows]
         ids = [r.get("cluster") for r in rows]
+        answers = [r.get("parsed") for r in rows]
         clusters = ids if None not in ids and len(set(ids)) < len(ids) else None
         if len(names) == 1:
             metric = get_metric(rows[0]["metric"])
             encoded = metric.encode([_row(r["row"]) for r in rows])
-            out[task] = TaskRows(rows[0]["metric"], encoded, metric.statistic, targets, clusters)
+            out[task] = TaskRows(rows[0]["metric"], encoded, metric.statistic, targets, clusters, answers)
         else:
             out[task] = TaskRows(
                 "mean of " + ", ".join(sorted(names)),
@@ -256,6 +266,7 @@ def task_rows(predictions: Sequence[dict[str, Any]]) -> dict[str, TaskRows]:
                 np.mean,
                 targets,
                 clusters,
+                answers,
             )
     return out
 
@@ -434,13 +445,7 @@ def _item_resamples(
     of whole clusters when items share a cluster id (then resamples differ in length)."""
     if clusters is None or len(set(clusters)) == n:
         return rng.integers(0, n, size=(n_resamples, n))
-    members: dict[Any, list[int]] = {}
-    for index, key in enumerate(clusters):
-        members.setdefault(key, []).append(index)
-    groups = [np.asarray(m) for m in members.values()]
-    return [
-        np.concatenate([groups[g] for g in rng.integers(0, len(groups), size=len(groups))]) for _ in range(n_resamples)
-    ]
+    return _cluster_resamples(clusters, n_resamples, rng)
 
 
 def _statistic_on(column: TaskRows, picks: np.ndarray | list[np.ndarray]) -> np.ndarray:

@@ -241,9 +241,9 @@ def grid_axes(
 
 
 # ============================================================================================ primary and the rest
-def primary_report(plan: Plan, runs: Runs, groups: dict[str, list[str]]) -> list[dict[str, Any]]:
+def primary_report(plan: Plan, runs: Runs, groups: dict[str, list[str]], shape: Any = None) -> list[dict[str, Any]]:
     """Each primary contrast the sweep names: its estimate, seed-aware CI, Holm-adjusted p, the MDE of the design
-    it ran at, and a one-sentence conclusion."""
+    it ran at, and a one-sentence conclusion. ``shape`` is the grid's :func:`grid_axes` (None without a grid)."""
     from shoptune.evaluation.power import minimum_detectable_effect
 
     cfg, seeds = plan.cfg, list(plan.cfg.seeds)
@@ -251,11 +251,7 @@ def primary_report(plan: Plan, runs: Runs, groups: dict[str, list[str]]) -> list
     out = []
     for k, spec in enumerate(cfg.primary):
         tasks = groups.get(spec.group)
-        if spec.interaction:
-            shape = grid_axes(cfg, plan.arms) if cfg.grid else None
-            weights = interaction_weights(*shape[1:]) if shape else {}
-        else:
-            weights = dict(spec.weights)
+        weights = (interaction_weights(*shape[1:]) if shape else {}) if spec.interaction else dict(spec.weights)
         entry: dict[str, Any] = spec.model_dump() | {"weights": weights}
         missing = sorted(a for a in weights if a not in arms)
         if not tasks or not weights or missing:
@@ -347,9 +343,10 @@ def write_analysis(plan: Plan, *, log: Log = print) -> dict[str, Any]:
     groups = task_groups(plan)
     flags = {key: read_baselines(layout.eval(*key)) for key in runs}
     base_flags = {m: read_baselines(layout.base_eval(m)) for m in models}
-    write_table(plan, runs, base, groups, (flags, base_flags))
+    moved = answers_moved(plan, runs, base)
+    write_table(plan, runs, base, groups, (flags, base_flags), moved)
     report: dict[str, Any] = {"groups": groups, "arms": {}, "sequences": {}, "interaction": None}
-    report["baselines"] = baseline_summary(plan, groups, flags, base_flags) | {"answers_moved": answers_moved(plan)}
+    report["baselines"] = baseline_summary(plan, groups, flags, base_flags) | {"answers_moved": moved}
     for arm in plan.arms:
         model = plan.configs[(arm.name, seeds[0])].model
         report["arms"][arm.name] = {
@@ -370,7 +367,7 @@ def write_analysis(plan: Plan, *, log: Log = print) -> dict[str, Any]:
             g: interaction_report(runs, grid, rows, cols, seeds, tasks) for g, tasks in focus.items()
         } | {"axes": axes}
         plot_grid(report["interaction"], layout.root / "grid.png", axes)
-    report["primary"] = primary_report(plan, runs, groups)
+    report["primary"] = primary_report(plan, runs, groups, shape)
     correct_exploratory(report)
     atomic_write_json(layout.root / "comparisons.json", report)
     text = comparisons_markdown(report, seeds)
@@ -404,6 +401,7 @@ def write_table(
     base: dict[str, dict[str, TaskRows]],
     groups: dict[str, list[str]],
     baselines: tuple[Baselines, Baselines],
+    moved: dict[str, dict[str, float] | None],
 ) -> None:
     """results.parquet: a row per (arm or base) x seed x task; results.md: the aggregates per group, beside the
     majority answer's score and each model's count of one-answer tasks."""
@@ -434,7 +432,6 @@ def write_table(
         means = [float(np.mean([tasks[t].score for t in members])) for members in groups.values()]
         count = _constant_cell([base_flags[model]], plan.tasks)
         lines.append(f"| zero-shot {model} | " + " | ".join(f"{m:.3f}" for m in means) + f" | {count} | |")
-    moved = answers_moved(plan)
     for arm in plan.arms:
         cells = []
         for members in groups.values():
@@ -470,7 +467,7 @@ def write_table(
 MOVED = 0.1
 
 
-def answers_moved(plan: Plan) -> dict[str, dict[str, float] | None]:
+def answers_moved(plan: Plan, runs: Runs, base: dict[str, dict[str, TaskRows]]) -> dict[str, dict[str, float] | None]:
     """Per arm (mean over seeds): the share of items answered differently from the zero-shot model, and the number
     of tasks on which at least :data:`MOVED` of the answers changed. The issue behind it: arms that change no
     answer score exactly what zero-shot scores, and cannot differ from each other."""
@@ -478,35 +475,17 @@ def answers_moved(plan: Plan) -> dict[str, dict[str, float] | None]:
     for arm in plan.arms:
         shares, counts = [], []
         for seed in plan.cfg.seeds:
-            model = plan.configs[(arm.name, seed)].model
-            tuned, base = read_answers(plan.layout.eval(arm.name, seed)), read_answers(plan.layout.base_eval(model))
+            tuned, zero = runs[(arm.name, seed)], base[plan.configs[(arm.name, seed)].model]
             per_task = [
-                float(np.mean([a != b for a, b in zip(tuned[t], base[t], strict=True)]))
+                float(np.mean([a != b for a, b in zip(tuned[t].answers, zero[t].answers, strict=True)]))
                 for t in plan.tasks
-                if t in tuned and t in base and len(tuned[t]) == len(base[t]) and tuned[t]
+                if tuned[t].answers and len(tuned[t].answers) == len(zero[t].answers)
             ]
             if per_task:
                 shares.append(float(np.mean(per_task)))
                 counts.append(sum(v >= MOVED for v in per_task))
         out[arm.name] = {"share": float(np.mean(shares)), "tasks_moved": float(np.mean(counts))} if shares else None
     return out
-
-
-def read_answers(eval_dir: Path) -> dict[str, list[Any]]:
-    """Each task's parsed answers from predictions.jsonl, in item order ({} where the file cannot be read)."""
-    answers: dict[str, list[Any]] = {}
-    try:
-        lines = (eval_dir / "predictions.jsonl").read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError):
-        return {}
-    for line in lines:
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            return {}
-        if isinstance(row, dict) and isinstance(row.get("task"), str):
-            answers.setdefault(row["task"], []).append(json.dumps(row.get("parsed"), sort_keys=True))
-    return answers
 
 
 def read_baselines(eval_dir: Path) -> dict[str, dict[str, Any]]:

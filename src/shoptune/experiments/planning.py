@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import statistics as stats
 from pathlib import Path
@@ -45,12 +46,15 @@ def plan_design(cfg: SweepConfig, *, priors: Path | None = None, out: Path | Non
 
     arms = expand_arms(cfg)
     base = load_sft_config(cfg.base)
-    data_dir = Path(cfg.data or base.data.path or (out / "data" if out else "data"))
-    manifest = _manifest(data_dir)
+    known = cfg.data or base.data.path or (out / "data" if out else None)
+    # Without a known build the arm configs get a placeholder path and the sizes are estimates: never read a
+    # "data" folder of whatever directory the command runs in.
+    data_dir = Path(known) if known else Path("data")
+    manifest = _manifest(data_dir) if known else None
     configs = {(a.name, cfg.seeds[0]): arm_config(cfg, a, cfg.seeds[0], data_dir) for a in arms}
     tasks, groups = eval_tasks(cfg, configs, base)
     items = {t: _items(manifest, t, cfg.eval.split, cfg.eval.limit) for t in tasks}
-    examples = {a.name: _examples(configs[(a.name, cfg.seeds[0])], manifest) for a in arms}
+    examples = {a.name: _examples(configs[(a.name, cfg.seeds[0])], manifest, data_dir) for a in arms}
     throughput = measured_throughput(cfg, out)
     variance = variance_priors(cfg, priors)
     runs = len(arms) * len(cfg.seeds)
@@ -145,13 +149,21 @@ def _items(manifest: dict[str, Any] | None, task: str, split: str, limit: int) -
     return min(limit, int(size)) if isinstance(size, int) else limit
 
 
-def _examples(sft: Any, manifest: dict[str, Any] | None) -> int:
-    """Training examples an arm's run draws: its mixture over the built pool sizes, times the epochs (an estimate
-    of the cap x tasks where the data is not built yet)."""
+def _examples(sft: Any, manifest: dict[str, Any] | None, data_dir: Path) -> int:
+    """Training examples an arm's run draws: its mixture over the built pool sizes (with the atomic tasks it
+    derives), times the epochs; an estimate of the cap x tasks where the data is not built yet."""
+    from shoptune.errors import ConfigError
     from shoptune.training.mixture import epoch_plan
 
-    tasks = sft.data.tasks if sft.data.tasks != ALL else list((manifest or {}).get("tasks", {}))
     built = (manifest or {}).get("tasks", {})
+    tasks = list(sft.data.tasks) if sft.data.tasks != ALL else [t for t in built if "derived_from" not in built[t]]
+    tasks = [t for t in tasks if t not in sft.data.holdout_tasks()]
+    if sft.data.atomic and manifest:
+        from shoptune.training.sft import atomic_tasks
+
+        # An arm without its atomic tasks is refused before it trains (sweep._check_tasks); the plan only estimates.
+        with contextlib.suppress(ConfigError):
+            tasks += atomic_tasks(manifest, tasks, sft.data, data_dir)
     fallback = sft.mixture.cap or 1000
     sizes = {t: int((built.get(t, {}).get("counts") or {}).get("train", fallback)) for t in tasks}
     per_epoch = len(epoch_plan(sizes, sft.mixture, seed=0, epoch=0)) if sizes else 0

@@ -231,7 +231,7 @@ def _preset(path: Path, name: str) -> dict[str, Any]:
     chosen = presets[name]
     if not isinstance(chosen, dict) or not all(isinstance(k, str) for k in chosen):
         raise ConfigError(f"{path}: key 'presets.{name}': expected a mapping of dotted sweep keys to values")
-    return {k: v for k, v in chosen.items()}
+    return dict(chosen)
 
 
 def check_sweep(cfg: SweepConfig, source: str | Path, overrides: dict[str, Any] | None = None) -> None:
