@@ -17,6 +17,8 @@ Every output of shoptune goes through here:
 * ``safe_component``: the one way a user-given name (arm, grid level, task, member, generated id) becomes a path
   component; separators, ``..``, absolute paths and control characters are refused.
 * ``clean_stale``: remove ``.NAME.tmp-PID`` / ``.NAME.old-PID`` leftovers of killed processes (dead PIDs only).
+* ``claim_work`` / ``release_work``: several processes share one folder's work (sweep workers); a unit is taken by
+  creating its claim file exclusively, and a claim whose process is gone is taken over.
 
 Example:
     >>> import tempfile
@@ -40,6 +42,8 @@ import json
 import os
 import re
 import shutil
+import socket
+import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO, Any
@@ -51,6 +55,8 @@ MARKER = ".shoptune"
 #: A command's inputs: paths (or model names, or None for an unset option) its output must not overlap.
 Inputs = Iterable["str | Path | None"]
 _STALE = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-(?P<pid>\d+)$")
+#: Seconds after which an empty claim file (its process killed between creating and writing it) is stale.
+CLAIM_GRACE_S = 60.0
 _MARKER_TMP = re.compile(r"^\.\.shoptune\.tmp-\d+$")
 
 
@@ -577,6 +583,63 @@ def _alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def claim_work(path: str | Path) -> bool:
+    """Take one unit of work for this process: create the claim file ``path`` exclusively (recorded in its marked
+    folder, so a resumed folder is not refused for it). False while another live process holds it; a claim left by
+    a process that is gone (same host) is taken over. A claim from another host is never taken over: its process
+    cannot be checked from here.
+
+    Example:
+        >>> import tempfile
+        >>> claim = Path(tempfile.mkdtemp()) / "claims" / "arm-seed-13"
+        >>> claim_work(claim), claim_work(claim)  # the same process may ask again
+        (True, True)
+        >>> release_work(claim); claim.exists()
+        False
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    me = f"{socket.gethostname()} {os.getpid()}"
+    try:
+        fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+    except FileExistsError:
+        holder = path.read_text(encoding="utf-8").strip() if path.is_file() else ""
+        host, _, pid = holder.rpartition(" ")
+        if holder == me:
+            return True
+        if not holder:
+            # Being written this instant by the process that created it, or left empty by one killed in between.
+            return _older_than(path, CLAIM_GRACE_S) and _take_over(path)
+        if host != socket.gethostname() or not pid.isdigit() or _alive(int(pid)):
+            return False
+        return _take_over(path)  # the holder is gone: its claim is stale
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(me)
+    record_written(path)
+    return True
+
+
+def _take_over(path: Path) -> bool:
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    return claim_work(path)
+
+
+def _older_than(path: Path, seconds: float) -> bool:
+    try:
+        return time.time() - path.stat().st_mtime > seconds
+    except FileNotFoundError:
+        return True
+
+
+def release_work(path: str | Path) -> None:
+    """Give back a unit taken with ``claim_work`` (the work is done, or failed and may be retried)."""
+    path = Path(path)
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+    forget_written(path)
 
 
 def clean_stale(final: str | Path) -> list[Path]:

@@ -34,6 +34,7 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, NoReturn
 
@@ -42,12 +43,25 @@ from pydantic import Field, model_validator
 from shoptune import validate
 from shoptune.config import StrictModel, read_yaml, refuse_changed_config, set_dotted, validate_config
 from shoptune.errors import ConfigError, DataError, ShoptuneError, python_api
-from shoptune.io import OutputError, atomic_write_json, claim_output, open_folder, read_json, safe_component
+from shoptune.io import (
+    OutputError,
+    atomic_write_json,
+    claim_output,
+    claim_work,
+    open_folder,
+    read_json,
+    release_work,
+    safe_component,
+)
 from shoptune.validate import is_number
 
 Log = Callable[[str], None]
 SWEEP_FILE = "sweep.json"
 PLAN_FILE = "plan.json"
+#: Claim files of the runs being trained or scored right now (one per worker process), below the sweep folder.
+CLAIMS_DIR = "claims"
+#: Seconds between looks at runs another worker holds.
+POLL_S = 20.0
 ALL = "all"
 GROUP_NAME = re.compile(r"^(all|held-in|held-out|held-(in|out): .+)$")
 
@@ -602,25 +616,91 @@ def run_sweep(
     )
     key = items_key(items)
     tracker = Tracker(cfg.tracking, plan.layout.root)
-    for model in dict.fromkeys(c.model for c in plan.configs.values()):
+
+    def base(model: str) -> None:
         score_run(
             items, key, plan.layout.base_eval(model), model=model, adapter=None, cfg=cfg, log=log, progress=progress
         )
-    for arm in plan.arms:
-        for seed in cfg.seeds:
-            sft = plan.configs[(arm.name, seed)]
-            run_dir, eval_dir = plan.layout.run(arm.name, seed), plan.layout.eval(arm.name, seed)
-            label = f"{arm.name} seed {seed}"
-            if not is_trained(run_dir):
-                resuming = (run_dir / "checkpoints").is_dir()
-                log(f"training {label}" + (" (resuming)" if resuming else ""))
-                run_sft(sft, run_dir, resume=resuming, log=lambda m, label=label: log(f"[{label}] {m}"))
-            fresh = score_run(
-                items, key, eval_dir, model=sft.model, adapter=run_dir / "adapter", cfg=cfg, log=log, progress=progress
-            )
-            if fresh:
-                tracker.log_run(arm, seed, sft, run_dir, eval_dir)
+
+    def arm_seed(arm: Arm, seed: int) -> None:
+        sft = plan.configs[(arm.name, seed)]
+        run_dir, eval_dir = plan.layout.run(arm.name, seed), plan.layout.eval(arm.name, seed)
+        label = f"{arm.name} seed {seed}"
+        if not is_trained(run_dir):
+            resuming = (run_dir / "checkpoints").is_dir()
+            log(f"training {label}" + (" (resuming)" if resuming else ""))
+            run_sft(sft, run_dir, resume=resuming, log=lambda m, label=label: log(f"[{label}] {m}"))
+        fresh = score_run(
+            items, key, eval_dir, model=sft.model, adapter=run_dir / "adapter", cfg=cfg, log=log, progress=progress
+        )
+        if fresh:
+            tracker.log_run(arm, seed, sft, run_dir, eval_dir)
+
+    models = dict.fromkeys(c.model for c in plan.configs.values())
+    units: list[Unit] = [
+        Unit(
+            f"base {m}",
+            f"base-{_level_name(m)}",
+            partial(cached_eval, plan.layout.base_eval(m), key, m),
+            partial(base, m),
+        )
+        for m in models
+    ]
+    units += [
+        Unit(
+            f"{a.name} seed {s}",
+            f"{a.name}-seed-{s}",
+            partial(_run_done, plan, key, a.name, s),
+            partial(arm_seed, a, s),
+        )
+        for a in plan.arms
+        for s in cfg.seeds
+    ]
+    work_shared(units, plan.layout.root / CLAIMS_DIR, log=log)
     return write_analysis(plan, log=log)
+
+
+@dataclass(frozen=True)
+class Unit:
+    """One piece of a sweep's work: its label, claim name, whether it is done, and how to do it."""
+
+    label: str
+    claim: str
+    done: Callable[[], bool]
+    do: Callable[[], None]
+
+
+def work_shared(units: list[Unit], claims: Path, *, log: Log, poll_s: float = POLL_S) -> None:
+    """Do every unit not done yet, skipping those another process holds, until all are done.
+
+    Several ``experiment run --resume`` processes (on the cores of one machine, or machines sharing the folder) may
+    work on one sweep at once: each unit is claimed first (``claim_work``), so no two train the same run. A worker
+    that finds the rest held waits for them, then writes the analysis over every run."""
+    waiting_said = False
+    while True:
+        held = []
+        for unit in units:
+            if unit.done():
+                continue
+            claim = claims / safe_component(unit.claim, "claim")
+            if not claim_work(claim):
+                held.append(unit.label)
+                continue
+            try:
+                unit.do()
+            finally:
+                release_work(claim)
+        if not held:
+            return
+        if not waiting_said:
+            log(f"waiting for {len(held)} run(s) another worker holds: {', '.join(held)}")
+            waiting_said = True
+        time.sleep(poll_s)
+
+
+def _run_done(plan: Plan, key: str, arm: str, seed: int) -> bool:
+    eval_dir = plan.layout.eval(arm, seed)
+    return is_trained(plan.layout.run(arm, seed)) and cached_eval(eval_dir, key, plan.configs[(arm, seed)].model)
 
 
 def is_trained(run_dir: Path) -> bool:
