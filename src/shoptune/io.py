@@ -169,6 +169,7 @@ KINDS = frozenset(
         "build",
         "sft-run",
         "relevance-run",
+        "relevance-export",
         "ensemble",
         "sweep",
         "generation",
@@ -191,7 +192,7 @@ PARTS: dict[str, frozenset[str]] = {
     "sft-run": frozenset({"checkpoint", "sft-adapter", "heldout-eval", "eval"}),
     "relevance-run": frozenset({"checkpoint", "relevance-model", "build", "eval"}),
     "heldout-eval": frozenset({"eval"}),
-    "ensemble": frozenset({"relevance-model", "ensemble"}),
+    "ensemble": frozenset({"relevance-model", "relevance-export", "ensemble"}),
     "sweep": frozenset({"build", "sft-run", "eval", "heldout-eval", "checkpoint"}),
     "demo": frozenset({"build", "sft-run", "relevance-run", "demo", "compare", "heldout-eval", "eval"}),
 }

@@ -60,6 +60,13 @@ class Group(StrEnum):
     held_out = "held-out"
 
 
+class ExportFormat(StrEnum):
+    """What `relevance export` writes: an OpenVINO IR or ONNX graphs for ONNX Runtime."""
+
+    openvino = "openvino"
+    onnx = "onnx"
+
+
 class DecisionRuleChoice(StrEnum):
     """What `relevance calibrate` fits: label biases, or nothing (argmax)."""
 

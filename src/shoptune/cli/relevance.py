@@ -1,5 +1,6 @@
 """Command line of the unified multi-task relevance system: `shoptune train relevance` and
-`shoptune relevance eval | predict | calibrate | ensemble | compare` (the library calls: :mod:`shoptune.relevance.api`).
+`shoptune relevance eval | predict | calibrate | ensemble | export | compare` (the library calls:
+:mod:`shoptune.relevance.api`).
 
 Example:
     $ shoptune train relevance configs/relevance_minilm.yaml --out runs/rel
@@ -9,6 +10,7 @@ Example:
     $ shoptune relevance predict --model runs/rel --input pairs.jsonl --out scored.parquet --task hd_query_product
     $ shoptune relevance calibrate --model runs/old-run --data runs/old-run/data --split dev
     $ shoptune relevance ensemble --member runs/a --member runs/b --member runs/c --out runs/ens
+    $ shoptune relevance export --model runs/rel --format openvino --out exports/rel-ov [--int8]
     $ shoptune relevance compare multitask --multi runs/rel --single runs/rel-single --out reports/mt
 """
 
@@ -26,6 +28,7 @@ from shoptune.cli.types import (
     DecisionChoice,
     DecisionMetric,
     DecisionRuleChoice,
+    ExportFormat,
     OnError,
     Split,
     set_option,
@@ -294,6 +297,41 @@ def ensemble_cmd(
 
     path = build_ensemble(member, out, names=name or None, copy=copy)
     console.print(f"ensemble of {len(member)} members: {path}")
+
+
+# ============================================================================================ export
+@relevance_app.command("export")
+def export_cmd(
+    model: Annotated[Path, typer.Option("--model", help="A cross-encoder model or run folder.")],
+    out: Annotated[Path, typer.Option("--out", help="The export folder (predict, eval and ensemble load it).")],
+    format_: Annotated[
+        ExportFormat, typer.Option("--format", help="openvino (bf16 where the CPU has it) or onnx (ONNX Runtime).")
+    ] = ExportFormat.openvino,
+    int8: Annotated[
+        bool, typer.Option("--int8", help="Quantize to int8 (openvino: calibrated on dev pairs; onnx: dynamic).")
+    ] = False,
+    data: Annotated[
+        Path | None, typer.Option("--data", help="The model's data build (default: the run's data/).")
+    ] = None,
+    check_pairs: Annotated[
+        int, typer.Option("--check-pairs", help="Test pairs per task scored by torch and the export (>= 1).")
+    ] = 300,
+) -> None:
+    """Export a cross-encoder to OpenVINO or ONNX Runtime, then check it against torch on test pairs."""
+    from shoptune.relevance.api import export
+
+    _quiet_transformers()
+    with labelled_bars("checking") as bars:
+        report = export(
+            model, out, format=format_.value, int8=int8, data=data, check_pairs=check_pairs, log=log, progress=bars
+        )
+    if report:
+        shown = table(f"export vs torch on {report['pairs']} test pairs", ["task", "pairs", "agreement", "ΔF1"])
+        for task, row in report["tasks"].items():
+            shown.add_row(task, str(row["pairs"]), f"{row['agreement']:.4f}", f"{row['macro_f1_change']:+.4f}")
+        console.print(shown)
+        console.print(f"label agreement {report['agreement']:.4f}; written {out / 'export_check.json'}")
+    console.print(f"exported to {out}")
 
 
 # ============================================================================================ compare

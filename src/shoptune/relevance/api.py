@@ -300,6 +300,114 @@ def predict(
     return written
 
 
+# ============================================================================================ export
+#: Test pairs per task the export is checked on against torch (seeded sample, the same for every export).
+CHECK_PAIRS = 300
+
+
+@python_api
+def export(
+    model: str | Path,
+    out: str | Path,
+    *,
+    format: str = "openvino",
+    int8: bool = False,
+    data: str | Path | None = None,
+    check_pairs: int = CHECK_PAIRS,
+    log: Log | None = None,
+    progress: AddBar | None = None,
+) -> dict[str, Any]:
+    """Export a cross-encoder (a model or run folder) to OpenVINO or ONNX Runtime in ``out``, then check it.
+
+    ``data``: the build the model was trained on (default: the run's ``data/``). int8 calibrates on its dev pairs;
+    the check scores up to ``check_pairs`` test pairs per task with torch and with the export and writes
+    ``OUT/export_check.json``: label agreement and the macro-F1 change per task. Returns that report.
+
+    Example:
+        >>> report = export("runs/rel", "exports/rel-ov", format="openvino")  # doctest: +SKIP
+        >>> report["agreement"]  # doctest: +SKIP
+        0.998
+    """
+    from shoptune.io import atomic_write_json
+    from shoptune.relevance.ensemble import resolve_artifact
+    from shoptune.relevance.export import export_model
+
+    model = validate.path_arg(model, "model")
+    out = validate.path_arg(out, "out")
+    format = validate.choice(format, "format", validate.ExportFormat)  # type: ignore[assignment]
+    int8 = validate.flag(int8, "int8")
+    check_pairs = validate.positive_int(check_pairs, "check_pairs")
+    say = log or (lambda _m: None)
+    artifact = resolve_artifact(model)
+    build = _model_build(artifact, validate.optional(validate.path_arg, data, "data"))
+    tasks = _artifact_tasks(artifact)
+    calibration = _dev_pairs(build, tasks) if int8 and build is not None else []
+    export_model(artifact, out, runtime=format, int8=int8, calibration=calibration, log=say)  # type: ignore[arg-type]
+    if build is None:
+        say("no data build found beside the model (give --data): the export is not checked against torch")
+        return {}
+    report = check_export(artifact, Path(out), build, tasks, check_pairs, progress)
+    report |= {"format": format, "int8": int8, "calibration_pairs": len(calibration), "data": str(build)}
+    atomic_write_json(Path(out) / "export_check.json", report)
+    return report
+
+
+def _model_build(artifact: Path, data: Path | None) -> Path | None:
+    """The build to calibrate and check on: ``data``, else the run folder's own ``data/``."""
+    if data is not None:
+        if not (data / "tasks").is_dir():
+            raise ArgumentError("data", "not a `shoptune data build` folder (no tasks/)", data)
+        return data
+    candidate = artifact.parent / "data"
+    return candidate if (candidate / "tasks").is_dir() else None
+
+
+def _artifact_tasks(artifact: Path) -> list[str]:
+    from shoptune.relevance.predictor import read_artifact_checked
+
+    meta = read_artifact_checked(artifact)
+    if meta["kind"] != "model":
+        raise ShoptuneError(f"{artifact}: a {meta['kind']} artifact; export the single models it holds")
+    return list(meta["tasks"])
+
+
+def _dev_pairs(build: Path, tasks: Sequence[str]) -> list[tuple[str, str, str]]:
+    """Calibration pairs for int8: dev pairs only, spread evenly over the tasks (seeded)."""
+    from shoptune.relevance.data import load_split
+    from shoptune.relevance.export import CALIBRATION_PAIRS
+
+    per_task = max(1, CALIBRATION_PAIRS // max(1, len(tasks)))
+    pairs = [p for t in tasks for p in load_split(build, t, "dev", per_task, seed=0)]
+    return [(p.task, p.left, p.right) for p in pairs]
+
+
+def check_export(
+    artifact: Path, exported: Path, build: Path, tasks: Sequence[str], per_task: int, progress: AddBar | None = None
+) -> dict[str, Any]:
+    """Torch against the export on the same seeded test pairs: served-label agreement, macro-F1 per task."""
+    from shoptune.evaluation.metrics import macro_f1
+    from shoptune.records import LABELS
+    from shoptune.relevance.data import load_split
+    from shoptune.relevance.predictor import load_predictor
+
+    pairs = [p for t in tasks for p in load_split(build, t, "test", per_task, seed=0)]
+    served = {}
+    for name, path in (("torch", artifact), ("export", exported)):
+        advance = progress(f"check {name}", len(pairs)) if progress else None
+        served[name] = [LABELS[int(i)] for i in load_predictor(path).predict(pairs, advance).labels]
+    per: dict[str, dict[str, Any]] = {}
+    for task in tasks:
+        rows = [i for i, p in enumerate(pairs) if p.task == task]
+        gold = [pairs[i].label for i in rows]
+        ref, new = ([served[n][i] for i in rows] for n in ("torch", "export"))
+        f1_ref, f1_new = macro_f1(ref, gold, LABELS), macro_f1(new, gold, LABELS)
+        agree = sum(a == b for a, b in zip(ref, new, strict=True)) / max(1, len(rows))
+        per[task] = {"pairs": len(rows), "agreement": agree, "macro_f1_torch": f1_ref, "macro_f1_export": f1_new,
+                     "macro_f1_change": f1_new - f1_ref}  # fmt: skip
+    agree_all = sum(a == b for a, b in zip(served["torch"], served["export"], strict=True)) / max(1, len(pairs))
+    return {"pairs": len(pairs), "agreement": agree_all, "tasks": per}
+
+
 def count_rows(path: Path) -> int | None:
     """Rows of a pair file when cheap to know (Parquet metadata, line counts), for the progress bar."""
     if not path.is_file():

@@ -322,6 +322,11 @@ def fit_decision(
         raise ShoptuneError(
             f"{artifact}: an ensemble votes with its members' rules; fit each member (relevance calibrate --model M)"
         )
+    if meta["kind"] == "exported":
+        raise ShoptuneError(
+            f"{artifact}: an export serves the rules of the model it was exported from; fit them there "
+            f"({meta.get('source', 'the model folder')}), then export again"
+        )
     if metric not in METRICS:
         raise ShoptuneError(f"unknown decision metric {metric!r} (expected one of: {', '.join(METRICS)})")
     if not pairs:

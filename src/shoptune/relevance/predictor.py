@@ -37,6 +37,7 @@ from shoptune.records import LABELS
 from shoptune.relevance.config import Family, Routing
 from shoptune.relevance.data import Pair
 from shoptune.relevance.decision import DecisionRules
+from shoptune.relevance.export import EXPORT_KIND, ExportedModel, check_export_meta, load_exported
 from shoptune.relevance.model import (
     ARTIFACT_FILE,
     EXTRAS_FILE,
@@ -129,7 +130,7 @@ class ModelPredictor:
 
     def __init__(
         self,
-        model: RelevanceModel,
+        model: RelevanceModel | ExportedModel,
         tokenizer: Any,
         *,
         max_tokens: int = 2048,
@@ -137,7 +138,8 @@ class ModelPredictor:
         bf16: Bf16 = "auto",
         rules: DecisionRules | None = None,
     ) -> None:
-        self.model = model.eval()
+        # A RelevanceModel runs in torch; an ExportedModel (``relevance export``) in OpenVINO / ONNX Runtime.
+        self.model = model.eval() if isinstance(model, RelevanceModel) else model
         self.tokenizer = tokenizer
         self.tasks = list(model.info.tasks)
         self.max_tokens = max_tokens
@@ -192,12 +194,14 @@ class ModelPredictor:
 
     def _forward(self, feats: list[dict[str, list[int]]], task: str) -> np.ndarray:
         batch = collate(feats, self.tokenizer.pad_token_id)
+        if isinstance(self.model, ExportedModel):
+            return torch.softmax(torch.from_numpy(self.model.logits(batch, task)).float(), dim=-1).numpy()
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             logits = self.model(batch, task)
         return torch.softmax(logits.float(), dim=-1).numpy()
 
 
-def model_rules(model: RelevanceModel) -> DecisionRules | None:
+def model_rules(model: RelevanceModel | ExportedModel) -> DecisionRules | None:
     """The decision rules stored with a model (``ModelInfo.decision``), or None (argmax)."""
     block = getattr(model.info, "decision", None)
     return DecisionRules.from_json(block) if block else None
@@ -317,6 +321,7 @@ def check_tasks(pairs: Iterable[Pair], known: Sequence[str]) -> None:
 #: Keys each artifact kind's ``relevance.json`` must have, with the JSON type they hold.
 ARTIFACT_KEYS: dict[str, dict[str, type]] = {
     "model": {"family": str, "routing": str, "tasks": list, "base_model": str},
+    EXPORT_KIND: {"family": str, "routing": str, "tasks": list, "base_model": str, "runtime": str, "graphs": dict},
     "per_task": {"members": dict},
     "ensemble": {"members": list},
 }
@@ -357,6 +362,9 @@ def read_artifact_checked(path: str | Path) -> dict[str, Any]:
     _check_task_sources(file, meta.get("task_sources"))
     if kind == "model":
         check_model_meta(path, meta)
+    elif kind == EXPORT_KIND:
+        check_info_meta(path, meta)
+        check_export_meta(path, meta)
     elif kind == "per_task":
         for task, rel in meta["members"].items():
             if not isinstance(rel, str) or not rel:
@@ -383,6 +391,15 @@ def check_model_meta(path: Path, meta: dict[str, Any]) -> None:
     that would crash the model or silently change its scores is reported here, as one line naming the key."""
     from shoptune.data.readers import read_json
 
+    check_info_meta(path, meta)
+    for needed in ("backbone/config.json", EXTRAS_FILE):
+        if not (path / needed).is_file():
+            raise DataError(path / needed, 0, "-", f"file not found (the model folder {path} is incomplete)")
+    _check_backbone(path, meta, read_json(path / "backbone" / "config.json"))
+
+
+def check_info_meta(path: Path, meta: dict[str, Any]) -> None:
+    """The ModelInfo keys of a model's or an export's ``relevance.json`` (see :func:`check_model_meta`)."""
     file = path / ARTIFACT_FILE
 
     def bad(key: str, problem: str) -> DataError:
@@ -416,10 +433,6 @@ def check_model_meta(path: Path, meta: dict[str, Any]) -> None:
         raise bad("labels", f"expected {list(LABELS)} (the labels shoptune scores), got {labels!r:.60}")
     if meta.get("decision") is not None:
         DecisionRules.from_json(meta["decision"], file)  # a damaged rule is reported now, not at serving
-    for needed in ("backbone/config.json", EXTRAS_FILE):
-        if not (path / needed).is_file():
-            raise DataError(path / needed, 0, "-", f"file not found (the model folder {path} is incomplete)")
-    _check_backbone(path, meta, read_json(path / "backbone" / "config.json"))
 
 
 def _json_int(file: Path, meta: dict[str, Any], key: str, default: int, low: int, high: int) -> int:
@@ -535,6 +548,9 @@ def load_predictor(path: str | Path, *, max_tokens: int = 2048, bf16: Bf16 = "au
     if kind == "model":
         model, tok = _load_model(path)
         return ModelPredictor(model, tok, max_tokens=max_tokens, bf16=bf16)
+    if kind == EXPORT_KIND:
+        exported, tok = load_exported(path, meta, bf16=use_bf16(bf16))
+        return ModelPredictor(exported, tok, max_tokens=max_tokens, bf16=False)
     if kind == "per_task":
         members = {task: member_path(path, rel) for task, rel in meta["members"].items()}
         for member in members.values():
@@ -557,7 +573,7 @@ def artifact_info(path: str | Path) -> dict[str, Any]:
     """The manifest of an artifact, with ``task_sources`` gathered from its members when it has none."""
     path = Path(path)
     meta = read_artifact_checked(path)
-    if meta["kind"] == "model":
+    if meta["kind"] in ("model", EXPORT_KIND):
         return meta
     sources: dict[str, Any] = dict(meta.get("task_sources") or {})
     paths = (
