@@ -47,7 +47,10 @@ def requests(items, tokenizer):
     from shoptune.training.examples import end_of_answer
 
     end = end_of_answer(tokenizer)
-    return [(chat_prompt(tokenizer, it.prompt), scored_options(it.choices or [], end)) for it in items if it.choices]
+    chosen = [it for it in items if it.choices]
+    return [(chat_prompt(tokenizer, it.prompt), scored_options(it.choices, end)) for it in chosen], [
+        it.task for it in chosen
+    ]
 
 
 def run_ours(args) -> dict:
@@ -56,11 +59,11 @@ def run_ours(args) -> dict:
     from shoptune.evaluation.lm import LMScorer
 
     items, model, tokenizer = load(args)
-    reqs = requests(items, tokenizer)
+    reqs, tasks = requests(items, tokenizer)
     scorer = LMScorer(model, tokenizer, batch_size=args.batch_size, bf16=args.bf16, max_length=args.max_length)
     scorer.choice_logprobs([p for p, _ in reqs[:4]], [o for _, o in reqs[:4]])  # warm-up
     start = time.perf_counter()
-    scores = scorer.choice_logprobs([p for p, _ in reqs], [o for _, o in reqs])
+    scores = scorer.choice_logprobs([p for p, _ in reqs], [o for _, o in reqs], groups=tasks)
     seconds = time.perf_counter() - start
     return _result("shoptune LMScorer", seconds, [int(torch.tensor(s).argmax()) for s in scores])
 
@@ -70,7 +73,7 @@ def run_lm_eval(args) -> dict:
     from lm_eval.models.huggingface import HFLM
 
     items, model, tokenizer = load(args)
-    reqs = requests(items, tokenizer)
+    reqs, _ = requests(items, tokenizer)
     lm = HFLM(pretrained=model, tokenizer=tokenizer, batch_size=args.batch_size, max_length=args.max_length,
               dtype="bfloat16" if args.bf16 else "float32")  # fmt: skip
     flat = [(q, j, Instance("loglikelihood", {}, (prompt, opt), j)) for q, (prompt, opts) in enumerate(reqs)

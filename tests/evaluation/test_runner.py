@@ -121,3 +121,23 @@ def test_shared_prompt_scoring_matches_a_full_forward_pass_per_option(tiny):
             logprobs = torch.log_softmax(model(input_ids=torch.tensor([full])).logits[0].float(), dim=-1)
         want = sum(float(logprobs[k - 1, full[k]]) for k in range(len(prompt_ids), len(full)))
         assert math.isclose(score, want, abs_tol=1e-4)
+
+
+def test_a_batch_sharing_an_instruction_scores_as_each_prompt_alone(tiny):
+    """The common prefix of a group's prompts runs once per batch (its KV cache shared, issue 23); every score is
+    the score of that prompt scored alone, whatever the batch, the grouping and the padding."""
+    from shoptune.evaluation import lm
+
+    instruction = "Decide whether the product matches the shopper's query. Options: 0. exact 1. partial 2. no\n"
+    texts = ["cordless drill", "red mug with a handle", "a", "18 volt lithium ion battery pack charger"]
+    prompts = [f"{instruction}Query: {t}\nAnswer:" for t in texts] + ["Short other task?\nAnswer:"]
+    options = [["0", "1", "2"]] * 4 + [["0", "1"]]
+    groups = ["match"] * 4 + ["other"]
+    batched = _scorer(tiny, 8).choice_logprobs(prompts, options, groups=groups)
+    alone = [_scorer(tiny, 1).choice_logprobs([p], [o])[0] for p, o in zip(prompts, options, strict=True)]
+    for got, want in zip(batched, alone, strict=True):
+        assert all(math.isclose(x, y, abs_tol=1e-4) for x, y in zip(got, want, strict=True))
+    model, tokenizer = tiny
+    ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p in prompts[:4]]
+    assert lm._common_prefix(ids) >= lm.MIN_SHARED_PREFIX  # the shared path really ran
+    assert lm._common_prefix([[1, 2, 3], [1, 2, 3]]) == 2  # each row keeps its last token to score

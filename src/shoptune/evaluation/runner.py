@@ -118,7 +118,9 @@ def run_model(
     if choice_idx:
         end = end_of_answer(scorer.tokenizer)
         options = [scored_options(items[i].choices or [], end) for i in choice_idx]
-        scores = scorer.choice_logprobs([prompts[i] for i in choice_idx], options, progress=progress)
+        scores = scorer.choice_logprobs(
+            [prompts[i] for i in choice_idx], options, progress=progress, groups=[items[i].task for i in choice_idx]
+        )
         for i, logprobs in zip(choice_idx, scores, strict=True):
             answers[i] = _choice_answer(items[i], logprobs)
     if gen_idx:
