@@ -1,7 +1,8 @@
 """Fast scoring of a causal LM on a CPU: option log-likelihoods in batched forward passes, and batched
 greedy generation with left padding.
 
-Likelihood scoring pads on the right (positions stay 0..n-1, so padding cannot change a score); when
+Likelihood scoring pads on the right (positions stay 0..n-1, and under the causal mask no scored position sees a
+pad, so padding cannot change a score and no attention mask is passed: SDPA runs its causal kernel); when
 every option is a single token after the prompt, one forward pass per question scores all options, and a batch's
 common prompt prefix (a task's instruction) runs once with its KV cache shared by the batch; otherwise the prompt
 runs once and its KV cache is shared by the options.
@@ -139,12 +140,9 @@ class LMScorer:
                 prefix = torch.tensor([batch[0].prompt_ids[:shared]], device=self.device)
                 cache = self.model(input_ids=prefix, use_cache=True, logits_to_keep=1).past_key_values
                 cache.batch_repeat_interleave(len(batch))
-                full = torch.cat([torch.ones((len(batch), shared), dtype=mask.dtype, device=self.device), mask], 1)
-                logits = self.model(
-                    input_ids=ids, attention_mask=full, past_key_values=cache, logits_to_keep=keep
-                ).logits.float()
+                logits = self.model(input_ids=ids, past_key_values=cache, logits_to_keep=keep).logits.float()
             else:
-                logits = self.model(input_ids=ids, attention_mask=mask, logits_to_keep=keep).logits.float()
+                logits = self.model(input_ids=ids, logits_to_keep=keep).logits.float()
         logprobs = torch.log_softmax(logits.reshape(len(batch), -1), dim=-1)
         for row, req in enumerate(batch):
             out[req.index] = [float(logprobs[row, o[0]]) for o in req.option_ids]
@@ -163,12 +161,9 @@ class LMScorer:
             return scores
         cache.batch_repeat_interleave(len(rest))
         # Feed each option but its last token (right-padded; padding is never scored): position k predicts k+1.
-        ids, mask = self._right_padded([req.option_ids[j][:-1] for j in rest])
-        prefix = torch.ones((len(rest), len(req.prompt_ids)), dtype=mask.dtype, device=self.device)
+        ids, _ = self._right_padded([req.option_ids[j][:-1] for j in rest])
         with self._autocast():
-            logits = self.model(
-                input_ids=ids, attention_mask=torch.cat([prefix, mask], dim=1), past_key_values=cache
-            ).logits.float()
+            logits = self.model(input_ids=ids, past_key_values=cache).logits.float()
         logprobs = torch.log_softmax(logits, dim=-1)
         for row, j in enumerate(rest):
             cont = torch.tensor(req.option_ids[j][1:], device=self.device)
