@@ -254,6 +254,7 @@ def run_sft(
                         "loss": window_loss / max(1, window_n),
                         "lr": scheduler.get_last_lr()[0],
                         "tokens_per_s": window_tokens / max(elapsed, 1e-9),
+                        "peak_rss_mb": peak_rss_mb(),
                     }
                     state["seconds"] += elapsed
                     log_file.write(json.dumps(record) + "\n")
@@ -282,6 +283,8 @@ def run_sft(
         "examples": sum(sum(epoch["tasks"].values()) for epoch in mixtures.values()),
         "train_seconds": state["seconds"],
         "tokens_per_s": state["tokens"] / max(state["seconds"], 1e-9),
+        # the process's peak resident memory so far (data, model, optimizer, the largest batch's activations)
+        "peak_rss_mb": peak_rss_mb(),
         "tasks": sorted(encoder.sizes),
         "holdout": data.holdout,
         "derived_atomic_tasks": data.derived,
@@ -292,6 +295,15 @@ def run_sft(
     atomic_write_json(out / "mixture.json", mixtures)
     atomic_write_json(out / "summary.json", summary)
     return summary
+
+
+def peak_rss_mb() -> float:
+    """This process's peak resident memory, in MB (Linux reports KB, macOS bytes)."""
+    import resource
+    import sys
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (1 << 20) if sys.platform == "darwin" else peak / 1024, 1)
 
 
 def save_adapter(model, tokenizer, cfg: SFTConfig, data: TrainData, out: Path) -> Path:
