@@ -196,7 +196,7 @@ BAD_ARTIFACTS: dict[str, tuple[bytes, str]] = {
     "not-ours": (b'{"kind": "model"}', "file, field 'format': not a shoptune relevance artifact"),
     "no-kind": (
         json.dumps({"format": "shoptune-relevance"}).encode(),
-        "file, field 'kind': unknown artifact kind None (expected one of: model, per_task, ensemble)",
+        "file, field 'kind': unknown artifact kind None (expected one of: model, exported, per_task, ensemble)",
     ),
     "model-no-tasks": (
         json.dumps({k: v for k, v in GOOD_MODEL.items() if k != "tasks"}).encode(),

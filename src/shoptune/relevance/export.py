@@ -27,9 +27,11 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any, Literal, get_args
@@ -225,11 +227,23 @@ def _save(module: nn.Module, example: tuple, path: Path, runtime: str, int8: boo
         if int8:
             from onnxruntime.quantization import QuantType, quantize_dynamic
 
-            quantize_dynamic(str(raw), str(path), weight_type=QuantType.QInt8)
+            with _quiet_root_logger():  # its "consider pre-processing" advice is for image models
+                quantize_dynamic(str(raw), str(path), weight_type=QuantType.QInt8)
         else:
             import onnx
 
             onnx.save_model(onnx.load(str(raw)), str(path))  # weights inline: one self-contained file per graph
+
+
+@contextlib.contextmanager
+def _quiet_root_logger() -> Iterator[None]:
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        root.setLevel(level)
 
 
 def _quantize_openvino(graph: Any, calibration: list[Any]) -> Any:
