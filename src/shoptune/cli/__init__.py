@@ -33,6 +33,7 @@ from shoptune.cli.experiment import experiments_app
 from shoptune.cli.generate import generate as generate_cmd
 from shoptune.cli.relevance import relevance_app
 from shoptune.cli.report import report as report_cmd
+from shoptune.cli.serve import serve as serve_cmd
 from shoptune.cli.train import export, train_app
 from shoptune.cli.types import option_name
 from shoptune.errors import ShoptuneError, argument_names
@@ -49,6 +50,7 @@ app.command("demo")(demo_cmd)
 app.command("eval", context_settings={"allow_extra_args": True, "ignore_unknown_options": False})(eval_cmd)
 app.command("report")(report_cmd)
 app.command("export")(export)
+app.command("serve")(serve_cmd)
 data_app.command("generate")(generate_cmd)
 for name, group in (
     ("tasks", tasks_app),
