@@ -285,13 +285,19 @@ class ExportedModel:
         names = [i.name for i in session.get_inputs()]
         return lambda inputs: session.run(None, dict(zip(names, inputs, strict=False)))[0]
 
-    def logits(self, batch: dict[str, torch.Tensor], task: str) -> np.ndarray:
+    def logits(self, batch: dict[str, torch.Tensor], tasks: Sequence[str]) -> np.ndarray:
+        """Logits of a batch whose rows may belong to different tasks: the trunk runs once over all of them, then
+        each task's tail over its rows (a mixed-task stream shares its encoder passes)."""
         ids = batch["input_ids"].numpy()
         mask = batch["attention_mask"].numpy()
         types = batch["token_type_ids"].numpy() if "token_type_ids" in batch else np.zeros_like(ids)
         hidden = self._trunk([ids, mask, types])
-        tail_inputs = [hidden, mask] if self.info.routing == "mhp" else [hidden]
-        return self._tails[task](tail_inputs)
+        out = np.empty((len(tasks), len(self.info.labels)), dtype=np.float32)
+        for task in dict.fromkeys(tasks):
+            rows = np.array([i for i, t in enumerate(tasks) if t == task])
+            inputs = [hidden[rows], mask[rows]] if self.info.routing == "mhp" else [hidden[rows]]
+            out[rows] = self._tails[task](inputs)
+        return out
 
 
 def check_export_meta(path: Path, meta: dict[str, Any]) -> None:

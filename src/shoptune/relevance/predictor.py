@@ -171,6 +171,8 @@ class ModelPredictor:
         """The model's softmax over :data:`LABELS` (rows in input order), before any temperature."""
         check_tasks(pairs, self.tasks)
         out = np.zeros((len(pairs), len(LABELS)), dtype=np.float32)
+        if isinstance(self.model, ExportedModel):  # tasks share each trunk pass: batch across tasks, by length
+            return self._raw_proba_mixed(pairs, out, progress)
         by_task: dict[str, list[int]] = defaultdict(list)
         for i, pair in enumerate(pairs):
             by_task[pair.task].append(i)
@@ -192,10 +194,20 @@ class ModelPredictor:
                     progress(len(batch))
         return out
 
+    def _raw_proba_mixed(self, pairs: Sequence[Pair], out: np.ndarray, progress: Progress | None) -> np.ndarray:
+        tasks = [p.task for p in pairs]
+        feats = encode_pairs(self.tokenizer, self.model.info, [p.left for p in pairs], [p.right for p in pairs], tasks)
+        lengths = [len(f["input_ids"]) for f in feats]
+        for batch in length_grouped(lengths, batch_tokens=self.max_tokens, max_batch=self.max_batch_size, window=None):
+            logits = self.model.logits(collate([feats[j] for j in batch], self.tokenizer.pad_token_id),
+                                       [tasks[j] for j in batch])  # fmt: skip
+            out[batch] = torch.softmax(torch.from_numpy(logits).float(), dim=-1).numpy()
+            if progress:
+                progress(len(batch))
+        return out
+
     def _forward(self, feats: list[dict[str, list[int]]], task: str) -> np.ndarray:
         batch = collate(feats, self.tokenizer.pad_token_id)
-        if isinstance(self.model, ExportedModel):
-            return torch.softmax(torch.from_numpy(self.model.logits(batch, task)).float(), dim=-1).numpy()
         with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             logits = self.model(batch, task)
         return torch.softmax(logits.float(), dim=-1).numpy()
