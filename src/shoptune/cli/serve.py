@@ -17,25 +17,36 @@ from shoptune.cli.console import console
 
 
 def serve(
-    model: Annotated[Path, typer.Option("--model", help="A relevance model, run, ensemble or export folder.")],
+    model: Annotated[
+        Path, typer.Option("--model", help="A relevance model/run/ensemble/export, or an SFT adapter or merged model.")
+    ],
     host: Annotated[str, typer.Option("--host", help="Address to listen on (loopback by default).")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="TCP port.")] = 8000,
     max_pairs: Annotated[int, typer.Option("--max-pairs", help="Pairs per request, at least 1.")] = 256,
     max_chars: Annotated[int, typer.Option("--max-chars", help="Characters per text, at least 1.")] = 4096,
     max_body_bytes: Annotated[int, typer.Option("--max-body-bytes", help="Bytes per request body.")] = 4 << 20,
     timeout_s: Annotated[float, typer.Option("--timeout-s", help="Seconds a request may take (then 504).")] = 30.0,
+    max_tokens: Annotated[int, typer.Option("--max-tokens", help="Tokens one completion may generate.")] = 256,
     max_batch: Annotated[int, typer.Option("--max-batch", help="Pairs per model call, across requests.")] = 64,
     max_wait_ms: Annotated[
         float, typer.Option("--max-wait-ms", help="How long a batch waits for more requests.")
     ] = 5.0,
 ) -> None:
-    """Serve a relevance model over HTTP: POST /v1/relevance, /v1/models, /healthz, /readyz, /metrics, /docs."""
+    """Serve a model over HTTP: POST /v1/relevance (relevance models) or the OpenAI-compatible
+    /v1/chat/completions and /v1/completions (instruction models); /v1/models, /healthz, /readyz, /metrics, /docs."""
     import uvicorn
 
     from shoptune.serving import ServeLimits, create_app
 
-    limits = ServeLimits(max_pairs=max_pairs, max_chars=max_chars, max_body_bytes=max_body_bytes,
-                         timeout_s=timeout_s, max_batch=max_batch, max_wait_ms=max_wait_ms)  # fmt: skip
+    limits = ServeLimits(
+        max_pairs=max_pairs,
+        max_chars=max_chars,
+        max_body_bytes=max_body_bytes,
+        timeout_s=timeout_s,
+        max_tokens=max_tokens,
+        max_batch=max_batch,
+        max_wait_ms=max_wait_ms,
+    )
     app = create_app(model, limits)
     console.print(f"serving {model} on http://{host}:{port} (docs: /docs); Ctrl-C or SIGTERM stops it")
     # SIGTERM: uvicorn stops accepting, lets in-flight requests finish, then the lifespan drains the batcher.

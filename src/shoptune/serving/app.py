@@ -1,5 +1,6 @@
-"""The relevance service: FastAPI endpoints over any relevance artifact (a model or run folder, a per-task
-collection, an ensemble, an OpenVINO / ONNX export), micro-batched, limited, with Prometheus metrics.
+"""The service: FastAPI endpoints over any relevance artifact (a model or run folder, a per-task collection, an
+ensemble, an OpenVINO / ONNX export) or an instruction model (an SFT adapter, a merged model: the OpenAI-compatible
+endpoints of :mod:`.chat`), micro-batched, limited, with Prometheus metrics.
 
 Endpoints:
 
@@ -32,7 +33,18 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
 from shoptune import __version__
+from shoptune.errors import ShoptuneError
 from shoptune.serving.batching import MicroBatcher
+from shoptune.serving.chat import (
+    DEFAULT_MAX_TOKENS,
+    ChatRequest,
+    CompletionRequest,
+    GenJob,
+    chat_response,
+    completion_response,
+    is_instruction_model,
+    stops,
+)
 from shoptune.serving.limits import BodyLimit, ServeLimits, error_body
 
 
@@ -69,42 +81,49 @@ class InputError(Exception):
 
 
 def model_version(path: Path) -> str:
-    """A short content hash of the artifact's relevance.json (its weights' manifest): changes when it does."""
+    """A short content hash of the model folder's manifest (relevance.json, the adapter's or the model's config):
+    it changes when the model does."""
     from shoptune.relevance.model import ARTIFACT_FILE
+    from shoptune.training.sft import RUN_FILE
 
-    return hashlib.sha256((path / ARTIFACT_FILE).read_bytes()).hexdigest()[:12]
+    for name in (ARTIFACT_FILE, RUN_FILE, "adapter_config.json", "config.json"):
+        if (path / name).is_file():
+            return hashlib.sha256((path / name).read_bytes()).hexdigest()[:12]
+    return "unknown"
 
 
 def create_app(model: str | Path, limits: ServeLimits | None = None) -> FastAPI:
-    """The service for the relevance artifact at ``model``; it loads at startup (``/readyz`` says when)."""
-    from shoptune.relevance.ensemble import resolve_artifact
-
+    """The service for the model at ``model``: a relevance artifact (relevance endpoints) or an SFT adapter, merged
+    model or causal LM folder (OpenAI-compatible endpoints). It loads at startup; ``/readyz`` says when."""
     limits = limits or ServeLimits()
-    artifact = resolve_artifact(model)
-    state: dict[str, Any] = {"ready": False}
+    path = Path(model)
+    relevance_model = any((c / "relevance.json").is_file() for c in (path, path / "model"))
+    if not relevance_model and not (path.is_dir() and is_instruction_model(path)):
+        raise ShoptuneError(f"{path}: not a relevance model, an SFT adapter or a causal LM folder")
+    if relevance_model:
+        from shoptune.relevance.ensemble import resolve_artifact
+
+        path = resolve_artifact(path)
+    state: dict[str, Any] = {"ready": False, "tasks": []}
     metrics = _Metrics()
+    name = path.parent.name if path.name in ("model", "adapter") else path.name  # the run folder names it
+    version = model_version(path)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI):
-        from shoptune.relevance.predictor import load_predictor
-
-        predictor = await asyncio.to_thread(load_predictor, artifact)
+        backend = await asyncio.to_thread(_load_relevance if relevance_model else _load_generator, path)
         batcher = MicroBatcher(
-            lambda pairs: _score(predictor, pairs),
-            max_batch=limits.max_batch,
-            max_wait_ms=limits.max_wait_ms,
-            on_batch=metrics.batch.observe,
+            backend.run, max_batch=limits.max_batch, max_wait_ms=limits.max_wait_ms, on_batch=metrics.batch.observe
         )
         await batcher.start()
-        state.update(predictor=predictor, batcher=batcher, tasks=list(predictor.tasks), ready=True)
+        state.update(backend=backend, batcher=batcher, tasks=getattr(backend, "tasks", []), ready=True)
         metrics.depth.set_function(batcher.depth)
         yield
         state["ready"] = False
         await batcher.stop()
 
-    app = FastAPI(title="shoptune relevance", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
+    app = FastAPI(title="shoptune", version=__version__, lifespan=lifespan, docs_url=None, redoc_url=None)
     app.add_middleware(BodyLimit, max_bytes=limits.max_body_bytes)
-    name, version = artifact.name if artifact.name != "model" else artifact.parent.name, model_version(artifact)
 
     @app.exception_handler(InputError)
     async def input_error(_request: Request, exc: InputError) -> JSONResponse:
@@ -125,21 +144,30 @@ def create_app(model: str | Path, limits: ServeLimits | None = None) -> FastAPI:
         metrics.latency.labels(path).observe(time.perf_counter() - start)
         return response
 
-    @app.post("/v1/relevance", response_model=RelevanceResponse)
-    async def relevance(body: RelevanceRequest) -> RelevanceResponse:
+    async def submit(items: list[Any], field: str) -> list[Any]:
         if not state["ready"]:
             raise InputError(503, "model", "the model is still loading (see /readyz)")
-        pairs = _checked(body, state["tasks"], limits)
         try:
-            results = await asyncio.wait_for(state["batcher"].submit(pairs), limits.timeout_s)
+            return await asyncio.wait_for(state["batcher"].submit(items), limits.timeout_s)
         except TimeoutError:
-            raise InputError(504, "pairs", f"not scored within {limits.timeout_s:g} s (--timeout-s)") from None
-        return RelevanceResponse(model=name, version=version, results=results)
+            raise InputError(504, field, f"not answered within {limits.timeout_s:g} s (--timeout-s)") from None
+
+    if relevance_model:
+
+        @app.post("/v1/relevance", response_model=RelevanceResponse)
+        async def relevance(body: RelevanceRequest) -> RelevanceResponse:
+            pairs = _checked(body, state["tasks"], limits) if state["ready"] else []
+            results = await submit(pairs, "pairs")
+            return RelevanceResponse(model=name, version=version, results=results)
+
+    else:
+        _add_chat_routes(app, submit, state, limits, name)
 
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        return {"object": "list", "data": [{"id": name, "object": "model", "version": version,
-                                            "tasks": state.get("tasks", []), "kind": "relevance"}]}  # fmt: skip
+        kind = "relevance" if relevance_model else "instruction"
+        return {"object": "list", "data": [{"id": name, "object": "model", "version": version, "owned_by": "shoptune",
+                                            "tasks": state.get("tasks", []), "kind": kind}]}  # fmt: skip
 
     @app.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -161,6 +189,59 @@ def create_app(model: str | Path, limits: ServeLimits | None = None) -> FastAPI:
         return HTMLResponse(_DOCS_PAGE)
 
     return app
+
+
+class _Relevance:
+    """A relevance predictor as the batcher's backend: pairs in, one answer per pair out."""
+
+    def __init__(self, path: Path) -> None:
+        from shoptune.relevance.predictor import load_predictor
+
+        self.predictor = load_predictor(path)
+        self.tasks = list(self.predictor.tasks)
+
+    def run(self, pairs: list[Any]) -> list[dict[str, Any]]:
+        return _score(self.predictor, pairs)
+
+
+def _load_relevance(path: Path) -> _Relevance:
+    return _Relevance(path)
+
+
+def _load_generator(path: Path) -> Any:
+    from shoptune.serving.chat import Generator
+
+    return Generator(path)
+
+
+def _add_chat_routes(app: FastAPI, submit: Any, state: dict[str, Any], limits: ServeLimits, name: str) -> None:
+    def job(prompt: str, body: Any) -> GenJob:
+        budget = body.max_tokens or min(DEFAULT_MAX_TOKENS, limits.max_tokens)
+        if budget > limits.max_tokens:
+            raise InputError(413, "max_tokens", f"{budget}; at most {limits.max_tokens} (--max-tokens)")
+        return GenJob(prompt, budget, body.temperature, stops(body.stop), body.seed)
+
+    def check_text(field: str, text: str) -> None:
+        if not text.strip():
+            raise InputError(422, field, "empty text")
+        if len(text) > limits.max_chars:
+            raise InputError(413, field, f"{len(text)} characters; at most {limits.max_chars} (--max-chars)")
+
+    @app.post("/v1/chat/completions")
+    async def chat(body: ChatRequest) -> dict[str, Any]:
+        for i, message in enumerate(body.messages):
+            check_text(f"messages.{i}.content", message.content)
+        generator = state.get("backend")
+        prompt = generator.chat_prompt(body.messages) if generator else ""
+        ((text, finish),) = await submit([job(prompt, body)], "messages")
+        return chat_response(name, text, finish, generator.tokens(prompt), generator.tokens(text))
+
+    @app.post("/v1/completions")
+    async def completions(body: CompletionRequest) -> dict[str, Any]:
+        check_text("prompt", body.prompt)
+        generator = state.get("backend")
+        ((text, finish),) = await submit([job(body.prompt, body)], "prompt")
+        return completion_response(name, text, finish, generator.tokens(body.prompt), generator.tokens(text))
 
 
 def _checked(body: RelevanceRequest, tasks: list[str], limits: ServeLimits) -> list[Any]:

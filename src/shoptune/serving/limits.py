@@ -25,13 +25,15 @@ class ServeLimits:
     max_body_bytes: int = 4 << 20
     #: seconds a request may wait and run (--timeout-s); past it: 504
     timeout_s: float = 30.0
+    #: tokens one completion may generate (--max-tokens)
+    max_tokens: int = 256
     #: pairs one forward pass may hold, across requests (--max-batch)
     max_batch: int = 64
     #: how long the first request of a batch waits for others (--max-wait-ms)
     max_wait_ms: float = 5.0
 
     def __post_init__(self) -> None:
-        for name in ("max_pairs", "max_chars", "max_body_bytes", "max_batch"):
+        for name in ("max_pairs", "max_chars", "max_body_bytes", "max_tokens", "max_batch"):
             positive_int(getattr(self, name), name)
         for name in ("timeout_s", "max_wait_ms"):
             value = getattr(self, name)
