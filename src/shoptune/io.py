@@ -170,6 +170,7 @@ KINDS = frozenset(
         "sft-run",
         "relevance-run",
         "relevance-export",
+        "predict-parts",  # `relevance predict`'s chunks while it runs (resumable)
         "ensemble",
         "sweep",
         "generation",

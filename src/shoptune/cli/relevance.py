@@ -195,8 +195,11 @@ def predict_cmd(
         int,
         typer.Option("--max-line-bytes", help="Longest input line (JSONL/CSV record) read, in bytes; 0 = no limit."),
     ] = MAX_LINE_BYTES,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Continue a killed run after the last chunk it wrote (same input/model).")
+    ] = False,
 ) -> None:
-    """Score pairs from a file, streaming, with a progress bar."""
+    """Score pairs from a file, streaming chunk by chunk (resumable), with a progress bar."""
     from shoptune.relevance.api import predict
 
     _quiet_transformers()
@@ -210,6 +213,7 @@ def predict_cmd(
             progress=bars,
             overwrite=overwrite,
             max_line_bytes=max_line_bytes,
+            resume=resume,
         )
     console.print(f"wrote {written} predictions to {out}")
 

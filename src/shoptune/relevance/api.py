@@ -16,8 +16,7 @@ Example:
 from __future__ import annotations
 
 import itertools
-import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
@@ -264,16 +263,20 @@ def predict(
     progress: AddBar | None = None,
     overwrite: bool = False,
     max_line_bytes: int | None = MAX_LINE_BYTES,
+    resume: bool = False,
 ) -> int:
     """Score the pairs of a ``.jsonl`` / ``.csv`` / ``.parquet`` file (``left``, ``right`` and optionally ``task``
     columns; ``task`` for rows without one) in chunks, memory staying flat; writes ``out`` (``.jsonl`` or
     ``.parquet``, via a temp file renamed into place) and returns the number of predictions. An existing ``out``
     is replaced only when shoptune wrote it and it is unchanged since, or with ``overwrite``. A line (a JSONL line,
-    a CSV record) longer than ``max_line_bytes`` is refused before it is read whole; 0 or None: no limit."""
+    a CSV record) longer than ``max_line_bytes`` is refused before it is read whole; 0 or None: no limit. Chunks
+    are written as parts as they are scored (:mod:`.resumable`): with ``resume``, a killed run continues after
+    the last chunk written, if the input and the model are unchanged."""
     from shoptune.io import claim_file, mark_file
     from shoptune.relevance.data import iter_pair_file
     from shoptune.relevance.ensemble import resolve_artifact
-    from shoptune.relevance.predictor import load_predictor, stream_predictions
+    from shoptune.relevance.predictor import load_predictor, prediction_row, stream_predictions
+    from shoptune.relevance.resumable import fingerprint, start_parts, write_parts
 
     model = validate.path_arg(model, "model")
     input, out = validate.path_arg(input, "input"), validate.path_arg(out, "out")
@@ -281,6 +284,7 @@ def predict(
     chunk = validate.positive_int(chunk, "chunk")
     progress = validate.optional(validate.function, progress, "progress")
     overwrite = validate.flag(overwrite, "overwrite")
+    resume = validate.flag(resume, "resume")
     # One rule with --max-line-bytes: 0 (or None) reads lines of any length.
     max_line_bytes = validate.optional(validate.non_negative_int, max_line_bytes, "max_line_bytes") or None
     if out.suffix not in (".jsonl", ".parquet"):
@@ -293,9 +297,14 @@ def predict(
     pairs = iter_pair_file(input, task, max_line_bytes=max_line_bytes)
     first = next(pairs, None)
     rows = itertools.chain([first], pairs) if first is not None else iter(())
+    parts, done = start_parts(out, fingerprint(input, artifact), resume)
     predictor = load_predictor(artifact)
     advance = progress("predict", count_rows(input)) if progress else None
-    written = write_stream(stream_predictions(predictor, rows, chunk=chunk, progress=advance), out)
+
+    def score(batch: list[Any]) -> Iterator[dict[str, Any]]:
+        return (prediction_row(*row) for row in stream_predictions(predictor, batch, chunk=len(batch)))
+
+    written = write_parts(rows, out, parts, done, score, chunk=chunk, advance=advance)
     mark_file(out)  # what lets a later predict replace it, and nothing else
     return written
 
@@ -425,51 +434,6 @@ def count_rows(path: Path) -> int | None:
             lines = sum(block.count(b"\n") for block in iter(lambda: fh.read(1 << 20), b""))
         return lines - 1 if path.suffix == ".csv" else lines
     return None
-
-
-#: The flat columns of a Parquet prediction file (the class probabilities follow as ``p_<label>``).
-PARQUET_KEYS = ("id", "task", "left", "right", "label", "prediction", "prediction_argmax")
-
-
-def write_stream(stream: Iterable[Any], out: Path) -> int:
-    """Write (pair, probs, label) rows as JSON lines or Parquet, via a temp file renamed into place."""
-    from shoptune.io import atomic_path
-    from shoptune.relevance.predictor import prediction_row
-
-    rows = (prediction_row(pair, probs, label) for pair, probs, label in stream)
-    with atomic_path(out) as tmp:
-        if out.suffix == ".jsonl":
-            n = 0
-            with tmp.open("w", encoding="utf-8") as fh:
-                for row in rows:
-                    fh.write(json.dumps(row, ensure_ascii=False) + "\n")
-                    n += 1
-            return n
-        return _write_parquet(rows, tmp)
-
-
-def _write_parquet(rows: Iterable[dict[str, Any]], path: Path, batch: int = 4096) -> int:
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    from shoptune.records import LABELS
-
-    fields = [*((k, pa.string()) for k in PARQUET_KEYS), *((f"p_{label}", pa.float32()) for label in LABELS)]
-    schema = pa.schema(fields)
-    n = 0
-    with pq.ParquetWriter(str(path), schema) as writer:
-        buffer: list[dict[str, Any]] = []
-        for row in rows:
-            flat = {k: row.get(k) for k in PARQUET_KEYS}
-            flat.update({f"p_{label}": row["probs"][label] for label in LABELS})
-            buffer.append(flat)
-            n += 1
-            if len(buffer) >= batch:
-                writer.write_table(pa.Table.from_pylist(buffer, schema=schema))
-                buffer = []
-        if buffer or n == 0:
-            writer.write_table(pa.Table.from_pylist(buffer, schema=schema))
-    return n
 
 
 # ============================================================================================ calibrate
