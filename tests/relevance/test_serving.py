@@ -164,3 +164,61 @@ def test_random_bodies_never_get_a_5xx(server) -> None:
         assert r.status_code < 500, (payload, r.status_code, r.text)
 
     check()
+
+
+def test_schemathesis_finds_no_server_error(server) -> None:
+    """Schemathesis generates requests from /openapi.json (bounded) and checks that none is answered 5xx."""
+    import shutil
+    import subprocess
+
+    cli = shutil.which("schemathesis") or str(Path(__import__("sys").executable).parent / "schemathesis")
+    if not Path(cli).exists():
+        pytest.skip("schemathesis is not installed")
+    proc = subprocess.run(
+        [cli, "run", f"{server}/openapi.json", "--checks", "not_a_server_error", "--max-examples", "25",
+         "--seed", "13", "--no-color"],
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
+def test_sigterm_lets_in_flight_requests_finish_then_exits(model) -> None:
+    """`shoptune serve` as a real process: SIGTERM after the first of 12 concurrent requests is answered; every
+    request already sent is answered 200, the process ends, and the port then refuses connections."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "shoptune", "serve", "--model", str(model), "--port", str(port), "--max-batch", "32"]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(600):
+            try:
+                if httpx.get(f"{url}/readyz").status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        body = {"pairs": _pairs(40) * 6}  # 240 pairs per request
+
+        async def clients():
+            async with httpx.AsyncClient(timeout=120) as http:
+                tasks = [asyncio.create_task(http.post(f"{url}/v1/relevance", json=body)) for _ in range(12)]
+                done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+                proc.send_signal(signal.SIGTERM)
+                return [await t for t in tasks]
+
+        answers = asyncio.run(clients())
+        assert [r.status_code for r in answers] == [200] * 12
+        # uvicorn shuts down gracefully, then re-raises the signal: the exit status says SIGTERM ended it
+        assert proc.wait(timeout=60) in (0, -signal.SIGTERM), proc.stderr.read().decode()[-2000:]
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{url}/healthz", timeout=2)
+    finally:
+        if proc.poll() is None:
+            proc.kill()

@@ -34,9 +34,12 @@ def serve(
 ) -> None:
     """Serve a model over HTTP: POST /v1/relevance (relevance models) or the OpenAI-compatible
     /v1/chat/completions and /v1/completions (instruction models); /v1/models, /healthz, /readyz, /metrics, /docs."""
+    import transformers
     import uvicorn
 
     from shoptune.serving import ServeLimits, create_app
+
+    transformers.logging.disable_progress_bar()  # per-checkpoint bars would interleave with the server's log
 
     limits = ServeLimits(
         max_pairs=max_pairs,
