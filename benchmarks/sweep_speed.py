@@ -25,9 +25,10 @@ ROOT = Path(__file__).resolve().parents[1]
 OUT = Path(__file__).resolve().parent / "results"
 
 
-def start(src: Path, sweep: Path, out: Path, log: Path) -> subprocess.Popen:
+def start(src: Path, sweep: Path, out: Path, log: Path, overrides: list[str]) -> subprocess.Popen:
     env = {**os.environ, "PYTHONPATH": str(src), "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
     cmd = [sys.executable, "-m", "shoptune", "experiment", "run", str(sweep), "--out", str(out), "--threads", "1"]
+    cmd += [x for o in overrides for x in ("--set", o)]
     return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log.open("w"), stderr=subprocess.STDOUT)
 
 
@@ -54,6 +55,7 @@ def main() -> None:
     parser.add_argument("--before", required=True, help="git ref of the 'before' version")
     parser.add_argument("--sweep", type=Path, default=ROOT / "configs" / "experiments" / "chain_of_task.yaml")
     parser.add_argument("--work", type=Path, default=None, help="where the two sweep folders go (default: temp)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], help="a sweep override, both sides")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="sweep_speed_"))
     tree = work / "before_src"
@@ -63,7 +65,7 @@ def main() -> None:
         procs, started, seconds = {}, {}, {}
         for name, src in sides.items():
             started[name] = time.perf_counter()
-            procs[name] = start(src, args.sweep.resolve(), work / name, work / f"{name}.log")
+            procs[name] = start(src, args.sweep.resolve(), work / name, work / f"{name}.log", args.overrides)
         while procs:
             for name, proc in list(procs.items()):
                 if proc.poll() is not None:
@@ -81,6 +83,7 @@ def main() -> None:
     result = {
         "date": time.strftime("%Y-%m-%d"),
         "sweep": str(args.sweep),
+        "overrides": args.overrides,
         "before": args.before,
         "after": subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
@@ -106,7 +109,7 @@ def main() -> None:
             for k in ("before", "after")
         ),  # fmt: skip
         "",
-        f"`{args.sweep.name}` end to end, both versions side by side (one torch thread each, started together, "
+        f"`{args.sweep.name}` {' '.join('--set ' + o for o in args.overrides)} end to end, both versions side by side (one torch thread each, started together, "
         f"{result['date']}): after / before **{result['speedup']:.2f}x** faster; the same answer on "
         f"{100 * result['same_answer']:.1f}% of {len(common)} scored items.",
     ]
