@@ -109,7 +109,8 @@ def main() -> None:
             for k in ("before", "after")
         ),  # fmt: skip
         "",
-        f"`{args.sweep.name}` {' '.join('--set ' + o for o in args.overrides)} end to end, both versions side by side (one torch thread each, started together, "
+        f"`{args.sweep.name}` {' '.join('--set ' + o for o in args.overrides)} end to end, both versions side by "
+        f"side (one torch thread each, started together, "
         f"{result['date']}): after / before **{result['speedup']:.2f}x** faster; the same answer on "
         f"{100 * result['same_answer']:.1f}% of {len(common)} scored items.",
     ]
