@@ -216,8 +216,9 @@ def _save(module: nn.Module, example: tuple, path: Path, runtime: str, int8: boo
         ov.save_model(graph, str(path), compress_to_fp16=False)
         return
     names = list(_TRUNK_INPUTS) if len(example) == 3 else ["hidden", "attention_mask"][: len(example)]
-    dims = {0: "batch", 1: "length"}
-    shapes = {n: (dims if n != "hidden" or len(example) == 2 else {0: "batch"}) for n in names}
+    # Batch and length vary; a tail of pooled vectors (one input: batch x hidden) only varies in its batch.
+    per_token = {0: "batch", 1: "length"}
+    shapes = {n: per_token if len(example) > 1 else {0: "batch"} for n in names}
     with tempfile.TemporaryDirectory() as scratch:
         raw = Path(scratch) / path.name
         torch.onnx.export(
