@@ -55,7 +55,7 @@ def _sweep(root: Path, name: str, **body) -> Path:
 def test_the_plan_gives_items_wall_time_and_the_mde_of_every_primary_contrast(world):
     plan = plan_design(load_sweep(_sweep(world, "plan")))
     assert plan["runs"] == 6 and plan["tasks"] == 3 and plan["items"] == 12
-    assert plan["hours"]["total"] > 0 and plan["throughput"]["train_tokens_per_s"] == 112.0
+    assert plan["hours"]["total"] > 0 and plan["throughput"]["train_tokens_per_s"] == 109.0
     (entry,) = plan["primary"]
     variance = plan["variance"]
     assert entry["items"] == 12

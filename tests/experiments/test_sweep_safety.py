@@ -381,3 +381,14 @@ def test_tracking_reads_metrics_and_summary_or_names_the_damaged_file(sweep_dir)
     _write(seed / "run" / "summary.json", '{"steps": "many"}')
     with pytest.raises(ShoptuneError, match=r"summary.json: file, field 'steps'"):
         _train(seed / "run" / "summary.json")
+
+
+def test_resume_ignores_what_changes_no_run(tmp_path) -> None:
+    """The plan's assumptions, presets, primary contrasts and tracking are not part of a sweep's resume key: a
+    sweep started before they were edited still resumes; a change to what the runs train on is still refused."""
+    from shoptune.experiments.sweep import NOT_IN_KEY, _comparable
+
+    key = {"seeds": [13], "set": {"optim.lr": 0.001}, "plan": {"throughput": {"score_items_per_s": 0.76}},
+           "presets": {}, "primary": [], "tracking": {}}  # fmt: skip
+    assert _comparable(key) == {"seeds": [13], "set": {"optim.lr": 0.001}}
+    assert set(NOT_IN_KEY) == {"tracking", "plan", "presets", "primary"}

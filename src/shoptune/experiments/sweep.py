@@ -141,13 +141,15 @@ class VarianceSpec(StrictModel):
 class ThroughputSpec(StrictModel):
     """What the plan's wall time assumes until runs in the sweep folder measure it."""
 
-    #: SFT training tokens per second (SmolLM2-135M LoRA on one thread of the 2-core CPU: 112 measured).
-    train_tokens_per_s: float = Field(112.0, gt=0)
-    #: Tokens per training example after data.max_length (the cap-72 SFT run: 131).
+    #: SFT training tokens per second (SmolLM2-135M LoRA on one thread of the 2-core CPU: 98-125, median 109, over
+    #: the 40 runs of the four issue-22 reruns, two jobs at once).
+    train_tokens_per_s: float = Field(109.0, gt=0)
+    #: Tokens per training example after data.max_length (the cap-72 SFT run: 131; the reruns 116-135).
     tokens_per_example: float = Field(131.0, gt=0)
-    #: Scored choice items per second (160 items in ~3.5 min on one thread: 0.76).
-    score_items_per_s: float = Field(0.76, gt=0)
-    source: str = "measured on the 2-core CPU, one torch thread (runs/sft_cap72, the older sweeps)"
+    #: Scored choice items per second at eval.max_length 384 (the reruns: 2.4-3.0, median 2.75; full-length
+    #: prompts ran at 0.76). A sweep folder's finished runs replace these with what they measured.
+    score_items_per_s: float = Field(2.75, gt=0)
+    source: str = "measured on the 2-core CPU, one torch thread (the 40 runs of the issue-22 reruns)"
 
 
 class PlanSpec(StrictModel):
@@ -459,12 +461,20 @@ class SweepLayout:
         return self.root / "arms" / safe_component(arm, "arm") / safe_component(f"seed-{seed}", "seed")
 
 
+#: Sweep keys that change no run's training or scoring: how it is tracked, the plan's assumptions, the presets
+#: not chosen, and which contrasts the analysis leads with. A resumed sweep may differ in them.
+NOT_IN_KEY = ("tracking", "plan", "presets", "primary")
+
+
 def sweep_key(cfg: SweepConfig) -> dict[str, Any]:
-    """What a resumed sweep must share with the first start (tracking may change)."""
-    data = cfg.model_dump(mode="json")
-    data.pop("tracking")
+    """What a resumed sweep must share with the first start."""
+    data = _comparable(cfg.model_dump(mode="json"))
     data["base_config"] = json.loads(json.dumps(read_yaml(cfg.base)))
     return data
+
+
+def _comparable(key: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in key.items() if k not in NOT_IN_KEY}
 
 
 def _inputs(cfg: SweepConfig) -> list[str]:
@@ -479,7 +489,7 @@ def check_start(cfg: SweepConfig, out: Path, resume: bool) -> None:
     if saved.is_file() and not resume:
         raise ShoptuneError(f"{out}: already holds a sweep; pass --resume to continue it or choose another --out")
     if saved.is_file():
-        refuse_changed_config(out, _saved(out)["key"], sweep_key(cfg))
+        refuse_changed_config(out, _comparable(_saved(out)["key"]), sweep_key(cfg))  # older keys held them too
 
 
 def start_sweep(cfg: SweepConfig, out: Path, resume: bool) -> SweepLayout:
