@@ -15,7 +15,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -25,12 +24,6 @@ import httpx2 as httpx
 import numpy as np
 
 OUT = Path(__file__).resolve().parent / "results"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def load(url: str, requests: list[list[dict]], clients: int, limit_s: float) -> dict:
@@ -74,6 +67,7 @@ def main() -> None:
     from shoptune.relevance.data import load_split
     from shoptune.relevance.ensemble import resolve_artifact
     from shoptune.relevance.predictor import load_predictor
+    from shoptune.serving import free_port, wait_ready
 
     torch.set_num_threads(args.threads)
     artifact = resolve_artifact(args.model)
@@ -97,13 +91,8 @@ def main() -> None:
                                str(port), "--max-batch", "64", "--max-wait-ms", "5"], env=env)  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            time.sleep(0.2)
+        if not wait_ready(url, 120):
+            raise SystemExit("the server did not get ready in 120 s")
         asyncio.run(load(url, requests[:8], 2, 30))  # warm-up
         levels = [asyncio.run(load(url, requests, n, args.limit_s)) for n in (1, 8, 32)]
     finally:

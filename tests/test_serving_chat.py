@@ -5,15 +5,13 @@ are batched without changing them, and bad requests are 4xx naming the field (is
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
-import time
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 
-from shoptune.serving import ServeLimits, create_app
+from shoptune.serving import ServeLimits, create_app, free_port, wait_ready
 
 
 @pytest.fixture(scope="module")
@@ -36,21 +34,13 @@ def adapter(tmp_path_factory) -> Path:
 def server(adapter):
     import uvicorn
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     app = create_app(adapter, ServeLimits(max_tokens=12, max_chars=500, max_batch=8, max_wait_ms=20))
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/readyz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
+    assert wait_ready(url, 60)
     yield url
     srv.should_exit = True
     thread.join(timeout=10)

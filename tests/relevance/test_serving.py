@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import socket
 import threading
-import time
 from pathlib import Path
 
 import httpx2 as httpx
@@ -17,7 +15,7 @@ import pytest
 from shoptune.records import LABELS
 from shoptune.relevance.data import Pair
 from shoptune.relevance.predictor import load_predictor
-from shoptune.serving import ServeLimits, create_app
+from shoptune.serving import ServeLimits, create_app, free_port, wait_ready
 
 
 @pytest.fixture(scope="module")
@@ -33,22 +31,14 @@ def model(tmp_path_factory, tiny_encoder, tiny_data, make_config) -> Path:
 def server(model):
     import uvicorn
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     limits = ServeLimits(max_pairs=40, max_chars=200, max_body_bytes=20_000, max_batch=16, max_wait_ms=20)
     config = uvicorn.Config(create_app(model, limits), host="127.0.0.1", port=port, log_level="warning")
     srv = uvicorn.Server(config)
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{url}/readyz").status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
+    assert wait_ready(url, 60)
     yield url
     srv.should_exit = True
     thread.join(timeout=10)
@@ -190,20 +180,13 @@ def test_sigterm_lets_in_flight_requests_finish_then_exits(model) -> None:
     import subprocess
     import sys
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     cmd = [sys.executable, "-m", "shoptune", "serve", "--model", str(model), "--port", str(port), "--max-batch", "32"]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     url = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):
-            try:
-                if httpx.get(f"{url}/readyz").status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+        assert wait_ready(url, 60)
         body = {"pairs": _pairs(40) * 6}  # 240 pairs per request
 
         async def clients():

@@ -2,7 +2,8 @@
 
 :mod:`.batching` (the micro-batcher: concurrent requests share forward passes, off the event loop),
 :mod:`.limits` (what one request may ask for, and the body-size guard), :mod:`.app` (the endpoints, metrics and
-offline docs).
+offline docs), :mod:`.chat` (the OpenAI-compatible endpoints of instruction models), :mod:`.local` (a free port,
+waiting for readiness).
 
 Example:
     >>> from shoptune.serving import create_app, ServeLimits
@@ -12,5 +13,6 @@ Example:
 
 from shoptune.serving.app import create_app
 from shoptune.serving.limits import ServeLimits
+from shoptune.serving.local import free_port, wait_ready
 
-__all__ = ["ServeLimits", "create_app"]
+__all__ = ["ServeLimits", "create_app", "free_port", "wait_ready"]

@@ -31,26 +31,24 @@ class Message(BaseModel):
     content: str
 
 
-class ChatRequest(BaseModel):
+class GenerationParams(BaseModel):
+    """The OpenAI request fields both endpoints take (n=1 and no streaming: others are a 422 naming the field)."""
+
     model: str | None = None
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
+    stop: str | list[str] | None = None
+    n: Literal[1] = 1
+    stream: Literal[False] = False
+    seed: int | None = None
+
+
+class ChatRequest(GenerationParams):
     messages: list[Message] = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
-    stop: str | list[str] | None = None
-    n: Literal[1] = 1
-    stream: Literal[False] = False
-    seed: int | None = None
 
 
-class CompletionRequest(BaseModel):
-    model: str | None = None
+class CompletionRequest(GenerationParams):
     prompt: str = Field(min_length=1)
-    max_tokens: int | None = Field(default=None, ge=1)
-    temperature: float = Field(default=0.0, ge=0.0, le=2.0)
-    stop: str | list[str] | None = None
-    n: Literal[1] = 1
-    stream: Literal[False] = False
-    seed: int | None = None
 
 
 @dataclass
