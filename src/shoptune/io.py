@@ -93,8 +93,11 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     refuse_dir(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_path(path)
-    # Listed before it exists: a temp file left by a killed process is then known to be shoptune's (clean_stale).
+    # Listed before they exist: a temp file left by a killed process is then known to be shoptune's (clean_stale),
+    # and so is the final file of a process killed between the rename and the marker update (a listed name that
+    # does not exist is harmless; an unlisted file would make the folder refuse a resume).
     record_written(tmp)
+    record_written(path)
     try:
         yield tmp
         os.replace(tmp, path)
@@ -103,6 +106,8 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
         if tmp.exists() or tmp.is_symlink():
             tmp.unlink()
             forget_written(tmp)
+        if not (path.exists() or path.is_symlink()):
+            forget_written(path)  # the write failed before the file existed
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

@@ -236,3 +236,24 @@ def test_a_part_killed_while_being_written_is_shoptunes(tmp_path):
     (staging / MARKER).write_text(json.dumps({"kind": "staging", "format": 2, "files": []}))
     (staging / "optim.json").write_text("{}")  # written straight into the staging folder, never listed
     assert foreign_files(run) == []
+
+
+def test_a_process_killed_between_the_rename_and_the_marker_update_leaves_no_foreign_file(tmp_path, monkeypatch):
+    """The final name is listed before the rename: a kill right after it (before the marker's last update) must not
+    leave a file the folder calls foreign, or the run could never be resumed (seen once in the sweep SIGKILL test)."""
+    import shoptune.io as io
+
+    run = open_folder(tmp_path / "run", "sft-run")
+    real = io._update_list
+
+    def killed(path, key, *, add, drop=None):
+        if drop is not None:  # the update that follows the rename
+            raise KeyboardInterrupt("killed")
+        return real(path, key, add=add, drop=drop)
+
+    monkeypatch.setattr(io, "_update_list", killed)
+    with pytest.raises(KeyboardInterrupt):
+        io.atomic_write_text(run / "config.json", "{}")
+    monkeypatch.setattr(io, "_update_list", real)
+    assert (run / "config.json").is_file()
+    assert foreign_files(run) == []
