@@ -5,13 +5,12 @@ are batched without changing them, and bad requests are 4xx naming the field (is
 from __future__ import annotations
 
 import asyncio
-import threading
 from pathlib import Path
 
 import httpx2 as httpx
 import pytest
 
-from shoptune.serving import ServeLimits, create_app, free_port, wait_ready
+from shoptune.serving import ServeLimits, create_app, serve_in_thread
 
 
 @pytest.fixture(scope="module")
@@ -32,24 +31,9 @@ def adapter(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def server(adapter):
-    import uvicorn
-
-    port = free_port()
     app = create_app(adapter, ServeLimits(max_tokens=12, max_chars=500, max_batch=8, max_wait_ms=20))
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    assert wait_ready(url, 60)
-    yield url
-    srv.should_exit = True
-    thread.join(timeout=10)
-
-
-def _offline(adapter: Path, prompt: str, tokens: int) -> str:
-    from shoptune.serving.chat import Generator
-
-    return Generator(adapter).scorer.generate([prompt], tokens)[0]
+    with serve_in_thread(app) as url:
+        yield url
 
 
 def test_the_openai_client_gets_what_offline_greedy_generation_gives(server, adapter) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
 from pathlib import Path
 
 import httpx2 as httpx
@@ -15,7 +14,7 @@ import pytest
 from shoptune.records import LABELS
 from shoptune.relevance.data import Pair
 from shoptune.relevance.predictor import load_predictor
-from shoptune.serving import ServeLimits, create_app, free_port, wait_ready
+from shoptune.serving import ServeLimits, create_app, free_port, serve_in_thread, wait_ready
 
 
 @pytest.fixture(scope="module")
@@ -29,19 +28,9 @@ def model(tmp_path_factory, tiny_encoder, tiny_data, make_config) -> Path:
 
 @pytest.fixture(scope="module")
 def server(model):
-    import uvicorn
-
-    port = free_port()
     limits = ServeLimits(max_pairs=40, max_chars=200, max_body_bytes=20_000, max_batch=16, max_wait_ms=20)
-    config = uvicorn.Config(create_app(model, limits), host="127.0.0.1", port=port, log_level="warning")
-    srv = uvicorn.Server(config)
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    url = f"http://127.0.0.1:{port}"
-    assert wait_ready(url, 60)
-    yield url
-    srv.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(create_app(model, limits)) as url:
+        yield url
 
 
 def _pairs(n: int) -> list[dict[str, str]]:

@@ -13,6 +13,6 @@ Example:
 
 from shoptune.serving.app import create_app
 from shoptune.serving.limits import ServeLimits
-from shoptune.serving.local import free_port, wait_ready
+from shoptune.serving.local import free_port, serve_in_thread, wait_ready
 
-__all__ = ["ServeLimits", "create_app", "free_port", "wait_ready"]
+__all__ = ["ServeLimits", "create_app", "free_port", "serve_in_thread", "wait_ready"]

@@ -9,8 +9,12 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import socket
+import threading
 import time
+from collections.abc import Iterator
+from typing import Any
 
 
 def free_port() -> int:
@@ -33,3 +37,23 @@ def wait_ready(url: str, timeout_s: float = 60.0) -> bool:
             pass
         time.sleep(0.1)
     return False
+
+
+@contextlib.contextmanager
+def serve_in_thread(app: Any, timeout_s: float = 60.0) -> Iterator[str]:
+    """Run ``app`` on uvicorn on a free loopback port in a background thread; yields its URL once it is ready,
+    and stops it on exit (tests, notebooks)."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{port}"
+    try:
+        if not wait_ready(url, timeout_s):
+            raise RuntimeError(f"the server at {url} was not ready within {timeout_s:g} s")
+        yield url
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
