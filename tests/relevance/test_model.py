@@ -131,3 +131,21 @@ def test_find_layers_on_both_families(tiny_encoder, tiny_decoder) -> None:
 
     for path in (tiny_encoder, tiny_decoder):
         assert len(find_layers(AutoModel.from_pretrained(str(path)))) == 2
+
+
+@pytest.mark.parametrize("routing", ROUTINGS)
+def test_a_mixed_task_batch_scores_each_row_as_its_own_task_would(routing, tiny_encoder) -> None:
+    """The cross-encoder runs one trunk pass over rows of several tasks (what a server's mixed micro-batch
+    needs); every row must score as it does in a one-task forward pass, padding included (issue 24)."""
+    model, tok = build_model(_spec(tiny_encoder, "cross_encoder", routing), ["alpha", "shade"], seed=5)
+    model.eval()
+    tasks = ["alpha", "shade", "shade", "alpha", "shade"]
+    lefts = ["red mug", "a much longer blue sofa with cushions", "cup", "green lamp shade", "bag"]
+    feats = encode_pairs(tok, model.info, lefts, ["mug"] * 5, tasks)
+    batch = collate(feats, tok.pad_token_id)
+    with torch.no_grad():
+        mixed = model.mixed_logits(batch, tasks)
+        for i, task in enumerate(tasks):
+            alone = model(collate([feats[i]], tok.pad_token_id), task)[0]
+            torch.testing.assert_close(mixed[i], alone, atol=1e-5, rtol=1e-5)
+    assert len(model.private) == (2 if routing == "mhp" else 0)

@@ -63,40 +63,27 @@ _TRUNK_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
 # --------------------------------------------------------------------------------------------- graphs
 class Trunk(nn.Module):
-    """Embeddings and shared layers: token ids -> hidden states (mhp) or the pooled pair vector (other routings)."""
+    """Embeddings and shared layers (:meth:`RelevanceModel.trunk`) as a module to trace."""
 
     def __init__(self, model: RelevanceModel) -> None:
         super().__init__()
-        self.backbone = model.backbone
-        self.hidden_only = model.info.routing == "mhp"
+        self.model = model
 
     def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor, token_type_ids: torch.Tensor):
-        out = self.backbone(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
-        if self.hidden_only:
-            return out.last_hidden_state
-        pooled = getattr(out, "pooler_output", None)
-        return pooled if pooled is not None else out.last_hidden_state[:, 0]
+        batch = {"input_ids": input_ids, "attention_mask": attention_mask, "token_type_ids": token_type_ids}
+        return self.model.trunk(batch)
 
 
 class Tail(nn.Module):
-    """One task's end: private layers, pooler and head (mhp) on hidden states, or the head on the pooled vector."""
+    """One task's end (:meth:`RelevanceModel.tail`) as a module to trace."""
 
     def __init__(self, model: RelevanceModel, task: str) -> None:
         super().__init__()
-        self.layers = model.private[task] if model.info.routing == "mhp" else None
-        self.pooler = getattr(model.backbone, "pooler", None)
-        self.head = model.head(task)
+        self.model = model
+        self.task = task
 
     def forward(self, hidden: torch.Tensor, attention_mask: torch.Tensor | None = None) -> torch.Tensor:
-        if self.layers is not None:
-            # The additive mask the encoder builds for its own layers: 0 where a token is real, the dtype's minimum
-            # where it is padding (so padding never changes a score).
-            blocked = torch.finfo(hidden.dtype).min
-            mask = torch.zeros(attention_mask.shape, dtype=hidden.dtype).masked_fill(attention_mask == 0, blocked)
-            for layer in self.layers:
-                hidden = layer(hidden, mask[:, None, None, :])
-            hidden = self.pooler(hidden) if self.pooler is not None else hidden[:, 0]
-        return self.head(hidden)
+        return self.model.tail(hidden, attention_mask, self.task)
 
 
 def _example(tokenizer: Any, info: ModelInfo) -> dict[str, torch.Tensor]:

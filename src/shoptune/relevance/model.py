@@ -253,6 +253,56 @@ class RelevanceModel(nn.Module):
     def forward(self, batch: dict[str, torch.Tensor], task: str) -> torch.Tensor:
         return self.head(task)(self.dropout(self.pooled(batch, task)))
 
+    # ------------------------------------------------------------------------ batches that mix tasks
+    def trunk(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The part every task shares (cross-encoders): the hidden states after the shared layers (mhp), or the
+        pooled pair vector (prefix, multihead, none), for rows of any tasks."""
+        if self.info.family != "cross_encoder":
+            raise ShoptuneError("trunk/tail split: only cross-encoders share one trunk pass across tasks")
+        inputs = {k: v for k, v in batch.items() if k in ("input_ids", "attention_mask", "token_type_ids")}
+        out = self.backbone(**inputs)  # mhp: ``self.layers`` holds only the shared layers outside ``routed``
+        if self.info.routing == "mhp":
+            return out.last_hidden_state
+        pooler = getattr(out, "pooler_output", None)
+        return pooler if pooler is not None else out.last_hidden_state[:, 0]
+
+    def tail(self, hidden: torch.Tensor, attention_mask: torch.Tensor | None, task: str) -> torch.Tensor:
+        """One task's end on :meth:`trunk`'s output: its private layers and the pooler (mhp), then its head."""
+        if self.info.routing == "mhp":
+            if task not in self.private:
+                raise ShoptuneError(f"task {task!r} has no private layers (tasks: {', '.join(self.info.tasks)})")
+            # The additive mask the encoder builds for its own layers: 0 where a token is real, the dtype's
+            # minimum where it is padding (so padding never changes a score).
+            blocked = torch.finfo(hidden.dtype).min
+            mask = torch.zeros(attention_mask.shape, dtype=hidden.dtype).masked_fill(attention_mask == 0, blocked)
+            for layer in self.private[task]:
+                hidden = layer(hidden, mask[:, None, None, :])
+            pooler = getattr(self.backbone, "pooler", None)
+            hidden = pooler(hidden) if pooler is not None else hidden[:, 0]
+        return self.head(task)(self.dropout(hidden))
+
+    def mixed_logits(self, batch: dict[str, torch.Tensor], tasks: Sequence[str]) -> torch.Tensor:
+        """Logits of a batch whose rows may belong to different tasks. A cross-encoder runs its trunk once over
+        every row, then each task's tail over its rows (a mixed-task stream shares its encoder passes); a decoder
+        runs one forward per task on that task's rows.
+
+        Example:
+            >>> logits = model.mixed_logits(collate(feats, pad_id), ["hd_query_product", "wands_query_class"])  # doctest: +SKIP
+        """
+        groups: dict[str, list[int]] = {}
+        for i, task in enumerate(tasks):
+            groups.setdefault(task, []).append(i)
+        out = torch.empty((len(tasks), len(self.info.labels)))
+        if self.info.family != "cross_encoder":
+            for task, rows in groups.items():
+                out[rows] = self({k: v[rows] for k, v in batch.items()}, task).float()
+            return out
+        hidden = self.trunk(batch)
+        mask = batch["attention_mask"]
+        for task, rows in groups.items():
+            out[rows] = self.tail(hidden[rows], mask[rows], task).float()
+        return out
+
     # ------------------------------------------------------------------------------ parameter groups
     def param_groups(self) -> dict[str, list[nn.Parameter]]:
         """Trainable parameters by role: shared backbone (full or LoRA), private layers, heads."""

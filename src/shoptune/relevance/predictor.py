@@ -171,7 +171,9 @@ class ModelPredictor:
         """The model's softmax over :data:`LABELS` (rows in input order), before any temperature."""
         check_tasks(pairs, self.tasks)
         out = np.zeros((len(pairs), len(LABELS)), dtype=np.float32)
-        if isinstance(self.model, ExportedModel):  # tasks share each trunk pass: batch across tasks, by length
+        if isinstance(self.model, ExportedModel) or self.model.info.family == "cross_encoder":
+            # A cross-encoder's tasks share each trunk pass: batch across tasks, by length (a mixed-task stream,
+            # as a server sees, then runs as few encoder passes as a single-task one).
             return self._raw_proba_mixed(pairs, out, progress)
         by_task: dict[str, list[int]] = defaultdict(list)
         for i, pair in enumerate(pairs):
@@ -199,12 +201,19 @@ class ModelPredictor:
         feats = encode_pairs(self.tokenizer, self.model.info, [p.left for p in pairs], [p.right for p in pairs], tasks)
         lengths = [len(f["input_ids"]) for f in feats]
         for batch in length_grouped(lengths, batch_tokens=self.max_tokens, max_batch=self.max_batch_size, window=None):
-            logits = self.model.logits(collate([feats[j] for j in batch], self.tokenizer.pad_token_id),
-                                       [tasks[j] for j in batch])  # fmt: skip
-            out[batch] = torch.softmax(torch.from_numpy(logits).float(), dim=-1).numpy()
+            out[batch] = self._mixed_forward([feats[j] for j in batch], [tasks[j] for j in batch])
             if progress:
                 progress(len(batch))
         return out
+
+    def _mixed_forward(self, feats: list[dict[str, list[int]]], tasks: list[str]) -> np.ndarray:
+        batch = collate(feats, self.tokenizer.pad_token_id)
+        if isinstance(self.model, ExportedModel):
+            logits = torch.from_numpy(self.model.logits(batch, tasks))
+        else:
+            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+                logits = self.model.mixed_logits(batch, tasks)
+        return torch.softmax(logits.float(), dim=-1).numpy()
 
     def _forward(self, feats: list[dict[str, list[int]]], task: str) -> np.ndarray:
         batch = collate(feats, self.tokenizer.pad_token_id)
