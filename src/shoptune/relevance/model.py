@@ -287,7 +287,8 @@ class RelevanceModel(nn.Module):
         runs one forward per task on that task's rows.
 
         Example:
-            >>> logits = model.mixed_logits(collate(feats, pad_id), ["hd_query_product", "wands_query_class"])  # doctest: +SKIP
+            >>> batch = collate(feats, pad_id)  # doctest: +SKIP
+            >>> logits = model.mixed_logits(batch, ["hd_query_product", "wands_query_class"])  # doctest: +SKIP
         """
         groups: dict[str, list[int]] = {}
         for i, task in enumerate(tasks):
