@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -18,8 +19,11 @@ from rich.progress import (
 )
 from rich.table import Table
 
+#: A data-parallel worker other than rank 0 (``torchrun`` / ``accelerate launch``): rank 0 prints the run's
+#: results, bars and messages for every rank, so this one prints only its errors.
+OTHER_RANK = int(os.environ.get("RANK", "0") or 0) > 0
 # Wide tables when piped (CI logs, files): rich would otherwise wrap at 80 columns.
-console = Console(width=None if sys.stdout.isatty() else 160)
+console = Console(width=None if sys.stdout.isatty() else 160, quiet=OTHER_RANK)
 err_console = Console(stderr=True)
 
 #: ``add(name, total)`` starts one progress bar and returns its advance callback (what the library's
@@ -29,6 +33,8 @@ AddBar = Callable[[str, int | None], Callable[[int], None]]
 
 def log(message: str) -> None:
     """One progress message on stderr, printed as is (no rich markup, no highlighting)."""
+    if OTHER_RANK:
+        return
     err_console.print(message, markup=False, highlight=False)
 
 
@@ -46,7 +52,7 @@ def lazy_progress(
 ) -> Iterator[Progress]:
     """A rich Progress on stderr that is drawn only from its first ``start()``: a command that fails before any
     work prints its one error line and no empty bar (nor the empty line rich's ``stop()`` prints off a terminal)."""
-    disable = hide_when_piped and not err_console.is_terminal
+    disable = (hide_when_piped and not err_console.is_terminal) or OTHER_RANK
     bar = Progress(*columns, console=err_console, disable=disable, transient=transient)
     try:
         yield bar

@@ -98,6 +98,9 @@ class TrainSpec(StrictModel):
     max_batch: int = Field(64, ge=1)
     #: Length sorting happens inside shuffled windows of this many batches, so batches stay random.
     sort_window: int = Field(50, ge=1)
+    #: Batches per optimizer step (gradients accumulated). Under ``accelerate launch`` / ``torchrun`` a step takes
+    #: this many batches on each process: N processes with ``grad_accum: k`` take the steps of one with ``k*N``.
+    grad_accum: int = Field(1, ge=1)
     #: Save a resumable checkpoint every N optimizer steps (and at every epoch end).
     checkpoint_every: int = Field(200, ge=1)
     #: bf16 autocast for forward/backward (weights and optimizer stay float32). "auto" = when the CPU has native

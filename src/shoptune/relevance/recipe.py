@@ -28,6 +28,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import json
 import random
 import sys
@@ -77,7 +78,8 @@ from shoptune.training.checkpoint import (
     remove_checkpoints,
     save_checkpoint,
 )
-from shoptune.training.schedule import build_scheduler, clip_gradients
+from shoptune.training.distributed import distributed
+from shoptune.training.schedule import build_scheduler
 
 LABEL_INDEX = {label: i for i, label in enumerate(LABELS)}
 console = Console(stderr=True)
@@ -114,14 +116,21 @@ def train(
     ``resume`` continues from the last checkpoint in ``out/checkpoints``. ``stop_after`` stops after that many
     optimizer steps of this call, leaving a checkpoint exactly as a kill after a checkpoint would (used to test
     resuming).
+
+    Under ``accelerate launch`` / ``torchrun`` training is data-parallel (:mod:`shoptune.training.distributed`):
+    only rank 0 writes, and the decision rules and the evaluation run on rank 0 after training.
     """
+    dist = distributed()
+    quiet = quiet or not dist.is_main
     if cfg.data.path:
         read_build_manifest(cfg.data.path)  # a damaged build is reported before the run folder is made
-    out = start_run_folder(cfg, Path(out), resume)
+    with dist.main_first():  # rank 0 checks and claims the run folder and builds the data; the others then read
+        out = start_run_folder(cfg, Path(out), resume) if dist.is_main else Path(out)
+        root, tasks = prepare_data(cfg, out, quiet=quiet)
     if cfg.train.threads:
         torch.set_num_threads(cfg.train.threads)
-    root, tasks = prepare_data(cfg, out, quiet=quiet)
-    atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
+    if dist.is_main:
+        atomic_write_text(out / "config.yaml", yaml.safe_dump(cfg.model_dump(mode="json"), sort_keys=False))
     if not cfg.single_task:
         return train_run(cfg, root, tasks, out, resume=resume, stop_after=stop_after, quiet=quiet)
     # Single-task baselines: the same recipe once per task, then one per-task artifact serving them all.
@@ -141,10 +150,13 @@ def train(
                 quiet=quiet,
                 evaluate=False,
             )
+            dist.wait()  # every rank sees the same files before the next task (rank 0 wrote this one's model)
             if not (artifact / ARTIFACT_FILE).is_file():  # stopped early (stop_after)
                 return artifact
         done[task] = f"../single/{task}/model"
     model_dir = out / "model"
+    if not dist.is_main:
+        return model_dir
     model_dir.mkdir(exist_ok=True)
     manifest = {
         "format": "shoptune-relevance",
@@ -290,6 +302,7 @@ def train_run(
     evaluate: bool = True,
 ) -> Path:
     """Train one model on ``tasks`` into ``out`` (checkpoint, artifact, evaluation, run.json)."""
+    dist = distributed()
     seed = cfg.train.seed
     torch.manual_seed(seed)
     pools = load_pools(cfg, root, tasks)
@@ -300,8 +313,14 @@ def train_run(
     }
     lengths = {t: [len(f["input_ids"]) for f in fs] for t, fs in features.items()}
     plans, realised = plan_epochs(cfg, lengths)
-    atomic_write_json(out / "sampling.json", {"strategy": cfg.mixture.model_dump(mode="json"), "epochs": realised})
-    flat = [(epoch, b) for epoch, plan in enumerate(plans) for b in plan]
+    if dist.is_main:
+        sampling = {"strategy": cfg.mixture.model_dump(mode="json"), "epochs": realised}
+        atomic_write_json(out / "sampling.json", sampling)
+    # One optimizer step takes grad_accum batches on each of the `world` ranks (rank r the r-th, (r+world)-th, ...
+    # of the step's group), so W processes take the steps one process takes with grad_accum x W, gradients averaged.
+    per_step = cfg.train.grad_accum * dist.world
+    batches = [(epoch, b) for epoch, plan in enumerate(plans) for b in plan]
+    flat = [batches[i : i + per_step] for i in range(0, len(batches) - per_step + 1, per_step)]
     optimizer, scheduler = build_optimizer(cfg, model, len(flat))
     state = TrainState()
     ckpt = out / "checkpoints"
@@ -313,28 +332,38 @@ def train_run(
             console.print(f"{out}: already trained; nothing to resume")
         return out / "model"
     bf16 = use_bf16(cfg.train.bf16)
-    log = (out / "train_log.jsonl").open("a", encoding="utf-8")
-    record_written(out / "train_log.jsonl")
+    log = (out / "train_log.jsonl").open("a", encoding="utf-8") if dist.is_main else io.StringIO()
+    if dist.is_main:
+        record_written(out / "train_log.jsonl")
+    model, optimizer = dist.prepare(model, optimizer)
     model.train()
     stopped = False
     started, done_here = time.perf_counter(), 0
     with _progress(quiet) as bar:
         job = bar.add_task("train", total=len(flat), completed=state.step, info="")
-        for epoch, batch in flat[state.step :]:
-            pairs = [features[batch.task][i] for i in batch.indices]
-            inputs = collate(pairs, tokenizer.pad_token_id)
-            target = torch.tensor([LABEL_INDEX[pools[batch.task][i].label or ""] for i in batch.indices])
-            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-                logits = model(inputs, batch.task)
-            loss = torch.nn.functional.cross_entropy(logits.float(), target)
-            loss.backward()
-            clip_gradients([p for p in model.parameters() if p.requires_grad], cfg.train.max_grad_norm)
+        for group in flat[state.step :]:
+            mine = group[dist.rank :: dist.world]
+            step_loss = 0.0
+            for k, (_, batch) in enumerate(mine):
+                pairs = [features[batch.task][i] for i in batch.indices]
+                inputs = {key: v.to(dist.device) for key, v in collate(pairs, tokenizer.pad_token_id).items()}
+                labels = [LABEL_INDEX[pools[batch.task][i].label or ""] for i in batch.indices]
+                target = torch.tensor(labels, device=dist.device)
+                # the gradients are all-reduced on each rank's last batch of the step, on every rank at once
+                with dist.sync(model, now=k == len(mine) - 1):
+                    with torch.autocast(dist.device.type, dtype=torch.bfloat16, enabled=bf16):
+                        logits = model(inputs, batch.task)
+                    loss = torch.nn.functional.cross_entropy(logits.float(), target) / len(mine)
+                    dist.backward(loss)
+                step_loss += float(loss.detach())
+            dist.clip(model, cfg.train.max_grad_norm)
             optimizer.step()
             scheduler.step()
             optimizer.zero_grad(set_to_none=True)
+            epoch = group[-1][0]
             state.step, state.epoch = state.step + 1, epoch
-            state.pairs_seen += len(batch.indices)
-            state.losses.append(float(loss.detach()))
+            state.pairs_seen += sum(len(b.indices) for _, b in group)
+            state.losses.append(dist.total(step_loss) / dist.world)
             done_here += 1
             info = f"epoch {epoch + 1} loss {_mean(state.losses[-50:]):.4f}"
             bar.update(job, advance=1, info=info)
@@ -342,18 +371,21 @@ def train_run(
                 console.print(f"step {state.step}/{len(flat)} {info}", highlight=False)
             if state.step % cfg.train.log_every == 0:
                 _log_line(log, state, scheduler, started, done_here)
-            epoch_end = state.step == len(flat) or flat[state.step][0] != epoch
+            epoch_end = state.step == len(flat) or flat[state.step][0][0] != epoch
             if state.step % cfg.train.checkpoint_every == 0 or epoch_end:
                 state.seconds += time.perf_counter() - started
                 started = time.perf_counter()
-                _save(ckpt, cfg, model, optimizer, scheduler, state)
+                if dist.is_main:
+                    _save(ckpt, cfg, dist.unwrap(model), optimizer, scheduler, state)
             if stop_after is not None and done_here >= stop_after:
                 stopped = state.step < len(flat)
                 break
     log.close()
     state.seconds += time.perf_counter() - started
-    if stopped:
+    model = dist.unwrap(model)
+    if stopped and dist.is_main:
         _save(ckpt, cfg, model, optimizer, scheduler, state)
+    if stopped or not dist.is_main:  # rank 0 writes the model, fits the rules and evaluates; the others are done
         return out / "model"
     model.eval()
     artifact = out / "model"
@@ -413,6 +445,8 @@ def _config_key(cfg: RelevanceConfig) -> dict[str, Any]:
     data.pop("decision")  # fitted after training: changing it never invalidates a checkpoint
     for key in ("checkpoint_every", "threads", "log_every"):
         data["train"].pop(key)
+    if data["train"]["grad_accum"] == 1:  # the default: a run from before the option existed still resumes
+        data["train"].pop("grad_accum")
     return data
 
 

@@ -11,6 +11,7 @@ Example:
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import random
@@ -34,9 +35,10 @@ from shoptune.tasks import TaskSpec, load_tasks
 from shoptune.training.batching import collate, length_grouped
 from shoptune.training.checkpoint import latest_checkpoint, load_checkpoint, read_checkpoint, save_checkpoint
 from shoptune.training.config import SFTConfig
+from shoptune.training.distributed import distributed
 from shoptune.training.examples import Sequence, answer_only_loss, encode_record
 from shoptune.training.mixture import epoch_plan, realised_mixture
-from shoptune.training.schedule import build_scheduler, clip_gradients
+from shoptune.training.schedule import build_scheduler
 
 Log = Callable[[str], None]
 RUN_FILE = "shoptune_run.json"
@@ -167,14 +169,15 @@ def _epoch_batches(encoder: LazyEncoder, cfg: SFTConfig, epoch: int) -> list[lis
     return [[seqs[i] for i in g] for g in groups]
 
 
-def _planned_steps(encoder: LazyEncoder, cfg: SFTConfig) -> tuple[int, list[int]]:
-    """Optimizer steps in total and batches per epoch (the last epoch may be fractional)."""
+def _planned_steps(encoder: LazyEncoder, cfg: SFTConfig, world: int = 1) -> tuple[int, list[int]]:
+    """Optimizer steps in total and batches per epoch (the last epoch may be fractional); a step takes
+    ``grad_accum`` micro-batches on each of ``world`` processes."""
     per_epoch = []
     for epoch in range(math.ceil(cfg.optim.epochs)):
         n = len(_epoch_batches(encoder, cfg, epoch))
         fraction = min(1.0, cfg.optim.epochs - epoch)
         per_epoch.append(max(1, int(n * fraction)))
-    total = sum(per_epoch) // cfg.optim.grad_accum
+    total = sum(per_epoch) // (cfg.optim.grad_accum * world)
     if cfg.optim.max_steps:
         total = min(total, cfg.optim.max_steps)
     return max(1, total), per_epoch
@@ -189,16 +192,26 @@ def run_sft(
     progress: Callable[[int, int, dict], None] | None = None,
     stop_after: int | None = None,
 ) -> dict[str, Any]:
-    """Train; returns the run summary. `stop_after` simulates a crash after that many steps (tests)."""
+    """Train; returns the run summary. `stop_after` simulates a crash after that many steps (tests).
+
+    Under ``accelerate launch`` / ``torchrun`` the run is data-parallel (:mod:`shoptune.training.distributed`):
+    every rank returns the summary, only rank 0 writes.
+    """
+    dist = distributed()
     if cfg.data.path:
         read_manifest(cfg.data.path)  # a damaged build is reported before the run folder is made
-    out = start_run_folder(cfg, Path(out), resume)
+    with dist.main_first():  # the others wait for rank 0 to check, mark and claim the run folder
+        out = start_run_folder(cfg, Path(out), resume) if dist.is_main else Path(out)
+    if not dist.is_main:
+        log = _quiet
     random.seed(cfg.optim.seed)
     torch.manual_seed(cfg.optim.seed)
-    data = prepare_data(cfg, out, log)
+    with dist.main_first():  # rank 0 builds the data into the run folder; the others then read it
+        data = prepare_data(cfg, out, log)
     model, tokenizer, trainable, total_params = build_model(cfg, log)
+    model.to(dist.device)
     encoder = LazyEncoder(tokenizer, data, cfg.data.max_length)
-    total_steps, per_epoch = _planned_steps(encoder, cfg)
+    total_steps, per_epoch = _planned_steps(encoder, cfg, dist.world)
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=cfg.optim.lr, weight_decay=cfg.optim.weight_decay)
     scheduler = build_scheduler(
@@ -212,14 +225,17 @@ def run_sft(
         log(f"resumed from {latest.name} (step {state['step']})")
     mixtures = {}
     capability = {t: data.specs[t].capability for t in encoder.sizes}
-    autocast = (
-        torch.autocast("cpu", dtype=torch.bfloat16) if cfg.optim.bf16 and model.device.type == "cpu" else nullcontext()
-    )
+    device = dist.device
+    autocast = torch.autocast(device.type, dtype=torch.bfloat16) if cfg.optim.bf16 else nullcontext()
+    model, optimizer = dist.prepare(model, optimizer)
     model.train()
-    log_file = (out / "train_log.jsonl").open("a", encoding="utf-8")
-    record_written(out / "train_log.jsonl")
-    step, micro = state["step"], 0
+    log_file = (out / "train_log.jsonl").open("a", encoding="utf-8") if dist.is_main else io.StringIO()
+    if dist.is_main:
+        record_written(out / "train_log.jsonl")
+    # micro: micro-batches of all ranks, counted alike on each; a step after grad_accum x world of them
+    step, micro, per_step = state["step"], 0, cfg.optim.grad_accum * dist.world
     window_tokens, window_loss, window_n, window_start = 0, 0.0, 0, time.perf_counter()
+    unflushed = 0  # this rank's tokens not yet added to state["tokens"] (summed over ranks when flushed)
     try:
         for epoch in range(state["epoch"], len(per_epoch)):
             batches = _epoch_batches(encoder, cfg, epoch)[: per_epoch[epoch]]
@@ -228,19 +244,25 @@ def run_sft(
             for b_index in range(start_batch, len(batches)):
                 if step >= total_steps:
                     break
-                batch = collate(batches[b_index], tokenizer.pad_token_id)
-                with autocast:
-                    loss = answer_only_loss(model, batch) / cfg.optim.grad_accum
-                loss.backward()
-                micro += 1
-                useful = int(batch["attention_mask"].sum())
-                window_tokens += useful
-                state["tokens"] += useful
-                window_loss += float(loss.detach()) * cfg.optim.grad_accum
-                window_n += 1
-                if micro % cfg.optim.grad_accum:
+                # this rank's last micro-batch of the step all-reduces the gradients, on every rank at once
+                mine, last, micro = (
+                    dist.owns(micro),
+                    (micro % per_step) // dist.world == cfg.optim.grad_accum - 1,
+                    micro + 1,
+                )
+                if mine:
+                    batch = {k: v.to(device) for k, v in collate(batches[b_index], tokenizer.pad_token_id).items()}
+                    with dist.sync(model, now=last), autocast:
+                        loss = answer_only_loss(model, batch) / cfg.optim.grad_accum
+                        dist.backward(loss)
+                    useful = int(batch["attention_mask"].sum())
+                    window_tokens += useful
+                    unflushed += useful
+                    window_loss += float(loss.detach()) * cfg.optim.grad_accum
+                    window_n += 1
+                if micro % per_step:
                     continue
-                clip_gradients(params, cfg.optim.max_grad_norm)
+                dist.clip(model, cfg.optim.max_grad_norm)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
@@ -248,6 +270,9 @@ def run_sft(
                 state.update(step=step, epoch=epoch, batch=b_index + 1)
                 if step % cfg.optim.log_every == 0 or step == total_steps:
                     elapsed = time.perf_counter() - window_start
+                    # tokens and loss of every rank (a no-op alone)
+                    window_tokens, window_n = dist.total(window_tokens), dist.total(window_n)
+                    window_loss = dist.total(window_loss)
                     record = {
                         "step": step,
                         "epoch": epoch,
@@ -263,7 +288,12 @@ def run_sft(
                         progress(step, total_steps, record)
                     window_tokens, window_loss, window_n, window_start = 0, 0.0, 0, time.perf_counter()
                 if step % cfg.optim.checkpoint_every == 0:
-                    save_checkpoint(ckpt_dir, step, model, optimizer, scheduler, state, config=run_key(cfg))
+                    state["tokens"] += int(dist.total(unflushed))
+                    unflushed = 0
+                    if dist.is_main:
+                        save_checkpoint(
+                            ckpt_dir, step, dist.unwrap(model), optimizer, scheduler, state, config=run_key(cfg)
+                        )
                 if stop_after is not None and step >= stop_after:
                     raise KeyboardInterrupt(f"simulated crash after step {step}")
             state["batch"] = 0
@@ -272,7 +302,11 @@ def run_sft(
     finally:
         log_file.close()
     state["seconds"] += time.perf_counter() - window_start
-    adapter_dir = save_adapter(model, tokenizer, cfg, data, out)
+    state["tokens"] += int(dist.total(unflushed))  # the tokens since the last checkpoint
+    model = dist.unwrap(model)
+    adapter_dir = out / "adapter"
+    if dist.is_main:
+        adapter_dir = save_adapter(model, tokenizer, cfg, data, out)
     summary = {
         "model": cfg.model,
         "steps": step,
@@ -292,9 +326,15 @@ def run_sft(
         "heldout_entities_removed_total": sum(data.heldout_removed.values()),
         "adapter": str(adapter_dir),
     }
-    atomic_write_json(out / "mixture.json", mixtures)
-    atomic_write_json(out / "summary.json", summary)
+    if dist.is_main:
+        atomic_write_json(out / "mixture.json", mixtures)
+        atomic_write_json(out / "summary.json", summary)
+    dist.wait()
     return summary
+
+
+def _quiet(message: str) -> None:
+    """The log of ranks other than 0: rank 0 speaks for the run."""
 
 
 def peak_rss_mb() -> float:
