@@ -509,11 +509,19 @@ def run_sweep(
     threads: int | None = None,
     log: Log = print,
     progress: AddBar | None = None,
+    engine: str = "local",
+    workers: int = 2,
+    address: str | None = None,
 ) -> dict[str, Any]:
     """Train every arm x seed of a sweep (a YAML path with a ``preset`` and dotted ``overrides``, or a SweepConfig),
     score each on one fixed item set, and write results and comparisons into ``out``; ``data`` reuses an existing
     data build for every arm, ``threads`` sets torch's thread count. The plan (:func:`plan_experiment`) is logged
-    first, with a warning for each primary contrast this design cannot detect. Returns the analysis."""
+    first, with a warning for each primary contrast this design cannot detect. Returns the analysis.
+    ``engine="ray"`` runs the arms x seeds on ``workers`` Ray tasks (a local Ray, or the cluster at ``address``).
+
+    >>> import shoptune
+    >>> shoptune.run_sweep("configs/experiments/chain_of_task.yaml", "runs/cot", engine="ray")  # doctest: +SKIP
+    """
     from shoptune.experiments.planning import plan_design, plan_markdown, warning_lines
     from shoptune.experiments.sweep import check_start
     from shoptune.experiments.sweep import run_sweep as run
@@ -521,6 +529,9 @@ def run_sweep(
     out, resume = validate.path_arg(out, "out"), validate.flag(resume, "resume")
     threads = validate.optional(validate.positive_int, threads, "threads")
     log, progress = validate.function(log, "log"), validate.optional(validate.function, progress, "progress")
+    engine = validate.choice(engine, "engine", ("local", "ray"))
+    workers = validate.positive_int(workers, "workers")
+    address = validate.optional(validate.text, address, "address")
     cfg = _sweep_config(config, overrides, preset, data)
     check_start(cfg, out, resume)  # a bad --out is one line before the plan is worked out and printed
     design = plan_design(cfg, out=out if (out / "arms").is_dir() else None)
@@ -531,4 +542,14 @@ def run_sweep(
         import torch
 
         torch.set_num_threads(threads)
-    return run(cfg, out, resume=resume, log=log, progress=progress, design=design)
+    return run(
+        cfg,
+        out,
+        resume=resume,
+        log=log,
+        progress=progress,
+        design=design,
+        engine=engine,
+        workers=workers,
+        address=address,
+    )

@@ -99,6 +99,13 @@ def experiment_run(
     data: Annotated[
         Path | None, typer.Option("--data", help="An existing data build for every arm (instead of building one).")
     ] = None,
+    engine: Annotated[
+        str, typer.Option("--engine", help="local (runs one after another) or ray (runs on Ray workers at once).")
+    ] = "local",
+    workers: Annotated[int, typer.Option("--workers", help="--engine ray: runs at once (a GPU or CPU slot each).")] = 2,
+    address: Annotated[
+        str | None, typer.Option("--address", help="--engine ray: join this Ray cluster (default: a local Ray).")
+    ] = None,
 ) -> None:
     """Train every arm x seed of a sweep, score each on one fixed item set, write results and comparisons."""
     from shoptune.api import run_sweep
@@ -114,6 +121,9 @@ def experiment_run(
             threads=threads,
             log=log,
             progress=bars,
+            engine=engine,
+            workers=workers,
+            address=address,
         )
     console.print((out / "results.md").read_text(encoding="utf-8"))
     console.print(f"wrote {out / 'results.md'}, {out / 'results.parquet'} and {out / 'comparisons.md'}")

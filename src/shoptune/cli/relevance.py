@@ -198,6 +198,13 @@ def predict_cmd(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue a killed run after the last chunk it wrote (same input/model).")
     ] = False,
+    engine: Annotated[
+        str, typer.Option("--engine", help="local (this process) or ray (chunks scored on Ray actors).")
+    ] = "local",
+    workers: Annotated[int, typer.Option("--workers", help="--engine ray: actors, one model each.")] = 2,
+    address: Annotated[
+        str | None, typer.Option("--address", help="--engine ray: join this Ray cluster (default: a local Ray).")
+    ] = None,
 ) -> None:
     """Score pairs from a file, streaming chunk by chunk (resumable), with a progress bar."""
     from shoptune.relevance.api import predict
@@ -214,6 +221,9 @@ def predict_cmd(
             overwrite=overwrite,
             max_line_bytes=max_line_bytes,
             resume=resume,
+            engine=engine,
+            workers=workers,
+            address=address,
         )
     console.print(f"wrote {written} predictions to {out}")
 

@@ -608,11 +608,17 @@ def run_sweep(
     log: Log = print,
     progress: Callable[[str, int], Callable[[int], None]] | None = None,
     design: dict[str, Any] | None = None,
+    engine: str = "local",
+    workers: int = 2,
+    address: str | None = None,
 ) -> dict[str, Any]:
     """Train and score every arm x seed (skipping what is done), then write the results and comparisons.
 
     ``design`` (what `experiment plan` predicted: wall time, MDEs) is kept as DIR/plan.json at the first start, so
-    the finished sweep can be read against its prediction."""
+    the finished sweep can be read against its prediction. ``engine="ray"`` runs the arms x seeds on ``workers``
+    Ray tasks at once (one GPU or one CPU slot each, torch on one thread: the results equal a serial run's at one
+    thread), on a local Ray or the cluster at ``address``; the sweep folder must be on a filesystem every node
+    sees, since each worker claims its runs there (:func:`work_shared`)."""
     from shoptune.evaluation.collect import collect_items
     from shoptune.experiments.analysis import write_analysis
     from shoptune.experiments.tracking import Tracker
@@ -626,6 +632,8 @@ def run_sweep(
     )
     key = items_key(items)
     tracker = Tracker(cfg.tracking, plan.layout.root)
+    if engine == "ray":
+        progress = None  # a progress bar lives in this process; Ray workers report through log lines
 
     def base(model: str) -> None:
         score_run(
@@ -666,8 +674,18 @@ def run_sweep(
         for a in plan.arms
         for s in cfg.seeds
     ]
-    work_shared(units, plan.layout.root / CLAIMS_DIR, log=log)
+    claims = plan.layout.root / CLAIMS_DIR
+    if engine == "ray":
+        from shoptune.parallel import run_workers
+
+        run_workers(partial(_ray_worker, units, claims, log), workers, address)
+    work_shared(units, claims, log=log)  # after Ray: only checks that every run is done
     return write_analysis(plan, log=log)
+
+
+def _ray_worker(units: list[Unit], claims: Path, log: Log, index: int) -> None:
+    """One Ray worker of a sweep: claims and does runs until every one is done or held by another worker."""
+    work_shared(units, claims, log=lambda m: log(f"[worker {index}] {m}"), poll_s=1.0)
 
 
 @dataclass(frozen=True)

@@ -264,6 +264,9 @@ def predict(
     overwrite: bool = False,
     max_line_bytes: int | None = MAX_LINE_BYTES,
     resume: bool = False,
+    engine: str = "local",
+    workers: int = 2,
+    address: str | None = None,
 ) -> int:
     """Score the pairs of a ``.jsonl`` / ``.csv`` / ``.parquet`` file (``left``, ``right`` and optionally ``task``
     columns; ``task`` for rows without one) in chunks, memory staying flat; writes ``out`` (``.jsonl`` or
@@ -271,11 +274,18 @@ def predict(
     is replaced only when shoptune wrote it and it is unchanged since, or with ``overwrite``. A line (a JSONL line,
     a CSV record) longer than ``max_line_bytes`` is refused before it is read whole; 0 or None: no limit. Chunks
     are written as parts as they are scored (:mod:`.resumable`): with ``resume``, a killed run continues after
-    the last chunk written, if the input and the model are unchanged."""
+    the last chunk written, if the input and the model are unchanged.
+
+    ``engine="ray"`` scores the chunks on ``workers`` Ray actors (one model each; a local Ray by default, the
+    cluster at ``address`` otherwise) while this process reads the file and writes the output: the same rows in
+    the same order as ``engine="local"``.
+
+    >>> from shoptune.relevance.api import predict
+    >>> predict("runs/rel/model", "pairs.jsonl", "scored.jsonl", engine="ray", workers=2)  # doctest: +SKIP
+    """
     from shoptune.io import claim_file, mark_file
     from shoptune.relevance.data import iter_pair_file
     from shoptune.relevance.ensemble import resolve_artifact
-    from shoptune.relevance.predictor import load_predictor, prediction_row, stream_predictions
     from shoptune.relevance.resumable import fingerprint, start_parts, write_parts
 
     model = validate.path_arg(model, "model")
@@ -285,6 +295,9 @@ def predict(
     progress = validate.optional(validate.function, progress, "progress")
     overwrite = validate.flag(overwrite, "overwrite")
     resume = validate.flag(resume, "resume")
+    engine = validate.choice(engine, "engine", ("local", "ray"))
+    workers = validate.positive_int(workers, "workers")
+    address = validate.optional(validate.text, address, "address")
     # One rule with --max-line-bytes: 0 (or None) reads lines of any length.
     max_line_bytes = validate.optional(validate.non_negative_int, max_line_bytes, "max_line_bytes") or None
     if out.suffix not in (".jsonl", ".parquet"):
@@ -298,15 +311,35 @@ def predict(
     first = next(pairs, None)
     rows = itertools.chain([first], pairs) if first is not None else iter(())
     parts, done = start_parts(out, fingerprint(input, artifact), resume)
-    predictor = load_predictor(artifact)
     advance = progress("predict", count_rows(input)) if progress else None
+    if engine == "ray":
+        from shoptune.parallel import ordered_map
 
-    def score(batch: list[Any]) -> Iterator[dict[str, Any]]:
-        return (prediction_row(*row) for row in stream_predictions(predictor, batch, chunk=len(batch)))
+        def score(chunks: Iterator[list[Any]]) -> Iterator[list[dict[str, Any]]]:
+            return ordered_map(ChunkScorer, (artifact,), chunks, workers=workers, address=address)
+    else:
+        scorer = ChunkScorer(artifact)
+
+        def score(chunks: Iterator[list[Any]]) -> Iterator[list[dict[str, Any]]]:
+            return map(scorer, chunks)
 
     written = write_parts(rows, out, parts, done, score, chunk=chunk, advance=advance)
     mark_file(out)  # what lets a later predict replace it, and nothing else
     return written
+
+
+class ChunkScorer:
+    """One loaded model scoring chunks of pairs into prediction rows (in this process, or as a Ray actor)."""
+
+    def __init__(self, artifact: Path) -> None:
+        from shoptune.relevance.predictor import load_predictor
+
+        self.predictor = load_predictor(artifact)
+
+    def __call__(self, pairs: list[Any]) -> list[dict[str, Any]]:
+        from shoptune.relevance.predictor import prediction_row, stream_predictions
+
+        return [prediction_row(*row) for row in stream_predictions(self.predictor, pairs, chunk=len(pairs))]
 
 
 # ============================================================================================ export

@@ -71,20 +71,24 @@ def write_parts(
     out: Path,
     parts: Path,
     progress: dict[str, Any],
-    score: Callable[[list[Any]], Iterable[dict[str, Any]]],
+    score: Callable[[Iterator[list[Any]]], Iterator[Iterable[dict[str, Any]]]],
     *,
     chunk: int,
     advance: Callable[[int], None] | None = None,
 ) -> int:
-    """Score the rows not done yet, ``chunk`` at a time, each chunk a part file, then join the parts into ``out``."""
+    """Score the rows not done yet, ``chunk`` at a time, each chunk a part file, then join the parts into ``out``.
+
+    ``score`` maps the stream of chunks to the stream of their prediction rows, in order (chunk by chunk in this
+    process, or spread over Ray actors: :func:`shoptune.parallel.ordered_map`)."""
     done = int(progress["rows"])
     rows = itertools.islice(rows, done, None)  # the rows a killed run had already written
     if advance and done:
         advance(done)
-    while batch := list(itertools.islice(rows, chunk)):
+    chunks = iter(lambda: list(itertools.islice(rows, chunk)), [])
+    for scored in score(chunks):
         name = f"part-{len(progress['parts']):06d}{out.suffix}"
         with atomic_path(parts / name) as tmp:
-            written = write_rows(score(batch), tmp, out.suffix)
+            written = write_rows(scored, tmp, out.suffix)
         progress["parts"].append({"file": name, "rows": written})
         progress["rows"] = done = done + written
         atomic_write_json(parts / PROGRESS, progress)  # after the part: a part not listed here is redone
