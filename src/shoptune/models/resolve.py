@@ -276,10 +276,19 @@ def damaged_model_folder(path: str | Path) -> Iterator[None]:
         raise ShoptuneError(f"{path}: damaged model folder ({type(exc).__name__}: {detail})") from None
 
 
+def default_device() -> torch.device:
+    """Where shoptune runs a model it loads: the GPU when torch sees one, else the CPU.
+
+    >>> default_device().type in ("cpu", "cuda")
+    True
+    """
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
 def load_causal_lm(
     spec: str, *, dtype: torch.dtype = torch.float32, **model_kwargs: Any
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Resolve ``spec`` and load it with ``AutoModelForCausalLM`` plus its tokenizer.
+    """Resolve ``spec`` and load it with ``AutoModelForCausalLM`` plus its tokenizer, on :func:`default_device`.
 
     The tokenizer always has a pad token (the eos token when the checkpoint defines none), because batched
     training and generation need one. Extra keyword arguments go to ``from_pretrained``.
@@ -300,7 +309,7 @@ def load_causal_lm(
         tokenizer = AutoTokenizer.from_pretrained(resolved.path, local_files_only=offline)
     if tokenizer.pad_token is None and tokenizer.eos_token is not None:
         tokenizer.pad_token = tokenizer.eos_token
-    return model, tokenizer
+    return model.to(default_device()), tokenizer
 
 
 def load_encoder_tokenizer(

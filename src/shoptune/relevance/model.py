@@ -248,7 +248,7 @@ class RelevanceModel(nn.Module):
             pooler = getattr(out, "pooler_output", None)
             return pooler if pooler is not None else out.last_hidden_state[:, 0]
         last = batch["attention_mask"].sum(dim=1) - 1  # right padding: the last real token
-        return out.last_hidden_state[torch.arange(last.shape[0]), last]
+        return out.last_hidden_state[torch.arange(last.shape[0], device=last.device), last]
 
     def forward(self, batch: dict[str, torch.Tensor], task: str) -> torch.Tensor:
         return self.head(task)(self.dropout(self.pooled(batch, task)))
@@ -274,7 +274,8 @@ class RelevanceModel(nn.Module):
             # The additive mask the encoder builds for its own layers: 0 where a token is real, the dtype's
             # minimum where it is padding (so padding never changes a score).
             blocked = torch.finfo(hidden.dtype).min
-            mask = torch.zeros(attention_mask.shape, dtype=hidden.dtype).masked_fill(attention_mask == 0, blocked)
+            mask = torch.zeros(attention_mask.shape, dtype=hidden.dtype, device=hidden.device)
+            mask = mask.masked_fill(attention_mask == 0, blocked)
             for layer in self.private[task]:
                 hidden = layer(hidden, mask[:, None, None, :])
             pooler = getattr(self.backbone, "pooler", None)
@@ -293,7 +294,7 @@ class RelevanceModel(nn.Module):
         groups: dict[str, list[int]] = {}
         for i, task in enumerate(tasks):
             groups.setdefault(task, []).append(i)
-        out = torch.empty((len(tasks), len(self.info.labels)))
+        out = torch.empty((len(tasks), len(self.info.labels)), device=batch["input_ids"].device)
         if self.info.family != "cross_encoder":
             for task, rows in groups.items():
                 out[rows] = self({k: v[rows] for k, v in batch.items()}, task).float()

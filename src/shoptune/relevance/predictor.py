@@ -140,6 +140,8 @@ class ModelPredictor:
     ) -> None:
         # A RelevanceModel runs in torch; an ExportedModel (``relevance export``) in OpenVINO / ONNX Runtime.
         self.model = model.eval() if isinstance(model, RelevanceModel) else model
+        #: Where the torch model's batches go (the model's own device: the GPU when load_predictor found one).
+        self.device = next(model.parameters()).device if isinstance(model, RelevanceModel) else torch.device("cpu")
         self.tokenizer = tokenizer
         self.tasks = list(model.info.tasks)
         self.max_tokens = max_tokens
@@ -211,15 +213,18 @@ class ModelPredictor:
         if isinstance(self.model, ExportedModel):
             logits = torch.from_numpy(self.model.logits(batch, tasks))
         else:
-            with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
-                logits = self.model.mixed_logits(batch, tasks)
-        return torch.softmax(logits.float(), dim=-1).numpy()
+            with torch.inference_mode(), self._autocast():
+                logits = self.model.mixed_logits({k: v.to(self.device) for k, v in batch.items()}, tasks)
+        return torch.softmax(logits.float(), dim=-1).cpu().numpy()
+
+    def _autocast(self) -> Any:
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
 
     def _forward(self, feats: list[dict[str, list[int]]], task: str) -> np.ndarray:
-        batch = collate(feats, self.tokenizer.pad_token_id)
-        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
+        batch = {k: v.to(self.device) for k, v in collate(feats, self.tokenizer.pad_token_id).items()}
+        with torch.inference_mode(), self._autocast():
             logits = self.model(batch, task)
-        return torch.softmax(logits.float(), dim=-1).numpy()
+        return torch.softmax(logits.float(), dim=-1).cpu().numpy()
 
 
 def model_rules(model: RelevanceModel | ExportedModel) -> DecisionRules | None:
@@ -517,9 +522,12 @@ def _load_model(path: Path) -> tuple[RelevanceModel, Any]:
     """
     from safetensors import SafetensorError
 
+    from shoptune.models import default_device
+
     read_artifact_checked(path)
     try:
-        return load_model(path)
+        model, tokenizer = load_model(path)
+        return model.to(default_device()), tokenizer
     except ShoptuneError as exc:  # load_model's own lines (weights not matching relevance.json): name the folder
         message = str(exc)
         raise ShoptuneError(message if str(path) in message else f"{path}: damaged model: {message}") from None

@@ -307,6 +307,7 @@ def train_run(
     torch.manual_seed(seed)
     pools = load_pools(cfg, root, tasks)
     model, tokenizer = build_model(cfg.model, tasks, seed=seed, task_sources=task_sources(root, tasks))
+    model.to(dist.device)
     features = {
         t: encode_pairs(tokenizer, model.info, [p.left for p in ps], [p.right for p in ps], [t] * len(ps))
         for t, ps in pools.items()

@@ -45,9 +45,9 @@ class Distributed:
     @property
     def device(self) -> torch.device:
         """Where this rank trains: the launcher's device, else the GPU when there is one, else the CPU."""
-        if self.accelerator is not None:
-            return self.accelerator.device
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        from shoptune.models import default_device
+
+        return self.accelerator.device if self.accelerator is not None else default_device()
 
     def owns(self, micro: int) -> bool:
         """Whether micro-batch number ``micro`` (counted alike on every rank) is this rank's to run."""
