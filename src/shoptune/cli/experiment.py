@@ -8,11 +8,14 @@ from typing import Annotated
 import typer
 
 from shoptune.cli.console import console, log, model_bars, table
-from shoptune.cli.types import Group, Split, set_option, value_of
+from shoptune.cli.types import AddressOpt, Group, Split, engine_options, set_option, value_of
 
 experiments_app = typer.Typer(help="The studies' comparisons, one command each.", no_args_is_help=True)
 
 SetOpt = set_option("Override a sweep key: eval.limit=100, set.budget.total=2400")
+SweepEngineOpt, SweepWorkersOpt = engine_options(
+    "runs one after another", "runs on Ray workers at once", "runs at once (a GPU or a CPU slot each)"
+)
 
 
 @experiments_app.command("heldout")
@@ -99,13 +102,9 @@ def experiment_run(
     data: Annotated[
         Path | None, typer.Option("--data", help="An existing data build for every arm (instead of building one).")
     ] = None,
-    engine: Annotated[
-        str, typer.Option("--engine", help="local (runs one after another) or ray (runs on Ray workers at once).")
-    ] = "local",
-    workers: Annotated[int, typer.Option("--workers", help="--engine ray: runs at once (a GPU or CPU slot each).")] = 2,
-    address: Annotated[
-        str | None, typer.Option("--address", help="--engine ray: join this Ray cluster (default: a local Ray).")
-    ] = None,
+    engine: SweepEngineOpt = "local",
+    workers: SweepWorkersOpt = 2,
+    address: AddressOpt = None,
 ) -> None:
     """Train every arm x seed of a sweep, score each on one fixed item set, write results and comparisons."""
     from shoptune.api import run_sweep

@@ -24,6 +24,7 @@ import typer
 
 from shoptune.cli.console import ci, console, labelled_bars, log, table
 from shoptune.cli.types import (
+    AddressOpt,
     Comparison,
     DecisionChoice,
     DecisionMetric,
@@ -31,6 +32,7 @@ from shoptune.cli.types import (
     ExportFormat,
     OnError,
     Split,
+    engine_options,
     set_option,
 )
 
@@ -43,6 +45,9 @@ relevance_app = typer.Typer(
 )
 
 SetOpt = set_option("Override a config key, e.g. --set model.routing=prefix (repeatable; YAML values).")
+PredictEngineOpt, PredictWorkersOpt = engine_options(
+    "this process", "chunks scored on Ray actors", "actors, one model each"
+)
 # The raw-file and built-split options that `eval` and `calibrate` share (their help texts differ slightly).
 SourceOpt = Annotated[str | None, typer.Option("--source", help="Source adapter of a raw --input file.")]
 ViewOpt = Annotated[str | None, typer.Option("--view", help="Pair view of the source (default: the source's).")]
@@ -198,13 +203,9 @@ def predict_cmd(
     resume: Annotated[
         bool, typer.Option("--resume", help="Continue a killed run after the last chunk it wrote (same input/model).")
     ] = False,
-    engine: Annotated[
-        str, typer.Option("--engine", help="local (this process) or ray (chunks scored on Ray actors).")
-    ] = "local",
-    workers: Annotated[int, typer.Option("--workers", help="--engine ray: actors, one model each.")] = 2,
-    address: Annotated[
-        str | None, typer.Option("--address", help="--engine ray: join this Ray cluster (default: a local Ray).")
-    ] = None,
+    engine: PredictEngineOpt = "local",
+    workers: PredictWorkersOpt = 2,
+    address: AddressOpt = None,
 ) -> None:
     """Score pairs from a file, streaming chunk by chunk (resumable), with a progress bar."""
     from shoptune.relevance.api import predict

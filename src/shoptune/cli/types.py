@@ -71,6 +71,17 @@ TaskDirOpt = Annotated[
     list[Path] | None, typer.Option("--task-dir", help="A folder of your own task YAMLs (repeatable).")
 ]
 
+#: ``--address`` of the commands with ``--engine ray``.
+AddressOpt = Annotated[
+    str | None, typer.Option("--address", help="--engine ray: join this Ray cluster (default: a local Ray).")
+]
+
+
+def engine_options(local: str, ray: str, workers: str) -> tuple[Any, Any]:
+    """The ``--engine`` and ``--workers`` options of a command that can run on Ray, with its own help texts."""
+    engine = Annotated[str, typer.Option("--engine", help=f"local ({local}) or ray ({ray}).")]
+    return engine, Annotated[int, typer.Option("--workers", help=f"--engine ray: {workers}.")]
+
 
 def set_option(help_text: str) -> Any:
     """The repeatable `--set KEY=VALUE` option of the commands that read a config, with its own help text."""
