@@ -124,10 +124,12 @@ def build_data(
     data_root: str | Path | None = None,
     seed: int | None = None,
     allow_leaks: bool | None = None,
+    num_proc: int | None = None,
     progress: BuildProgress | None = None,
 ) -> dict[str, Any]:
     """Build the tasks of a build config as Parquet splits plus ``manifest.json`` in ``out`` (replaced atomically;
-    a folder shoptune did not write is refused). Keyword arguments override the config; returns the manifest.
+    a folder shoptune did not write is refused). Keyword arguments override the config (``num_proc``: processes
+    reading the sources at once); returns the manifest.
     The build ends with :func:`audit_data`'s checks (in ``manifest["audit"]``): a dev or test record that shares a
     key with a train split of its source fails it (:class:`~shoptune.errors.LeakError`) unless ``allow_leaks``.
     See the module docstring for an example."""
@@ -141,6 +143,7 @@ def build_data(
         "seed": validate.optional(validate.integer, seed, "seed"),
         "atomic": validate.optional(validate.flag, atomic, "atomic"),
         "allow_leaks": validate.optional(validate.flag, allow_leaks, "allow_leaks"),
+        "num_proc": validate.optional(validate.positive_int, num_proc, "num_proc"),
         "tasks": validate.optional(validate.task_names, tasks, "tasks"),
         "data_root": str(root.resolve()) if root else None,
     }

@@ -6,7 +6,7 @@ import pytest
 
 from shoptune.data.build import BuildConfig, build, load_build_config, read_manifest
 from shoptune.data.store import load_dataset_split, load_records
-from shoptune.errors import ConfigError, DataError
+from shoptune.errors import ConfigError, DataError, ShoptuneError
 
 HD = ["hd_query_product", "hd_relevance_mc", "hd_query_ranking"]
 
@@ -131,3 +131,18 @@ def test_task_override_errors_name_the_task_and_key(tmp_path):
     path.write_text("task_overrides:\n  hd_query_product: {name: other}\n")
     with pytest.raises(ConfigError, match="may not rename"):
         load_build_config(path)
+
+
+def test_a_build_read_by_several_processes_equals_one_read_by_one(tmp_path, demo_data):
+    """`--num-proc` (issue 25): source pools read in parallel give the very same splits and manifest entries;
+    a bad row found in a worker process is still one line naming the file and row."""
+    tasks = ["hd_query_product", "hd_relevance_mc", "ic_aisle_mc", "review_sentiment_cells", "amcd_counterfactual_en"]
+    one = build(BuildConfig(data_root=str(demo_data), tasks=tasks), tmp_path / "one")
+    two = build(BuildConfig(data_root=str(demo_data), tasks=tasks, num_proc=2), tmp_path / "two")
+    assert one["tasks"] == two["tasks"] and one["audit"] == two["audit"]
+    for task in tasks:
+        for split in ("train", "dev", "test"):
+            assert load_records(tmp_path / "one", task, split) == load_records(tmp_path / "two", task, split)
+    cfg = BuildConfig(data_root=str(_broken_root(tmp_path, demo_data)), tasks=HD, num_proc=2)
+    with pytest.raises(ShoptuneError, match=r"train\.csv.*row"):
+        build(cfg, tmp_path / "bad")

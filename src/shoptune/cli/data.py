@@ -32,6 +32,10 @@ def data_build(
             help="Build even when dev/test records share a key with a train split; record them in the manifest.",
         ),
     ] = None,
+    num_proc: Annotated[
+        int | None,
+        typer.Option("--num-proc", help="Processes reading the sources at once (one source pool each; default 1)."),
+    ] = None,
 ) -> None:
     """Build the configured tasks as Parquet datasets plus manifest.json, then audit their splits for leaks."""
     from shoptune.api import build_data
@@ -58,6 +62,7 @@ def data_build(
             data_root=data_root,
             seed=seed,
             allow_leaks=allow_leaks,
+            num_proc=num_proc,
             progress=progress,
         )
     print_stats(manifest)
