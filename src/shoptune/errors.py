@@ -20,6 +20,18 @@ from typing import Any, TypeVar, cast
 class ShoptuneError(Exception):
     """Base class: the CLI prints these as one line, without a traceback."""
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as class + args + attributes, not by calling __init__ again (a DataError's takes four
+        # arguments): an error raised in a worker process (data build --num-proc, Ray) reaches the parent whole.
+        return _restore, (type(self), self.args, dict(self.__dict__))
+
+
+def _restore(cls: type[ShoptuneError], args: tuple[Any, ...], state: dict[str, Any]) -> ShoptuneError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, *args)
+    error.__dict__.update(state)
+    return error
+
 
 class ConfigError(ShoptuneError):
     """A config file or task file is invalid; the message names the file and the key."""

@@ -55,20 +55,22 @@ def start_ray(workers: int, address: str | None = None) -> Any:
     return ray
 
 
-def slot(ray: Any) -> dict[str, float]:
-    """What one worker reserves: a GPU when the cluster has any, else one CPU slot."""
-    return {"num_gpus": 1} if ray.cluster_resources().get("GPU", 0) >= 1 else {"num_cpus": 1}
+def slot(ray: Any, workers: int) -> dict[str, float]:
+    """What one worker reserves: a GPU when the cluster has at least one per worker, a share of the GPUs when it
+    has fewer (so every worker starts), else one CPU slot."""
+    gpus = ray.cluster_resources().get("GPU", 0)
+    if gpus <= 0:
+        return {"num_cpus": 1}
+    return {"num_gpus": min(1.0, gpus / workers)}
 
 
 def run_workers(work: Callable[[int], None], workers: int, address: str | None = None) -> None:
     """Run ``work(i)`` for ``i`` in ``range(workers)`` as Ray tasks at once; wait for all, re-raise the first error."""
     ray = start_ray(workers, address)
-    task = ray.remote(**slot(ray), max_retries=0)(_call)
+    task = ray.remote(**slot(ray, workers), max_retries=0)(_call)
     refs = [task.remote(work, i) for i in range(workers)]
-    try:
-        ray.get(refs)
-    except ray.exceptions.RayTaskError as exc:
-        raise exc.as_instanceof_cause() from None
+    for ref in refs:
+        _get(ray, ref)
 
 
 def _call(work: Callable[[int], None], index: int) -> None:
@@ -93,7 +95,7 @@ def ordered_map(
     At most ``in_flight`` items per actor are submitted ahead of the one being yielded, so the items may come from
     a stream larger than memory."""
     ray = start_ray(workers, address)
-    remote = ray.remote(**slot(ray))(actor)
+    remote = ray.remote(**slot(ray, workers))(actor)
     pool = [remote.remote(*args) for _ in range(workers)]
     pending: deque[Any] = deque()
     try:
@@ -109,7 +111,21 @@ def ordered_map(
 
 
 def _get(ray: Any, ref: Any) -> Any:
+    """``ray.get``, with a worker's failure as one line: a shoptune error as itself (its line names the file,
+    row or key), anything else as its type and first line, never Ray's remote traceback."""
     try:
         return ray.get(ref)
-    except ray.exceptions.RayTaskError as exc:
-        raise exc.as_instanceof_cause() from None
+    except (ray.exceptions.RayTaskError, ray.exceptions.RayActorError) as exc:
+        cause = getattr(exc, "cause", None)
+        if isinstance(cause, ShoptuneError):
+            raise cause from None
+        if cause is not None:
+            raise ShoptuneError(f"a Ray worker failed: {type(cause).__name__}: {_first_line(cause)}") from None
+        # An actor that died in its constructor: Ray keeps only the text, whose last line is the error itself.
+        lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+        raise ShoptuneError(f"a Ray worker failed: {lines[-1] if lines else type(exc).__name__}") from None
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0] if text else ""

@@ -35,7 +35,7 @@ from shoptune.data.sources import get_source
 from shoptune.data.sources.base import ViewContext
 from shoptune.data.splits import cap, pooled_split
 from shoptune.data.store import split_path, write_split
-from shoptune.errors import ConfigError, DataError, LeakError, ShoptuneError
+from shoptune.errors import ConfigError, DataError, LeakError
 from shoptune.io import atomic_write_json, claim_output, staging_dir
 from shoptune.records import InstructionExample, PairExample, Record
 from shoptune.tasks.atomic import AtomicTask, derive_atomic_tasks
@@ -255,10 +255,11 @@ def read_tasks(
     """Every task's records before splitting (:func:`read_task`) and manifest entries, in ``specs``' order; with
     ``cfg.num_proc`` > 1 the source pools are read in that many processes at once."""
     if cfg.num_proc == 1 or len(specs) == 1:
+        done = []
         for spec in specs:
             if progress:
                 progress(spec.name)
-        done = [(spec.name, *read_task(spec, cfg, cache)) for spec in specs]
+            done.append((spec.name, *read_task(spec, cfg, cache)))
     else:
         from concurrent.futures import ProcessPoolExecutor, as_completed
 
@@ -266,7 +267,7 @@ def read_tasks(
         with ProcessPoolExecutor(max_workers=cfg.num_proc) as pool:
             jobs = [pool.submit(_read_pool, group, cfg) for group in source_pools(specs)]
             for job in as_completed(jobs):
-                for name, raw, info in _unpacked(job.result()):
+                for name, raw, info in job.result():  # a worker's error is re-raised here, whole
                     if progress:
                         progress(name)
                     done.append((name, raw, info))
@@ -274,20 +275,10 @@ def read_tasks(
     return {s.name: by_name[s.name][0] for s in specs}, {s.name: by_name[s.name][1] for s in specs}
 
 
-def _read_pool(specs: list[TaskSpec], cfg: BuildConfig) -> list[tuple[str, Any, Any]] | str:
-    """A worker process's share: one source pool's tasks (one cache, so a shared file is read once). A shoptune
-    error comes back as its one line (its class may not survive pickling; the line is what the user sees)."""
+def _read_pool(specs: list[TaskSpec], cfg: BuildConfig) -> list[tuple[str, Any, Any]]:
+    """A worker process's share: one source pool's tasks (one cache, so a shared file is read once)."""
     cache = RowCache(cfg.on_error)
-    try:
-        return [(spec.name, *read_task(spec, cfg, cache)) for spec in specs]
-    except ShoptuneError as exc:
-        return str(exc)
-
-
-def _unpacked(result: list[tuple[str, Any, Any]] | str) -> list[tuple[str, Any, Any]]:
-    if isinstance(result, str):
-        raise ShoptuneError(result)
-    return result
+    return [(spec.name, *read_task(spec, cfg, cache)) for spec in specs]
 
 
 def split_pool(

@@ -27,6 +27,7 @@ class Tracker:
 
     def __init__(self, cfg: Tracking, root: Path) -> None:
         self.enabled = cfg.mlflow
+        self.cfg = cfg
         self.root = root
         if not self.enabled:
             return
@@ -37,16 +38,23 @@ class Tracker:
                 "tracking.mlflow: MLflow is not installed; `pip install 'shoptune[tracking]'` or set it to false"
             ) from None
         self.mlflow = mlflow
-        if cfg.uri is None:
+        self.uri = cfg.uri or (root / "mlruns").resolve().as_uri()
+        self._connect()
+
+    def _connect(self) -> None:
+        """Point MLflow at this sweep's store and experiment (again in each Ray worker, whose process starts
+        with MLflow's defaults)."""
+        if self.cfg.uri is None:
             # The default is a plain folder beside the sweep: no server, no database. MLflow 3.x still reads
             # and writes it but asks for this opt-in (its skinny install has no SQL backend anyway).
             os.environ.setdefault("MLFLOW_ALLOW_FILE_STORE", "true")
-        mlflow.set_tracking_uri(cfg.uri or (root / "mlruns").resolve().as_uri())
-        mlflow.set_experiment(root.resolve().name)
+        self.mlflow.set_tracking_uri(self.uri)
+        self.mlflow.set_experiment(self.root.resolve().name)
 
     def log_run(self, arm: Arm, seed: int, sft: Any, run_dir: Path, eval_dir: Path) -> None:
         if not self.enabled:
             return
+        self._connect()
         values = {**_metrics(eval_dir / "metrics.json"), **_train(run_dir / "summary.json")}  # read before logging
         with self.mlflow.start_run(run_name=f"{arm.name}-seed{seed}"):
             self.mlflow.log_params(

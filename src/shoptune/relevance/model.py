@@ -192,6 +192,10 @@ def find_layers(backbone: nn.Module) -> nn.ModuleList:
     raise ShoptuneError(f"cannot find the transformer block list of {type(backbone).__name__} (needed for mhp)")
 
 
+#: Encoders whose layers take ``(hidden_states, additive_mask)``: mhp's private tail runs them on its own.
+BERT_LIKE = frozenset({"bert", "roberta", "xlm-roberta", "camembert", "electra"})
+
+
 class RelevanceModel(nn.Module):
     """Backbone + routing + 3-way head(s). ``forward(batch, task)`` returns logits over :data:`LABELS`."""
 
@@ -254,6 +258,15 @@ class RelevanceModel(nn.Module):
         return self.head(task)(self.dropout(self.pooled(batch, task)))
 
     # ------------------------------------------------------------------------ batches that mix tasks
+    @property
+    def shares_trunk(self) -> bool:
+        """Whether rows of different tasks can share one trunk pass (:meth:`mixed_logits`): cross-encoders whose
+        routing ends in a head, and mhp on BERT-style layers (the tail calls a layer with hidden states and an
+        additive mask; other encoders' layers want more, e.g. rotary positions)."""
+        if self.info.family != "cross_encoder":
+            return False
+        return self.info.routing != "mhp" or getattr(self.backbone.config, "model_type", "") in BERT_LIKE
+
     def trunk(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         """The part every task shares (cross-encoders): the hidden states after the shared layers (mhp), or the
         pooled pair vector (prefix, multihead, none), for rows of any tasks."""
@@ -284,8 +297,8 @@ class RelevanceModel(nn.Module):
 
     def mixed_logits(self, batch: dict[str, torch.Tensor], tasks: Sequence[str]) -> torch.Tensor:
         """Logits of a batch whose rows may belong to different tasks. A cross-encoder runs its trunk once over
-        every row, then each task's tail over its rows (a mixed-task stream shares its encoder passes); a decoder
-        runs one forward per task on that task's rows.
+        every row, then each task's tail over its rows (a mixed-task stream shares its encoder passes); other models
+        (decoders, mhp on non-BERT encoders: :attr:`shares_trunk`) run one forward per task on that task's rows.
 
         Example:
             >>> batch = collate(feats, pad_id)  # doctest: +SKIP
@@ -295,7 +308,7 @@ class RelevanceModel(nn.Module):
         for i, task in enumerate(tasks):
             groups.setdefault(task, []).append(i)
         out = torch.empty((len(tasks), len(self.info.labels)), device=batch["input_ids"].device)
-        if self.info.family != "cross_encoder":
+        if not self.shares_trunk:
             for task, rows in groups.items():
                 out[rows] = self({k: v[rows] for k, v in batch.items()}, task).float()
             return out

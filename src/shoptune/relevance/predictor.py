@@ -68,8 +68,13 @@ def cpu_has_bf16() -> bool:
     return any(flag in flags for flag in ("avx512_bf16", "amx_bf16"))
 
 
-def use_bf16(setting: Bf16) -> bool:
-    return cpu_has_bf16() if setting == "auto" else bool(setting)
+def use_bf16(setting: Bf16, device: torch.device | None = None) -> bool:
+    """Whether to autocast to bf16: "auto" asks the device that computes (a GPU's bf16 support, else the CPU's)."""
+    if setting != "auto":
+        return bool(setting)
+    if device is not None and device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return cpu_has_bf16()
 
 
 @dataclass
@@ -146,7 +151,7 @@ class ModelPredictor:
         self.tasks = list(model.info.tasks)
         self.max_tokens = max_tokens
         self.max_batch_size = max_batch_size
-        self.bf16 = use_bf16(bf16)
+        self.bf16 = use_bf16(bf16, self.device)
         #: The decision rules served (by default the model's own, from its relevance.json; None = argmax).
         self.rules = rules if rules is not None else model_rules(model)
 
@@ -173,7 +178,7 @@ class ModelPredictor:
         """The model's softmax over :data:`LABELS` (rows in input order), before any temperature."""
         check_tasks(pairs, self.tasks)
         out = np.zeros((len(pairs), len(LABELS)), dtype=np.float32)
-        if isinstance(self.model, ExportedModel) or self.model.info.family == "cross_encoder":
+        if isinstance(self.model, ExportedModel) or self.model.shares_trunk:
             # A cross-encoder's tasks share each trunk pass: batch across tasks, by length (a mixed-task stream,
             # as a server sees, then runs as few encoder passes as a single-task one).
             return self._raw_proba_mixed(pairs, out, progress)

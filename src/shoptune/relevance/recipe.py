@@ -322,6 +322,11 @@ def train_run(
     per_step = cfg.train.grad_accum * dist.world
     batches = [(epoch, b) for epoch, plan in enumerate(plans) for b in plan]
     flat = [batches[i : i + per_step] for i in range(0, len(batches) - per_step + 1, per_step)]
+    if not flat:
+        raise ConfigError(
+            f"train.grad_accum: a step takes {per_step} batches ({cfg.train.grad_accum} on each of {dist.world} "
+            f"process(es)), but the plan has only {len(batches)}: lower it or train on more pairs"
+        )
     optimizer, scheduler = build_optimizer(cfg, model, len(flat))
     state = TrainState()
     ckpt = out / "checkpoints"
@@ -332,7 +337,7 @@ def train_run(
         if not quiet:
             console.print(f"{out}: already trained; nothing to resume")
         return out / "model"
-    bf16 = use_bf16(cfg.train.bf16)
+    bf16 = use_bf16(cfg.train.bf16, dist.device)
     log = (out / "train_log.jsonl").open("a", encoding="utf-8") if dist.is_main else io.StringIO()
     if dist.is_main:
         record_written(out / "train_log.jsonl")
@@ -448,7 +453,7 @@ def _config_key(cfg: RelevanceConfig) -> dict[str, Any]:
         data["train"].pop(key)
     if data["train"]["grad_accum"] == 1:  # the default: a run from before the option existed still resumes
         data["train"].pop("grad_accum")
-    return data
+    return data | distributed().run_key()
 
 
 def _save(

@@ -79,8 +79,11 @@ def trainable_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 
 
 def rng_states() -> dict[str, Any]:
-    """Every RNG a training step draws from."""
-    return {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    """Every RNG a training step draws from (the GPUs' too, when training runs on them)."""
+    states = {"python": random.getstate(), "numpy": np.random.get_state(), "torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    return states
 
 
 def restore_rng(blob: dict[str, Any]) -> None:
@@ -89,6 +92,8 @@ def restore_rng(blob: dict[str, Any]) -> None:
         random.setstate(blob["rng"]["python"])
         np.random.set_state(blob["rng"]["numpy"])
         torch.set_rng_state(blob["rng"]["torch"])
+        if "cuda" in blob["rng"] and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(blob["rng"]["cuda"])
         return
     torch.set_rng_state(blob["torch_rng"])
     if "python_rng" in blob:

@@ -21,11 +21,13 @@ import functools
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import torch
 from torch import nn
 
+from shoptune.errors import ShoptuneError
 from shoptune.training.schedule import clip_gradients
 
 
@@ -48,6 +50,12 @@ class Distributed:
         from shoptune.models import default_device
 
         return self.accelerator.device if self.accelerator is not None else default_device()
+
+    def run_key(self) -> dict[str, int]:
+        """What a checkpoint records of the process group: its size when several (a resume on another number of
+        processes would take other batches per step, and is refused); nothing alone, so a single-process run
+        resumes as it always did."""
+        return {"processes": self.world} if self.world > 1 else {}
 
     def owns(self, micro: int) -> bool:
         """Whether micro-batch number ``micro`` (counted alike on every rank) is this rank's to run."""
@@ -114,12 +122,22 @@ def distributed() -> Distributed:
     world = int(os.environ.get("WORLD_SIZE", "1") or 1)
     if world <= 1:
         return Distributed()
-    from accelerate import Accelerator, DistributedDataParallelKwargs
+    from accelerate import Accelerator, DistributedDataParallelKwargs, InitProcessGroupKwargs
+    from accelerate.utils import DistributedType
 
-    # Per-task heads and private layers (relevance) are used by some ranks' batches and not others': DDP must
-    # look for unused parameters, or it waits forever for their gradients.
     accelerator = Accelerator(
         cpu=not torch.cuda.is_available(),  # else accelerate ignores WORLD_SIZE on a CPU-only machine
-        kwargs_handlers=[DistributedDataParallelKwargs(find_unused_parameters=True)],
+        kwargs_handlers=[
+            # Per-task heads and private layers (relevance) are used by some ranks' batches and not others': DDP
+            # must look for unused parameters, or it waits forever for their gradients.
+            DistributedDataParallelKwargs(find_unused_parameters=True),
+            # Rank 0 alone fits decision rules and writes models between barriers: give it hours, not minutes.
+            InitProcessGroupKwargs(timeout=timedelta(hours=6)),
+        ],
     )
+    if accelerator.distributed_type not in (DistributedType.MULTI_GPU, DistributedType.MULTI_CPU):
+        raise ShoptuneError(
+            f"accelerate's {accelerator.distributed_type.value}: shoptune trains data-parallel with DDP only "
+            "(configs/accelerate/multi_gpu_ddp.yaml or cpu_ddp.yaml); FSDP and DeepSpeed are not supported yet"
+        )
     return Distributed(rank=accelerator.process_index, world=accelerator.num_processes, accelerator=accelerator)

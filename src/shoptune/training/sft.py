@@ -252,9 +252,10 @@ def run_sft(
                 )
                 if mine:
                     batch = {k: v.to(device) for k, v in collate(batches[b_index], tokenizer.pad_token_id).items()}
-                    with dist.sync(model, now=last), autocast:
-                        loss = answer_only_loss(model, batch) / cfg.optim.grad_accum
-                        dist.backward(loss)
+                    with dist.sync(model, now=last):
+                        with autocast:
+                            loss = answer_only_loss(model, batch) / cfg.optim.grad_accum
+                        dist.backward(loss)  # outside autocast, as always: the same gradients as before
                     useful = int(batch["attention_mask"].sum())
                     window_tokens += useful
                     unflushed += useful
@@ -375,7 +376,8 @@ RESUMABLE_KEYS = {"optim": ("checkpoint_every", "log_every"), "eval": None}
 
 
 def run_key(cfg: SFTConfig) -> dict[str, Any]:
-    """The config as far as it decides the trained weights (what --resume must not change)."""
+    """The config as far as it decides the trained weights (what --resume must not change), and the number of
+    data-parallel processes when there are several (a step's batches depend on it)."""
     data = cfg.model_dump(mode="json")
     for section, keys in RESUMABLE_KEYS.items():
         if keys is None:
@@ -383,7 +385,7 @@ def run_key(cfg: SFTConfig) -> dict[str, Any]:
         else:
             for key in keys:
                 data[section].pop(key, None)
-    return data
+    return data | distributed().run_key()
 
 
 def check_run_folder(cfg: SFTConfig, out: Path, resume: bool) -> None:
