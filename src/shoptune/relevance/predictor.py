@@ -197,7 +197,7 @@ class ModelPredictor:
             for batch in length_grouped(
                 lengths, batch_tokens=self.max_tokens, max_batch=self.max_batch_size, window=None
             ):
-                probs = self._forward([feats[j] for j in batch], task)
+                probs = self._mixed_forward([feats[j] for j in batch], [task] * len(batch))
                 out[[members[j] for j in batch]] = probs
                 if progress:
                     progress(len(batch))
@@ -214,6 +214,7 @@ class ModelPredictor:
         return out
 
     def _mixed_forward(self, feats: list[dict[str, list[int]]], tasks: list[str]) -> np.ndarray:
+        """Probabilities of one batch (its rows' tasks may differ: :meth:`RelevanceModel.mixed_logits`)."""
         batch = collate(feats, self.tokenizer.pad_token_id)
         if isinstance(self.model, ExportedModel):
             logits = torch.from_numpy(self.model.logits(batch, tasks))
@@ -224,12 +225,6 @@ class ModelPredictor:
 
     def _autocast(self) -> Any:
         return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.bf16)
-
-    def _forward(self, feats: list[dict[str, list[int]]], task: str) -> np.ndarray:
-        batch = {k: v.to(self.device) for k, v in collate(feats, self.tokenizer.pad_token_id).items()}
-        with torch.inference_mode(), self._autocast():
-            logits = self.model(batch, task)
-        return torch.softmax(logits.float(), dim=-1).cpu().numpy()
 
 
 def model_rules(model: RelevanceModel | ExportedModel) -> DecisionRules | None:
