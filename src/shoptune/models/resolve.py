@@ -75,6 +75,7 @@ __all__ = [
     "BundledModel",
     "ResolvedModel",
     "bundled_models",
+    "default_device",
     "detect_kind",
     "load_causal_lm",
     "load_encoder_tokenizer",
