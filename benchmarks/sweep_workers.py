@@ -58,6 +58,7 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=None)
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="sweep_workers_"))
+    work.mkdir(parents=True, exist_ok=True)
     seconds = {name: run(args.sweep.resolve(), work / name, flags, args.overrides, work / f"{name}.log")
                for name, flags in WAYS.items()}  # fmt: skip
     reference_answers, reference_scores = answers(work / "serial-1"), scores(work / "serial-1")
